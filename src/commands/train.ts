@@ -1,0 +1,140 @@
+/**
+ * `gan train`: resolves the run directory and config, loads the backend, shows progress, and
+ * turns Ctrl-C / SIGTERM into "finish this step, checkpoint, exit 130 / 143".
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { loadBackend, type BackendChoice } from '../backend';
+import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
+import { ConfigError, CheckpointError, InterruptedError } from '../errors';
+import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
+import { train, type EpochMetrics } from '../train';
+import { loadImages } from '../data/mnist';
+
+export interface TrainCommandOptions {
+  overrides: Partial<TrainConfig>;
+  out?: string;
+  backend: BackendChoice;
+  resume: boolean;
+  /** Where to print: stdout lines (tests capture them). */
+  log?: (line: string) => void;
+}
+
+const fmt = (x: number, digits = 4) => x.toFixed(digits);
+
+function epochLine(m: EpochMetrics, epochs: number): string {
+  return `epoch ${m.epoch}/${epochs}  d_loss ${fmt(m.d_loss)}  g_loss ${fmt(m.g_loss)}  D(x) ${fmt(m.d_real, 3)}  D(G(z)) ${fmt(m.d_fake, 3)}  ${m.seconds.toFixed(1)} s  ${m.ms_per_iter.toFixed(1)} ms/it`;
+}
+
+/** Reads the stored config of a run to resume and applies what the user may change (epochs). */
+function resumeConfig(runDir: string, overrides: Partial<TrainConfig>): TrainConfig {
+  let info: RunInfo;
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILE), 'utf8'));
+  } catch {
+    throw new CheckpointError(`${runDir} holds no readable ${RUN_FILE}`, 'Pass --out DIR of a run made by gan train');
+  }
+  const conflicts = resumeConflicts(info.config, overrides);
+  if (conflicts.length) {
+    throw new ConfigError(`cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`, 'Drop those flags (the run keeps its own), or start a new run');
+  }
+  return { ...info.config, epochs: overrides.epochs ?? info.config.epochs };
+}
+
+export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  // Check everything that can be wrong before the backend loads and before anything is created.
+  let runDir: string | undefined;
+  let config: TrainConfig;
+  if (opts.resume) {
+    runDir = opts.out ?? newestRun();
+    if (!isRunDir(runDir)) throw new CheckpointError(`${runDir} is not a run directory`, 'Pass --out DIR of a run made by gan train');
+    config = resumeConfig(runDir, opts.overrides);
+  } else {
+    config = resolveTrainConfig(opts.overrides);
+    if (opts.out) checkOutDir(opts.out);
+  }
+  loadImages({ dir: config.data, limit: 1 });
+
+  const backend = await loadBackend(opts.backend);
+  log(backend.notice);
+  if (!runDir) {
+    runDir = opts.out ? createOutDir(opts.out) : createNumberedRun();
+    writeRunInfo(runDir, config);
+  }
+  const dir = runDir;
+
+  // Ctrl-C once: finish the step, checkpoint, exit. Twice: exit now (the last complete
+  // checkpoint is untouched, since checkpoints are renamed into place whole).
+  let stopSignal: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopSignal) process.exit(sig === 'SIGTERM' ? 143 : 130);
+    stopSignal = sig;
+    process.stderr.write(`\n${sig}: finishing this step and writing a checkpoint (again to quit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const interactive = process.stdout.isTTY === true;
+  let bar: SingleBar | undefined;
+  try {
+    const result = await train(
+      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume },
+      {
+        onStart: (s) => {
+          if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (epoch ${s.epoch}, step ${s.step})`);
+          for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
+          log(`run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`);
+        },
+        onProgress: (p) => {
+          if (!interactive) return;
+          const payload = {
+            epoch: `${p.epoch}/${config.epochs}`,
+            its: p.itPerSec.toFixed(1),
+            d_loss: fmt(p.means.d_loss, 3),
+            g_loss: fmt(p.means.g_loss, 3),
+            d_real: fmt(p.means.d_real, 3),
+            d_fake: fmt(p.means.d_fake, 3),
+          };
+          if (!bar) {
+            bar = new SingleBar(
+              {
+                format: 'epoch {epoch} {bar} {value}/{total} | {its} it/s | ETA {eta_formatted} | d_loss {d_loss} g_loss {g_loss} D(x) {d_real} D(G(z)) {d_fake}',
+                stream: process.stdout,
+                hideCursor: true,
+                clearOnComplete: true,
+                etaBuffer: 50,
+              },
+              Presets.shades_classic,
+            );
+            bar.start(p.itersPerEpoch, p.iteration, payload);
+          } else {
+            bar.update(p.iteration, payload);
+          }
+        },
+        onEpoch: (m, files) => {
+          bar?.stop();
+          bar = undefined;
+          log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
+        },
+        shouldStop: () => stopSignal !== undefined,
+      },
+    );
+    bar?.stop();
+    if (result.stopped) {
+      const code = stopSignal === 'SIGTERM' ? 143 : 130;
+      throw new InterruptedError(
+        `stopped by ${stopSignal} at step ${result.step}; checkpoint ${result.checkpoint}`,
+        `Resume with: gan train --resume --out ${dir}`,
+        code,
+      );
+    }
+    log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
+    log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

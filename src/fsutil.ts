@@ -1,0 +1,76 @@
+/**
+ * Writing files so that a crash, a kill or a full disk never leaves a half-written file under
+ * the final name: write to a temporary name in the same directory, flush to disk, rename.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import { GanError } from './errors';
+
+/** Turns a low-level I/O failure into a message that names the file and the fix. */
+export function ioError(e: unknown, what: string, target: string): GanError {
+  const err = e as NodeJS.ErrnoException;
+  const reason =
+    err.code === 'ENOSPC' ? 'the disk is full' :
+    err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' :
+    err.code === 'EROFS' ? 'the file system is read-only' :
+    err.code === 'ENOTDIR' ? 'a part of the path is a file, not a folder' :
+    err.message;
+  return new GanError(`cannot ${what} ${target}: ${reason}`, 'Free space or choose another place with --out; nothing already saved was changed');
+}
+
+/** Writes bytes and fsyncs them before returning. */
+export function writeFileDurable(file: string, data: Uint8Array | string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Flushes a directory's entries (the renames inside it) to disk. No-op where unsupported. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Replaces `file` atomically: readers see the old content or the new, never a mix. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    writeFileDurable(tmp, data);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw ioError(e, 'write', file);
+  }
+  fsyncDir(path.dirname(file));
+}
+
+/** Appends one line and flushes it (metrics logs survive a kill up to the last full line). */
+export function appendLineDurable(file: string, line: string): void {
+  try {
+    const fd = fs.openSync(file, 'a');
+    try {
+      fs.writeSync(fd, line.endsWith('\n') ? line : line + '\n');
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    throw ioError(e, 'append to', file);
+  }
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,20 @@
+/**
+ * The library API of gan. Importing it loads no tfjs backend and installs no handlers:
+ * call loadBackend() and pass its `tf` on.
+ */
+export { loadBackend, parseBackendChoice, BACKEND_CHOICES } from './backend';
+export type { Tf, BackendChoice, BackendName, LoadedBackend } from './backend';
+export * from './errors';
+export { DEFAULT_TRAIN, DEFAULT_MODEL, resolveTrainConfig, resumeConflicts } from './config';
+export type { TrainConfig, ModelConfig } from './config';
+export { parseIdx, encodeIdx3, encodeIdx1 } from './data/idx';
+export { loadImages, scaleToSigned, toBytes, epochOrder, batchesPerEpoch, defaultMnistDir } from './data/mnist';
+export { gridLayout, tileImages, encodeGrayPng, gridPng } from './image/grid';
+export { Rng, Stream, permutation, deriveKey } from './rng';
+export { MlpGan, DenseStack, toLayersModel, noiseTensor, generatorWidths, discriminatorWidths } from './model';
+export { Adam } from './adam';
+export { GanTrainer, train, STAT_NAMES } from './train';
+export type { EpochMetrics, ProgressInfo, TrainHooks, TrainOptions, TrainResult, StepStats } from './train';
+export { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints } from './checkpoint';
+export { sampleRun } from './sample';
+export { createNumberedRun, checkOutDir, createOutDir, newestRun, isRunDir } from './run-dir';

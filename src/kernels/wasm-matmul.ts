@@ -1,0 +1,55 @@
+/**
+ * The wasm backend's matrix multiply takes a slow path (about 10x) when either operand is
+ * transposed, and a dense layer's backward pass asks for exactly that: dW = x^T dy and
+ * dx = dy W^T. Transposing first with the backend's own Transpose kernel and then multiplying
+ * plain operands is 5x faster per training step (../shared/PERF.md).
+ *
+ * We wrap the registered kernels instead of reimplementing them, so that the original kernel's
+ * `setupFunc` (which binds the wasm export) keeps working.
+ */
+import type * as tfType from '@tensorflow/tfjs';
+
+type Tf = typeof tfType;
+type KernelArgs = Parameters<tfType.KernelFunc>[0];
+// The backend's tensor records are {dataId, shape, dtype}; the kernel interface types them loosely.
+type TensorInfo = tfType.TensorInfo;
+
+let installed = false;
+
+/** Re-registers BatchMatMul and _FusedMatMul on 'wasm' to avoid transposed operands. Idempotent. */
+export function installWasmMatMulFix(tf: Tf): void {
+  if (installed) return;
+  const transposeKernel = tf.getKernel('Transpose', 'wasm');
+  if (!transposeKernel) throw new Error('wasm backend has no Transpose kernel; is @tensorflow/tfjs-backend-wasm loaded?');
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    const original = tf.getKernel(name, 'wasm');
+    if (!original) continue;
+    const originalFunc = original.kernelFunc;
+
+    const kernelFunc = (args: KernelArgs) => {
+      const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      if (!attrs.transposeA && !attrs.transposeB) return originalFunc(args);
+      const inputs = { ...(args.inputs as Record<string, TensorInfo>) };
+      const temporaries: TensorInfo[] = [];
+      // Swap the last two axes (operands reach the kernel as rank 2 or 3).
+      const transpose = (x: TensorInfo): TensorInfo => {
+        const rank = x.shape.length;
+        const perm = [...Array(rank).keys()];
+        [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+        const t = transposeKernel.kernelFunc({ inputs: { x }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+        temporaries.push(t);
+        return t;
+      };
+      if (attrs.transposeA) inputs.a = transpose(inputs.a);
+      if (attrs.transposeB) inputs.b = transpose(inputs.b);
+      const out = originalFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
+      const backend = args.backend as { disposeData(id: object): void };
+      for (const t of temporaries) backend.disposeData(t.dataId);
+      return out;
+    };
+
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...original, kernelFunc: kernelFunc as tfType.KernelFunc });
+  }
+  installed = true;
+}

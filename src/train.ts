@@ -1,0 +1,334 @@
+/**
+ * The training step and the training loop.
+ *
+ * One iteration, as in the seeds' reference and PyTorch's DCGAN example:
+ *   (1) Update D: a real batch labelled 1 and a generated batch labelled 0. The generated batch
+ *       is made outside the gradient tape, so it is detached: no gradient reaches G, and only
+ *       D's variables are updated.
+ *   (2) Update G: fresh noise, labels 1 (the non-saturating loss -log D(G(z))), gradients flow
+ *       through D into G, and only G's variables are updated.
+ * Losses are sigmoid cross-entropy on logits, the numerically stable form of BCE:
+ *   BCE(logit, 1) = softplus(-logit),  BCE(logit, 0) = softplus(logit).
+ *
+ * The core never prints: it reports through hooks, and the command decides what to show.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tfType from '@tensorflow/tfjs';
+/** A tensor with a name, as tf.io.encodeWeights takes it. */
+type NamedTensor = { name: string; tensor: tfType.Tensor };
+import type { Tf, BackendName } from './backend';
+import type { TrainConfig } from './config';
+import { Adam } from './adam';
+import { MlpGan, noiseTensor } from './model';
+import { Rng, Stream } from './rng';
+import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes } from './data/mnist';
+import { gridPng } from './image/grid';
+import { CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { appendLineDurable, writeFileAtomic } from './fsutil';
+import { DivergedError } from './errors';
+import { METRICS_FILE, epochGridPath, samplesDir } from './run-dir';
+
+type Tensor1D = tfType.Tensor1D;
+type Tensor2D = tfType.Tensor2D;
+
+/** What each step reports, in this order: the names of the columns of a stats tensor. */
+export const STAT_NAMES = ['d_loss', 'g_loss', 'd_real', 'd_fake'] as const;
+export type StepStats = Record<(typeof STAT_NAMES)[number], number>;
+
+/** The two networks, their optimizers and the step that trains them. */
+export class GanTrainer {
+  readonly model: MlpGan;
+  readonly optD: Adam;
+  readonly optG: Adam;
+
+  constructor(
+    readonly tf: Tf,
+    readonly config: TrainConfig,
+  ) {
+    this.model = MlpGan.create(tf, config, config.seed);
+    const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon };
+    this.optD = new Adam(tf, this.model.discriminator.variables(), adam);
+    this.optG = new Adam(tf, this.model.generator.variables(), adam);
+  }
+
+  /**
+   * One training iteration on a real batch [B, 784] in [-1, 1]. `step` (the run's iteration
+   * counter) keys every random draw, so the same step always draws the same noise and masks.
+   * Returns the stats [d_loss, g_loss, D(x), D(G(z))] as a tensor: reading it is the caller's
+   * choice, so steps need not wait for the device.
+   */
+  step(real: Tensor2D, step: number): Tensor1D {
+    const tf = this.tf;
+    const { seed, latentDim } = this.config;
+    const b = real.shape[0];
+    const dVars = this.model.discriminator.variables();
+    const gVars = this.model.generator.variables();
+
+    return tf.tidy(() => {
+      // (1) Update D ---------------------------------------------------------------------
+      // fake: [B, 784], computed outside the tape (detached).
+      const fake = this.model.generate(noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step)));
+      // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
+      // batch statistics in D; dropout masks are per row) and half the kernel launches.
+      const both = tf.concat([real, fake], 0);
+      const masksD = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
+      let logitsD: Tensor2D | undefined;
+      const d = tf.variableGrads(() => {
+        logitsD = tf.keep(this.model.discriminate(both, masksD));
+        const [real1, fake0] = tf.split(logitsD, 2, 0);
+        return tf.add(tf.mean(tf.softplus(tf.neg(real1))), tf.mean(tf.softplus(fake0))) as tfType.Scalar;
+      }, dVars);
+      this.optD.apply(dVars.map((v) => d.grads[v.name]));
+      const probs = tf.sigmoid(logitsD!);
+      logitsD!.dispose();
+      const [pReal, pFake] = tf.split(probs, 2, 0);
+
+      // (2) Update G ---------------------------------------------------------------------
+      // Fresh noise; D keeps training-mode dropout, as in the reference.
+      const z = noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseG, step));
+      const masksG = this.model.dropoutMasks(b, Rng.for(seed, Stream.dropoutG, step));
+      const g = tf.variableGrads(
+        () => tf.mean(tf.softplus(tf.neg(this.model.discriminate(this.model.generate(z), masksG)))) as tfType.Scalar,
+        gVars,
+      );
+      this.optG.apply(gVars.map((v) => g.grads[v.name]));
+
+      return tf.stack([d.value, g.value, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+    });
+  }
+
+  /** Images [n, 784] in [-1, 1] from noise [n, latent] (inference: no dropout anywhere in G). */
+  generate(z: Tensor2D): Tensor2D {
+    return this.tf.tidy(() => this.model.generate(z));
+  }
+
+  /** Named tensors that, with the weights, make the full training state. */
+  optimizerTensors(): NamedTensor[] {
+    const named = (prefix: string, ts: tfType.Tensor[]) => ts.map((tensor, i) => ({ name: `${prefix}/${i}`, tensor }));
+    return [...named('adam/generator', this.optG.stateTensors()), ...named('adam/discriminator', this.optD.stateTensors())];
+  }
+
+  /** Puts a checkpoint's weights and optimizer state into this trainer. */
+  restore(c: LoadedCheckpoint): void {
+    const assign = (vars: tfType.Variable[], values: tfType.Tensor[]) => vars.forEach((v, i) => v.assign(values[i]));
+    assign(this.model.generator.variables(), c.generatorWeights);
+    assign(this.model.discriminator.variables(), c.discriminatorWeights);
+    const take = (prefix: string, n: number) => Array.from({ length: 2 * n }, (_, i) => c.tensors[`${prefix}/${i}`]);
+    this.optG.restore(c.state.adamSteps.generator, take('adam/generator', this.optG.variables.length));
+    this.optD.restore(c.state.adamSteps.discriminator, take('adam/discriminator', this.optD.variables.length));
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.optD.dispose();
+    this.optG.dispose();
+  }
+}
+
+export interface EpochMetrics extends StepStats {
+  epoch: number;
+  step: number;
+  iterations: number;
+  seconds: number;
+  ms_per_iter: number;
+  backend: string;
+  batch_size: number;
+}
+
+export interface ProgressInfo {
+  epoch: number;
+  /** Batches done in this epoch. */
+  iteration: number;
+  itersPerEpoch: number;
+  step: number;
+  /** Means over the epoch so far. */
+  means: StepStats;
+  /** Iterations per second over the epoch so far. */
+  itPerSec: number;
+}
+
+export interface TrainHooks {
+  onStart?(info: { runDir: string; config: TrainConfig; itersPerEpoch: number; images: number; epoch: number; iteration: number; step: number; resumedFrom?: string; skipped: string[] }): void;
+  onProgress?(p: ProgressInfo): void;
+  onEpoch?(m: EpochMetrics, files: { grid: string; checkpoint: string }): void;
+  /** Polled after every step; true stops the run with a checkpoint at that step. */
+  shouldStop?(): boolean;
+}
+
+export interface TrainOptions {
+  tf: Tf;
+  backend: BackendName;
+  config: TrainConfig;
+  runDir: string;
+  /** Continue from the run's newest checkpoint instead of starting fresh. */
+  resume?: boolean;
+  /** Read step statistics from the device every this many steps (default 10). */
+  readEvery?: number;
+}
+
+export interface TrainResult {
+  runDir: string;
+  /** Epochs completed. */
+  epoch: number;
+  step: number;
+  /** True when shouldStop() ended the run early (a checkpoint was written). */
+  stopped: boolean;
+  checkpoint?: string;
+}
+
+function zeroStats(): StepStats {
+  return { d_loss: 0, g_loss: 0, d_real: 0, d_fake: 0 };
+}
+
+/** Trains a run to `config.epochs`, writing a grid, a metrics line and a checkpoint per epoch. */
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { tf, config, runDir } = opts;
+  const readEvery = opts.readEvery ?? 10;
+  const images = loadImages({ dir: config.data, limit: config.limit });
+  const n = images.n;
+  const itersPerEpoch = batchesPerEpoch(n, config.batchSize);
+  const trainer = new GanTrainer(tf, config);
+  // The whole training set lives on the backend once; a batch is a gather, not an upload.
+  const dataset = tf.tensor2d(scaleToSigned(images.pixels), [n, config.imageSize * config.imageSize]);
+
+  let epoch = 0; // completed
+  let iteration = 0; // done within epoch + 1
+  let step = 0;
+  let partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+  let fixedNoise: Tensor2D;
+  let resumedFrom: string | undefined;
+  let skipped: string[] = [];
+  if (opts.resume) {
+    const latest = loadLatestCheckpoint(tf, runDir);
+    const c = latest.checkpoint;
+    skipped = latest.skipped;
+    trainer.restore(c);
+    ({ epoch, iteration, step } = c.state);
+    partial = c.state.partialEpoch;
+    fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
+    resumedFrom = c.dir;
+    disposeLoaded(c);
+    dropMetricsAfter(runDir, epoch);
+  } else {
+    fixedNoise = noiseTensor(tf, config.gridSize, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
+  }
+  samplesDir(runDir);
+  hooks.onStart?.({ runDir, config, itersPerEpoch, images: n, epoch, iteration, step, resumedFrom, skipped });
+
+  const checkpointContents = (): CheckpointContents => ({
+    state: {
+      epoch, iteration, step, config, backend: opts.backend,
+      adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
+      partialEpoch: partial,
+    },
+    generator: trainer.model.generator,
+    discriminator: trainer.model.discriminator,
+    tensors: [...trainer.optimizerTensors(), { name: 'fixed_noise', tensor: fixedNoise }],
+  });
+
+  let lastCheckpoint: string | undefined;
+  try {
+    while (epoch < config.epochs) {
+      const order = epochOrder(n, config.seed, epoch + 1);
+      const pending: tfType.Tensor1D[] = [];
+      let t0 = performance.now();
+
+      // Reads the pending step stats (one device sync), checks them, folds them into the sums.
+      const drain = () => {
+        if (pending.length === 0) return;
+        const values = tf.tidy(() => tf.stack(pending)).dataSync() as Float32Array;
+        const firstStep = step - pending.length;
+        pending.splice(0).forEach((t) => t.dispose());
+        for (let k = 0; k < values.length / 4; k++) {
+          const row = values.subarray(4 * k, 4 * k + 4);
+          if (!row.every(Number.isFinite)) {
+            throw new DivergedError(
+              `training diverged at step ${firstStep + k + 1} (epoch ${epoch + 1}): d_loss ${row[0]}, g_loss ${row[1]}`,
+              `The last good checkpoint is kept in ${runDir}; try a lower --lr or another --seed`,
+            );
+          }
+          for (let j = 0; j < 4; j++) partial.sums[j] += row[j];
+        }
+        partial.iterations += values.length / 4;
+        const now = performance.now();
+        partial.seconds += (now - t0) / 1000;
+        t0 = now;
+      };
+      const means = (): StepStats => {
+        const m = zeroStats();
+        STAT_NAMES.forEach((name, j) => (m[name] = partial.sums[j] / Math.max(1, partial.iterations)));
+        return m;
+      };
+
+      while (iteration < itersPerEpoch) {
+        const start = iteration * config.batchSize;
+        const idx = order.subarray(start, Math.min(n, start + config.batchSize));
+        const stats = tf.tidy(() => trainer.step(tf.gather(dataset, tf.tensor1d(idx, 'int32')) as Tensor2D, step));
+        pending.push(stats);
+        iteration++;
+        step++;
+        if (pending.length >= readEvery || iteration === itersPerEpoch) {
+          drain();
+          hooks.onProgress?.({ epoch: epoch + 1, iteration, itersPerEpoch, step, means: means(), itPerSec: partial.iterations / Math.max(1e-9, partial.seconds) });
+          // Let signal handlers and progress rendering run.
+          await new Promise((r) => setImmediate(r));
+          t0 = performance.now();
+        }
+        if (iteration < itersPerEpoch && hooks.shouldStop?.()) {
+          drain();
+          lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
+          return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
+        }
+      }
+
+      // End of epoch: grid from the fixed noise, metrics line, checkpoint (in that order, so
+      // a checkpoint never exists without its epoch's grid and metrics).
+      epoch++;
+      const m: EpochMetrics = {
+        epoch, step, ...means(),
+        iterations: partial.iterations,
+        seconds: +partial.seconds.toFixed(3),
+        ms_per_iter: +((1000 * partial.seconds) / Math.max(1, partial.iterations)).toFixed(2),
+        backend: opts.backend,
+        batch_size: config.batchSize,
+      };
+      const grid = epochGridPath(runDir, epoch);
+      writeFileAtomic(grid, gridFromNoise(trainer, fixedNoise, config.imageSize));
+      appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
+      iteration = 0;
+      partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+      lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
+      hooks.onEpoch?.(m, { grid, checkpoint: lastCheckpoint });
+      if (epoch < config.epochs && hooks.shouldStop?.()) return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
+    }
+    return { runDir, epoch, step, stopped: false, checkpoint: lastCheckpoint };
+  } finally {
+    dataset.dispose();
+    fixedNoise.dispose();
+    trainer.dispose();
+  }
+}
+
+/** PNG of the generator's images for a noise batch, in a near-square grid. */
+export function gridFromNoise(trainer: GanTrainer, noise: Tensor2D, imageSize: number): Buffer {
+  const images = trainer.generate(noise);
+  const bytes = toBytes(images.dataSync() as Float32Array);
+  images.dispose();
+  return gridPng(bytes, noise.shape[0], imageSize, imageSize);
+}
+
+/** On resume: metrics lines of epochs after the checkpoint are from work being redone. */
+function dropMetricsAfter(runDir: string, epoch: number): void {
+  const file = path.join(runDir, METRICS_FILE);
+  if (!fs.existsSync(file)) return;
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept = lines.filter((l) => {
+    try {
+      return (JSON.parse(l) as { epoch: number }).epoch <= epoch;
+    } catch {
+      return false; // a line cut short by a kill
+    }
+  });
+  if (kept.length !== lines.length) writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+}
