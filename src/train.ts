@@ -60,41 +60,58 @@ export class GanTrainer {
    */
   step(real: Tensor2D, step: number): Tensor1D {
     const tf = this.tf;
+    return tf.tidy(() => {
+      const [dLoss, dReal, dFake] = tf.unstack(this.stepD(real, step));
+      const gLoss = this.stepG(real.shape[0], step);
+      return tf.stack([dLoss, gLoss, dReal, dFake]) as Tensor1D;
+    });
+  }
+
+  /**
+   * (1) Update D on a real batch (label 1) and a detached generated batch (label 0).
+   * Returns [d_loss, mean D(x), mean D(G(z))].
+   */
+  stepD(real: Tensor2D, step: number): Tensor1D {
+    const tf = this.tf;
     const { seed, latentDim } = this.config;
     const b = real.shape[0];
     const dVars = this.model.discriminator.variables();
-    const gVars = this.model.generator.variables();
-
     return tf.tidy(() => {
-      // (1) Update D ---------------------------------------------------------------------
       // fake: [B, 784], computed outside the tape (detached).
       const fake = this.model.generate(noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step)));
       // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
       // batch statistics in D; dropout masks are per row) and half the kernel launches.
       const both = tf.concat([real, fake], 0);
-      const masksD = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
-      let logitsD: Tensor2D | undefined;
+      const masks = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
+      let logits: Tensor2D | undefined;
       const d = tf.variableGrads(() => {
-        logitsD = tf.keep(this.model.discriminate(both, masksD));
-        const [real1, fake0] = tf.split(logitsD, 2, 0);
+        logits = tf.keep(this.model.discriminate(both, masks));
+        const [real1, fake0] = tf.split(logits, 2, 0);
         return tf.add(tf.mean(tf.softplus(tf.neg(real1))), tf.mean(tf.softplus(fake0))) as tfType.Scalar;
       }, dVars);
       this.optD.apply(dVars.map((v) => d.grads[v.name]));
-      const probs = tf.sigmoid(logitsD!);
-      logitsD!.dispose();
+      const probs = tf.sigmoid(logits!);
+      logits!.dispose();
       const [pReal, pFake] = tf.split(probs, 2, 0);
+      return tf.stack([d.value, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+    });
+  }
 
-      // (2) Update G ---------------------------------------------------------------------
-      // Fresh noise; D keeps training-mode dropout, as in the reference.
-      const z = noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseG, step));
-      const masksG = this.model.dropoutMasks(b, Rng.for(seed, Stream.dropoutG, step));
-      const g = tf.variableGrads(
-        () => tf.mean(tf.softplus(tf.neg(this.model.discriminate(this.model.generate(z), masksG)))) as tfType.Scalar,
-        gVars,
-      );
+  /**
+   * (2) Update G with the non-saturating loss -log D(G(z)) on fresh noise: labels 1, gradients
+   * through D into G, only G's variables change. D keeps training-mode dropout, as in the
+   * reference. Returns g_loss.
+   */
+  stepG(batchSize: number, step: number): tfType.Scalar {
+    const tf = this.tf;
+    const { seed, latentDim } = this.config;
+    const gVars = this.model.generator.variables();
+    return tf.tidy(() => {
+      const z = noiseTensor(tf, batchSize, latentDim, Rng.for(seed, Stream.noiseG, step));
+      const masks = this.model.dropoutMasks(batchSize, Rng.for(seed, Stream.dropoutG, step));
+      const g = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(this.model.discriminate(this.model.generate(z), masks)))) as tfType.Scalar, gVars);
       this.optG.apply(gVars.map((v) => g.grads[v.name]));
-
-      return tf.stack([d.value, g.value, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+      return g.value;
     });
   }
 

@@ -1,0 +1,28 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadBackend, type Tf } from '../src/backend';
+import { resolveTrainConfig, type TrainConfig } from '../src/config';
+
+/** Tests run on the embedded default backend, as users without a GPU do. */
+export async function testTf(): Promise<Tf> {
+  return (await loadBackend('wasm')).tf;
+}
+
+export function testConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return resolveTrainConfig({ seed: 1, ...overrides });
+}
+
+export function tmpDir(prefix = 'gan-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Copies of a list of tensors' values, to compare before and after a step. */
+export function snapshot(tensors: Array<{ dataSync(): ArrayLike<number> }>): Float32Array[] {
+  return tensors.map((t) => Float32Array.from(t.dataSync()));
+}
+
+export function changed(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return true;
+  return false;
+}
