@@ -261,6 +261,19 @@ export function disposeLoaded(c: LoadedCheckpoint): void {
   for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...Object.values(c.tensors)]) t.dispose();
 }
 
+/** Where the newest checkpoint with a readable state.json stands (not verified: a quick look). */
+export function peekLatestState(runDir: string): { epoch: number; iteration: number; step: number } | undefined {
+  for (const dir of listCheckpoints(runDir)) {
+    try {
+      const s = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as CheckpointState;
+      if (typeof s.epoch === 'number') return { epoch: s.epoch, iteration: s.iteration, step: s.step };
+    } catch {
+      // damaged: look at the one before
+    }
+  }
+  return undefined;
+}
+
 /**
  * The newest checkpoint of a run that verifies. Damaged newer ones are skipped and reported
  * in `skipped`, so a run killed while writing still resumes from the one before.

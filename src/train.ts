@@ -22,7 +22,7 @@ import type { TrainConfig } from './config';
 import { Adam } from './adam';
 import { MlpGan, noiseTensor } from './model';
 import { Rng, Stream } from './rng';
-import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes } from './data/mnist';
+import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes, type ImageSet } from './data/mnist';
 import { gridPng } from './image/grid';
 import { CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import { appendLineDurable, writeFileAtomic } from './fsutil';
@@ -65,6 +65,15 @@ export class GanTrainer {
       const gLoss = this.stepG(real.shape[0], step);
       return tf.stack([dLoss, gLoss, dReal, dFake]) as Tensor1D;
     });
+  }
+
+  /**
+   * The step `gan train` runs: gathers the batch rows `indices` of a dataset that lives on the
+   * backend ([N, 784]), then step(). Benchmarks time exactly this.
+   */
+  stepOnIndices(dataset: Tensor2D, indices: Int32Array, step: number): Tensor1D {
+    const tf = this.tf;
+    return tf.tidy(() => this.step(tf.gather(dataset, tf.tensor1d(indices, 'int32')) as Tensor2D, step));
   }
 
   /**
@@ -206,8 +215,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const n = images.n;
   const itersPerEpoch = batchesPerEpoch(n, config.batchSize);
   const trainer = new GanTrainer(tf, config);
-  // The whole training set lives on the backend once; a batch is a gather, not an upload.
-  const dataset = tf.tensor2d(scaleToSigned(images.pixels), [n, config.imageSize * config.imageSize]);
+  const dataset = datasetTensor(tf, images);
 
   let epoch = 0; // completed
   let iteration = 0; // done within epoch + 1
@@ -281,8 +289,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       while (iteration < itersPerEpoch) {
         const start = iteration * config.batchSize;
         const idx = order.subarray(start, Math.min(n, start + config.batchSize));
-        const stats = tf.tidy(() => trainer.step(tf.gather(dataset, tf.tensor1d(idx, 'int32')) as Tensor2D, step));
-        pending.push(stats);
+        pending.push(trainer.stepOnIndices(dataset, idx, step));
         iteration++;
         step++;
         if (pending.length >= readEvery || iteration === itersPerEpoch) {
@@ -325,6 +332,11 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     fixedNoise.dispose();
     trainer.dispose();
   }
+}
+
+/** The whole training set on the backend, once, as [N, 784] in [-1, 1]: a batch is then a gather, not an upload. */
+export function datasetTensor(tf: Tf, images: ImageSet): Tensor2D {
+  return tf.tensor2d(scaleToSigned(images.pixels), [images.n, images.rows * images.cols]);
 }
 
 /** PNG of the generator's images for a noise batch, in a near-square grid. */

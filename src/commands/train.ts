@@ -10,6 +10,7 @@ import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config
 import { ConfigError, CheckpointError, InterruptedError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
 import { train, type EpochMetrics } from '../train';
+import { peekLatestState } from '../checkpoint';
 import { loadImages } from '../data/mnist';
 
 export interface TrainCommandOptions {
@@ -17,6 +18,8 @@ export interface TrainCommandOptions {
   out?: string;
   backend: BackendChoice;
   resume: boolean;
+  /** When output is not a terminal: also print a plain progress line every this many steps. */
+  logEvery?: number;
   /** Where to print: stdout lines (tests capture them). */
   log?: (line: string) => void;
 }
@@ -42,6 +45,14 @@ function resumeConfig(runDir: string, overrides: Partial<TrainConfig>): TrainCon
   return { ...info.config, epochs: overrides.epochs ?? info.config.epochs };
 }
 
+/** A finished run resumes only with more epochs. */
+function checkWorkLeft(runDir: string, config: TrainConfig): void {
+  const latest = peekLatestState(runDir);
+  if (latest && latest.epoch >= config.epochs && latest.iteration === 0) {
+    throw new ConfigError(`${runDir} already finished ${latest.epoch} of ${config.epochs} epochs`, `Pass --epochs N with N > ${latest.epoch} to train it further`);
+  }
+}
+
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   // Check everything that can be wrong before the backend loads and before anything is created.
@@ -51,6 +62,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     runDir = opts.out ?? newestRun();
     if (!isRunDir(runDir)) throw new CheckpointError(`${runDir} is not a run directory`, 'Pass --out DIR of a run made by gan train');
     config = resumeConfig(runDir, opts.overrides);
+    checkWorkLeft(runDir, config);
   } else {
     config = resolveTrainConfig(opts.overrides);
     if (opts.out) checkOutDir(opts.out);
@@ -78,6 +90,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
 
   const interactive = process.stdout.isTTY === true;
   let bar: SingleBar | undefined;
+  let lastLogged = 0;
   try {
     const result = await train(
       { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume },
@@ -88,7 +101,13 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           log(`run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`);
         },
         onProgress: (p) => {
-          if (!interactive) return;
+          if (!interactive) {
+            if (opts.logEvery && p.step - lastLogged >= opts.logEvery) {
+              lastLogged = p.step;
+              log(`epoch ${p.epoch}/${config.epochs}  step ${p.step}  ${p.iteration}/${p.itersPerEpoch}  ${p.itPerSec.toFixed(1)} it/s  d_loss ${fmt(p.means.d_loss, 3)}  g_loss ${fmt(p.means.g_loss, 3)}`);
+            }
+            return;
+          }
           const payload = {
             epoch: `${p.epoch}/${config.epochs}`,
             its: p.itPerSec.toFixed(1),

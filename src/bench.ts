@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: times the training step `gan train` runs (GanTrainer.stepOnIndices, on the
+ * dataset as the trainer holds it) on every backend that loads here, at batch 64 and 256, after
+ * a warm-up; and one epoch of data loading and batching on its own.
+ *
+ *   npm run bench                      a table
+ *   npm run bench -- --json            one JSON object per configuration
+ *   npm run bench -- --backends wasm --batches 64 --iters 100
+ *
+ * Each backend runs in a child process of its own: tfjs allows one active backend family per
+ * process, and peak RSS is then the backend's own.
+ */
+import { spawnSync } from 'node:child_process';
+import { loadBackend, type BackendName } from './backend';
+import { resolveTrainConfig } from './config';
+import { batchesPerEpoch, epochOrder, loadImages } from './data/mnist';
+import { discriminatorWidths, generatorWidths } from './model';
+import { GanTrainer, datasetTensor } from './train';
+
+const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BenchRow {
+  kind: 'train_step';
+  backend: BackendName;
+  batch_size: number;
+  iterations: number;
+  median_ms_per_iter: number;
+  p10_ms: number;
+  p90_ms: number;
+  samples_per_s: number;
+  gflop_per_iter: number;
+  gflops: number;
+  peak_rss_mb: number;
+}
+
+export interface DataBenchRow {
+  kind: 'data';
+  backend: BackendName;
+  images: number;
+  read_ms: number;
+  scale_and_upload_ms: number;
+  epoch_batching_ms: number;
+  batch_size: number;
+}
+
+/**
+ * Multiply-adds x 2 of one iteration: G forward for the D step; D forward+backward (3 matmuls
+ * a layer) on 2B rows; G and D forward+backward on B rows for the G step.
+ */
+export function flopsPerIteration(batch: number): number {
+  const config = resolveTrainConfig({ seed: 0 });
+  const macs = (w: number[]) => w.slice(1).reduce((s, out, i) => s + w[i] * out, 0);
+  const g = macs(generatorWidths(config));
+  const d = macs(discriminatorWidths(config));
+  return 2 * batch * (g + 3 * d * 2 + 3 * g + 3 * d);
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** In a child: time the train step on one backend and batch size. */
+async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number): Promise<BenchRow> {
+  const { tf } = await loadBackend(backend);
+  const config = resolveTrainConfig({ seed: 0, batchSize: batch });
+  const images = loadImages({ limit: Math.max(batch * 16, 4096) });
+  const dataset = datasetTensor(tf, images);
+  const trainer = new GanTrainer(tf, config);
+  const order = epochOrder(images.n, 0, 1);
+  const nb = Math.floor(images.n / batch);
+  const times: number[] = [];
+  for (let k = 0; k < warmup + iters; k++) {
+    const b = k % nb;
+    const t0 = performance.now();
+    const stats = trainer.stepOnIndices(dataset, order.subarray(b * batch, (b + 1) * batch), k);
+    stats.dataSync(); // wait for the device: each iteration is timed to completion
+    stats.dispose();
+    if (k >= warmup) times.push(performance.now() - t0);
+  }
+  trainer.dispose();
+  dataset.dispose();
+  times.sort((a, b) => a - b);
+  const median = quantile(times, 0.5);
+  const flops = flopsPerIteration(batch);
+  return {
+    kind: 'train_step',
+    backend,
+    batch_size: batch,
+    iterations: iters,
+    median_ms_per_iter: +median.toFixed(2),
+    p10_ms: +quantile(times, 0.1).toFixed(2),
+    p90_ms: +quantile(times, 0.9).toFixed(2),
+    samples_per_s: +((batch * 1000) / median).toFixed(1),
+    gflop_per_iter: +(flops / 1e9).toFixed(3),
+    gflops: +(flops / 1e6 / median).toFixed(1),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+/** In a child: one epoch of data work alone: read + scale, upload, and every batch's gather. */
+async function benchData(backend: BackendName, batch: number): Promise<DataBenchRow> {
+  const { tf } = await loadBackend(backend);
+  const t0 = performance.now();
+  const images = loadImages();
+  const t1 = performance.now();
+  const dataset = datasetTensor(tf, images);
+  dataset.dataSync();
+  const t2 = performance.now();
+  const start = performance.now();
+  const order = epochOrder(images.n, 0, 1);
+  for (let b = 0; b < batchesPerEpoch(images.n, batch); b++) {
+    const batchT = tf.tidy(() => tf.gather(dataset, tf.tensor1d(order.subarray(b * batch, (b + 1) * batch), 'int32')));
+    batchT.dataSync();
+    batchT.dispose();
+  }
+  const end = performance.now();
+  dataset.dispose();
+  return {
+    kind: 'data',
+    backend,
+    images: images.n,
+    read_ms: +(t1 - t0).toFixed(1),
+    scale_and_upload_ms: +(t2 - t1).toFixed(1),
+    epoch_batching_ms: +(end - start).toFixed(1),
+    batch_size: batch,
+  };
+}
+
+function parseList(args: string[], flag: string, fallback: string[]): string[] {
+  const i = args.indexOf(flag);
+  return i >= 0 && args[i + 1] ? args[i + 1].split(',') : fallback;
+}
+
+function parseNum(args: string[], flag: string, fallback: number): number {
+  const i = args.indexOf(flag);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+async function child(args: string[]): Promise<void> {
+  const backend = parseList(args, '--backend', ['wasm'])[0] as BackendName;
+  const batch = parseNum(args, '--batch', 64);
+  const row = args.includes('--data')
+    ? await benchData(backend, batch)
+    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10));
+  process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+function runChild(args: string[]): { row?: BenchRow | DataBenchRow; error?: string } {
+  const r = spawnSync(process.execPath, [__filename, '--child', ...args], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { row: JSON.parse(line) };
+  } catch {
+    const why = (r.stderr || r.stdout).trim().split('\n').find((l) => l.includes('error')) ?? `exit ${r.status}`;
+    return { error: why };
+  }
+}
+
+async function main(args: string[]): Promise<void> {
+  if (args.includes('--child')) return child(args);
+  const json = args.includes('--json');
+  const backends = parseList(args, '--backends', ALL_BACKENDS);
+  const batches = parseList(args, '--batches', ['64', '256']).map(Number);
+  const iters = parseNum(args, '--iters', 0);
+  const out = (s: string) => process.stdout.write(s + '\n');
+  if (!json) out('backend         batch  median ms/it  p10-p90 ms      samples/s  GFLOP/s  peak RSS MB');
+  for (const backend of backends) {
+    let loaded = true;
+    for (const batch of batches) {
+      // The pure-JS backend takes seconds per step: fewer iterations keep the bench short.
+      const n = iters || (backend === 'cpu' ? 5 : batch >= 256 ? 20 : 50);
+      const { row, error } = runChild(['--backend', backend, '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10']);
+      if (!row) {
+        if (json) out(JSON.stringify({ kind: 'train_step', backend, batch_size: batch, skipped: error }));
+        else out(`${backend.padEnd(15)} ${String(batch).padStart(5)}  not available: ${error}`);
+        loaded = false;
+        break;
+      }
+      const r = row as BenchRow;
+      if (json) out(JSON.stringify(r));
+      else out(`${backend.padEnd(15)} ${String(batch).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`);
+    }
+    if (loaded && backend !== 'cpu') {
+      const { row } = runChild(['--backend', backend, '--batch', '64', '--data']);
+      if (row) {
+        const d = row as DataBenchRow;
+        if (json) out(JSON.stringify(d));
+        else out(`${backend.padEnd(15)} data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`);
+      }
+    }
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`bench: error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
