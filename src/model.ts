@@ -133,6 +133,16 @@ export class MlpGan {
     return h;
   }
 
+  /** Activation of each generator layer: LeakyReLU, and tanh at the output. */
+  generatorActivations(): Activation[] {
+    return this.generator.layers.map((_, i, all) => (i === all.length - 1 ? 'tanh' : 'leakyrelu'));
+  }
+
+  /** Activation of each discriminator layer: LeakyReLU, and a linear logit at the output. */
+  discriminatorActivations(): Activation[] {
+    return this.discriminator.layers.map((_, i, all) => (i === all.length - 1 ? 'linear' : 'leakyrelu'));
+  }
+
   /** Training-mode dropout masks for `batch` rows, drawn from the given generator. */
   dropoutMasks(batch: number, rng: Rng): Tensor2D[] {
     return this.config.discriminatorHidden.map((width) =>

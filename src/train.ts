@@ -21,6 +21,7 @@ import type { Tf, BackendName } from './backend';
 import type { TrainConfig } from './config';
 import { Adam } from './adam';
 import { MlpGan, noiseTensor } from './model';
+import { backward, forwardCached } from './backprop';
 import { Rng, Stream } from './rng';
 import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes, type ImageSet } from './data/mnist';
 import { gridPng } from './image/grid';
@@ -84,25 +85,17 @@ export class GanTrainer {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
     const b = real.shape[0];
-    const dVars = this.model.discriminator.variables();
     return tf.tidy(() => {
-      // fake: [B, 784], computed outside the tape (detached).
+      // fake: [B, 784]. Only D's gradients are computed below, so it is detached by construction.
       const fake = this.model.generate(noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step)));
       // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
       // batch statistics in D; dropout masks are per row) and half the kernel launches.
-      const both = tf.concat([real, fake], 0);
+      const both = tf.concat([real, fake], 0) as Tensor2D;
       const masks = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
-      let logits: Tensor2D | undefined;
-      const d = tf.variableGrads(() => {
-        logits = tf.keep(this.model.discriminate(both, masks));
-        const [real1, fake0] = tf.split(logits, 2, 0);
-        return tf.add(tf.mean(tf.softplus(tf.neg(real1))), tf.mean(tf.softplus(fake0))) as tfType.Scalar;
-      }, dVars);
-      this.optD.apply(dVars.map((v) => d.grads[v.name]));
-      const probs = tf.sigmoid(logits!);
-      logits!.dispose();
+      const { grads, loss, probs } = this.discriminatorGradients(both, masks);
+      this.optD.apply(grads);
       const [pReal, pFake] = tf.split(probs, 2, 0);
-      return tf.stack([d.value, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+      return tf.stack([loss, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
     });
   }
 
@@ -114,14 +107,61 @@ export class GanTrainer {
   stepG(batchSize: number, step: number): tfType.Scalar {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
-    const gVars = this.model.generator.variables();
     return tf.tidy(() => {
       const z = noiseTensor(tf, batchSize, latentDim, Rng.for(seed, Stream.noiseG, step));
       const masks = this.model.dropoutMasks(batchSize, Rng.for(seed, Stream.dropoutG, step));
-      const g = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(this.model.discriminate(this.model.generate(z), masks)))) as tfType.Scalar, gVars);
-      this.optG.apply(gVars.map((v) => g.grads[v.name]));
-      return g.value;
+      const { grads, loss } = this.generatorGradients(z, masks);
+      this.optG.apply(grads);
+      return loss;
     });
+  }
+
+  /**
+   * Gradients of D's loss, BCE(D(real), 1) + BCE(D(fake), 0), for `both` = [real; fake] (equal
+   * halves), with the given dropout masks. Also the loss and D's probabilities [2B, 1].
+   */
+  discriminatorGradients(both: Tensor2D, masks: Tensor2D[]): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+    const tf = this.tf;
+    const b = both.shape[0] / 2;
+    const acts = this.model.discriminatorActivations();
+    const { y: logits, cache } = forwardCached(tf, this.model.discriminator, both, acts, this.config.leak, masks);
+    const { target, sign } = this.labels(b);
+    const probs = tf.sigmoid(logits);
+    // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
+    const dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
+    const { grads } = backward(tf, this.model.discriminator, cache, dLogits, acts, this.config.leak, { weightGrads: true, inputGrad: false });
+    const loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
+    return { grads, loss, probs };
+  }
+
+  /** Gradients of G's non-saturating loss mean(BCE(D(G(z)), 1)) for noise z, and the loss. */
+  generatorGradients(z: Tensor2D, masks: Tensor2D[]): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+    const tf = this.tf;
+    const b = z.shape[0];
+    const gActs = this.model.generatorActivations();
+    const dActs = this.model.discriminatorActivations();
+    const g = forwardCached(tf, this.model.generator, z, gActs, this.config.leak);
+    const d = forwardCached(tf, this.model.discriminator, g.y, dActs, this.config.leak, masks);
+    const dLogits = tf.mul(tf.sub(tf.sigmoid(d.y), 1), 1 / b) as Tensor2D;
+    // Through D to its input (D's weight gradients are not needed), then through G.
+    const { dx } = backward(tf, this.model.discriminator, d.cache, dLogits, dActs, this.config.leak, { weightGrads: false, inputGrad: true });
+    const { grads } = backward(tf, this.model.generator, g.cache, dx!, gActs, this.config.leak, { weightGrads: true, inputGrad: false });
+    const loss = tf.mean(tf.softplus(tf.neg(d.y))) as tfType.Scalar;
+    return { grads, loss };
+  }
+
+  private readonly labelCache = new Map<number, { target: Tensor2D; sign: Tensor2D }>();
+
+  /** Labels [1 x B; 0 x B] as a column, and 1 - 2 * label (so BCE = softplus(sign * logit)). */
+  private labels(b: number): { target: Tensor2D; sign: Tensor2D } {
+    let l = this.labelCache.get(b);
+    if (!l) {
+      const tf = this.tf;
+      const y = new Float32Array(2 * b).fill(1, 0, b);
+      l = tf.tidy(() => ({ target: tf.keep(tf.tensor2d(y, [2 * b, 1])), sign: tf.keep(tf.tensor2d(y.map((v) => 1 - 2 * v), [2 * b, 1])) }));
+      this.labelCache.set(b, l);
+    }
+    return l;
   }
 
   /** Images [n, 784] in [-1, 1] from noise [n, latent] (inference: no dropout anywhere in G). */
@@ -146,6 +186,10 @@ export class GanTrainer {
   }
 
   dispose(): void {
+    for (const l of this.labelCache.values()) {
+      l.target.dispose();
+      l.sign.dispose();
+    }
     this.model.dispose();
     this.optD.dispose();
     this.optG.dispose();
