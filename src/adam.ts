@@ -26,8 +26,9 @@ export class Adam {
     readonly variables: tfType.Variable[],
     readonly settings: AdamSettings,
   ) {
-    this.m = variables.map((x) => tf.variable(tf.zerosLike(x), false));
-    this.v = variables.map((x) => tf.variable(tf.zerosLike(x), false));
+    // tidy disposes the zeros; each variable keeps its own buffer alive.
+    this.m = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
+    this.v = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
     this.constants = tf.tidy(() => ({
       beta1: tf.keep(tf.scalar(settings.beta1)),
       oneMinusBeta1: tf.keep(tf.scalar(1 - settings.beta1)),

@@ -43,10 +43,11 @@ function initDense(tf: Tf, fanIn: number, fanOut: number, rng: Rng, name: string
   const bound = 1 / Math.sqrt(fanIn);
   const w = rng.fillUniform(new Float32Array(fanIn * fanOut), -bound, bound);
   const b = rng.fillUniform(new Float32Array(fanOut), -bound, bound);
-  return {
+  // tidy disposes the initial tensors; the variables keep their buffers alive.
+  return tf.tidy(() => ({
     kernel: tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `${name}/kernel`),
     bias: tf.variable(tf.tensor1d(b), true, `${name}/bias`),
-  };
+  }));
 }
 
 let instanceCounter = 0;
