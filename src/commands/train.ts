@@ -20,6 +20,8 @@ export interface TrainCommandOptions {
   resume: boolean;
   /** When output is not a terminal: also print a plain progress line every this many steps. */
   logEvery?: number;
+  /** Checkpoint every this many steps inside epochs too. */
+  checkpointEvery?: number;
   /** Where to print: stdout lines (tests capture them). */
   log?: (line: string) => void;
 }
@@ -93,7 +95,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   let lastLogged = 0;
   try {
     const result = await train(
-      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume },
+      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery },
       {
         onStart: (s) => {
           if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (epoch ${s.epoch}, step ${s.step})`);
