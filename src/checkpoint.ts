@@ -25,6 +25,8 @@ import { fsyncDir, ioError, sha256, writeFileDurable } from './fsutil';
 import { discriminatorWidths, generatorWidths, type DenseStack, toLayersModel } from './model';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
+/** The checkpoint with the lowest FID so far (with --eval-every), kept beside the latest. */
+export const BEST_DIR = 'best';
 export const STATE_FILE = 'state.json';
 const FORMAT = 'gan-checkpoint';
 const VERSION = 1;
@@ -45,6 +47,8 @@ export interface CheckpointState {
   adamSteps: { generator: number; discriminator: number };
   /** Running sums of the current partial epoch, so its averages survive an interrupt. */
   partialEpoch: { sums: number[]; iterations: number; seconds: number };
+  /** Lowest FID measured so far in the run (with --eval-every), for keeping best/. */
+  bestFid?: number;
   /** Manifest of state.bin (tf.io weight specs). */
   tensors: tfType.io.WeightsManifestEntry[];
   /** sha256 of every other file in the checkpoint, by relative path. */
@@ -72,8 +76,8 @@ export function checkpointName(step: number): string {
 }
 
 /** Final checkpoint folders of a run, newest (highest step) first. */
-export function listCheckpoints(runDir: string): string[] {
-  const dir = path.join(runDir, CHECKPOINTS_DIR);
+export function listCheckpoints(runDir: string, subdir = CHECKPOINTS_DIR): string[] {
+  const dir = path.join(runDir, subdir);
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
@@ -126,8 +130,8 @@ async function layersModelFiles(tf: Tf, config: TrainConfig, which: 'generator' 
  * Writes a checkpoint of the run at its step and prunes older ones down to `keep`.
  * Returns the checkpoint folder.
  */
-export async function saveCheckpoint(tf: Tf, runDir: string, contents: CheckpointContents, keep = 2): Promise<string> {
-  const parent = path.join(runDir, CHECKPOINTS_DIR);
+export async function saveCheckpoint(tf: Tf, runDir: string, contents: CheckpointContents, keep = 2, subdir = CHECKPOINTS_DIR): Promise<string> {
+  const parent = path.join(runDir, subdir);
   const finalDir = path.join(parent, checkpointName(contents.state.step));
   const tmpDir = path.join(parent, `.tmp-${checkpointName(contents.state.step)}-${process.pid}`);
 
@@ -178,7 +182,7 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
   }
 
   // Only now that the new one is complete: drop the oldest and any debris of killed writes.
-  for (const old of listCheckpoints(runDir).slice(keep)) fs.rmSync(old, { recursive: true, force: true });
+  for (const old of listCheckpoints(runDir, subdir).slice(keep)) fs.rmSync(old, { recursive: true, force: true });
   for (const n of fs.readdirSync(parent)) if (n.startsWith('.tmp-')) fs.rmSync(path.join(parent, n), { recursive: true, force: true });
   return finalDir;
 }

@@ -27,6 +27,8 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
   { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', parse: parsePositiveInt('--log-every') },
   { flags: '--checkpoint-every <steps>', description: 'also write a checkpoint every N steps inside epochs (default: after each epoch)', parse: parsePositiveInt('--checkpoint-every') },
+  { flags: '--eval-every <epochs>', description: 'measure FID, Inception Score and mode coverage every K epochs (into metrics.jsonl) and keep the best checkpoint by FID in best/', parse: parsePositiveInt('--eval-every') },
+  { flags: '--eval-samples <n>', description: 'samples per evaluation (default: 10000)', parse: parsePositiveInt('--eval-samples', 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
 ];
 
@@ -36,6 +38,19 @@ const SAMPLE_FLAGS: FlagSpec[] = [
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
   { flags: '--seed <n>', description: 'seed of the noise', parse: parseNonNegativeInt('--seed'), default: 0 },
   { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square)', parse: parsePositiveInt('--nrow', 10000) },
+];
+
+const EVAL_FLAGS: FlagSpec[] = [
+  { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)' },
+  { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run' },
+  { flags: '--n <n>', description: 'samples to generate and real images to compare, up to 60000', parse: parsePositiveInt('--n', 60000), default: 10000 },
+  { flags: '--seed <n>', description: 'seed of the generated noise', parse: parseNonNegativeInt('--seed'), default: 0 },
+  { flags: '--json', description: 'one JSON object per row instead of a table' },
+];
+
+const CLASSIFIER_FLAGS: FlagSpec[] = [
+  { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 2 },
+  { flags: '--seed <n>', description: 'seed of initial weights and data order', parse: parseNonNegativeInt('--seed'), default: 0 },
 ];
 
 const COMMON_FLAGS: FlagSpec[] = [
@@ -73,6 +88,8 @@ function buildProgram(): Command {
       resume: !!o.resume,
       logEvery: o.logEvery,
       checkpointEvery: o.checkpointEvery,
+      evalEvery: o.evalEvery,
+      evalSamples: o.evalSamples,
     });
   });
 
@@ -80,6 +97,18 @@ function buildProgram(): Command {
     verbose ||= !!o.verbose;
     const { sampleCommand } = await import('./commands/sample.js');
     await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, backend: o.backend });
+  });
+  addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { evalCommand } = await import('./commands/eval.js');
+    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, backend: o.backend });
+  });
+
+  const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
+  addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it in data/classifier/'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { classifierTrainCommand } = await import('./commands/eval.js');
+    await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend });
   });
   return program;
 }

@@ -25,7 +25,8 @@ import { backward, forwardCached } from './backprop';
 import { Rng, Stream } from './rng';
 import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes, type ImageSet } from './data/mnist';
 import { gridPng } from './image/grid';
-import { CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import type { Evaluator } from './eval';
+import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import { appendLineDurable, writeFileAtomic } from './fsutil';
 import { DivergedError } from './errors';
 import { METRICS_FILE, epochGridPath, samplesDir } from './run-dir';
@@ -196,7 +197,18 @@ export class GanTrainer {
   }
 }
 
-export interface EpochMetrics extends StepStats {
+/** Evaluation figures that join an epoch's metrics line when --eval-every asks for them. */
+export interface EpochEval {
+  fid: number;
+  inception_score: number;
+  classes_covered: number;
+  kl_to_uniform: number;
+  mean_confidence: number;
+  eval_seconds: number;
+  best: boolean;
+}
+
+export interface EpochMetrics extends StepStats, Partial<EpochEval> {
   epoch: number;
   step: number;
   iterations: number;
@@ -237,6 +249,8 @@ export interface TrainOptions {
   readEvery?: number;
   /** Also checkpoint every this many steps inside epochs (default: at epoch ends only). */
   checkpointEvery?: number;
+  /** Measure FID, IS and coverage every `every` epochs on `n` samples; keep the best by FID in best/. */
+  evaluation?: { every: number; n: number; evaluator: Evaluator };
 }
 
 export interface TrainResult {
@@ -267,6 +281,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let iteration = 0; // done within epoch + 1
   let step = 0;
   let partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+  let bestFid: number | undefined;
   let fixedNoise: Tensor2D;
   let resumedFrom: string | undefined;
   let skipped: string[] = [];
@@ -277,6 +292,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     trainer.restore(c);
     ({ epoch, iteration, step } = c.state);
     partial = c.state.partialEpoch;
+    bestFid = c.state.bestFid;
     fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
     resumedFrom = c.dir;
     disposeLoaded(c);
@@ -292,6 +308,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       epoch, iteration, step, config, backend: opts.backend,
       adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
       partialEpoch: partial,
+      bestFid,
     },
     generator: trainer.model.generator,
     discriminator: trainer.model.discriminator,
@@ -368,10 +385,18 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       };
       const grid = epochGridPath(runDir, epoch);
       writeFileAtomic(grid, gridFromNoise(trainer, fixedNoise, config.imageSize));
+      const ev = opts.evaluation;
+      if (ev && epoch % ev.every === 0) {
+        const row = ev.evaluator.evaluate(generateBytes(trainer, ev.n, config), ev.n, `epoch ${epoch}`);
+        const best = bestFid === undefined || row.fid < bestFid;
+        if (best) bestFid = row.fid;
+        Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
+      }
       appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
       iteration = 0;
       partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
       lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
+      if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(), 1, BEST_DIR);
       hooks.onEpoch?.(m, { grid, checkpoint: lastCheckpoint });
       if (epoch < config.epochs && hooks.shouldStop?.()) return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
     }
@@ -381,6 +406,23 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     fixedNoise.dispose();
     trainer.dispose();
   }
+}
+
+/**
+ * n generated images as bytes, from noise fixed by the run's seed (the same noise at every
+ * evaluation, so epochs are compared on equal terms).
+ */
+export function generateBytes(trainer: GanTrainer, n: number, config: TrainConfig, batch = 1000): Uint8Array {
+  const tf = trainer.tf;
+  const size = config.imageSize * config.imageSize;
+  const out = new Uint8Array(n * size);
+  const rng = Rng.for(config.seed, Stream.sample);
+  for (let start = 0; start < n; start += batch) {
+    const count = Math.min(batch, n - start);
+    const values = tf.tidy(() => trainer.generate(noiseTensor(tf, count, config.latentDim, rng)).dataSync() as Float32Array);
+    out.set(toBytes(values), start * size);
+  }
+  return out;
 }
 
 /** The whole training set on the backend, once, as [N, 784] in [-1, 1]: a batch is then a gather, not an upload. */

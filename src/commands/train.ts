@@ -9,7 +9,8 @@ import { loadBackend, type BackendChoice } from '../backend';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
 import { ConfigError, CheckpointError, InterruptedError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
-import { train, type EpochMetrics } from '../train';
+import { train, type EpochMetrics, type TrainOptions } from '../train';
+import { Evaluator, obtainClassifier } from '../eval';
 import { peekLatestState } from '../checkpoint';
 import { loadImages } from '../data/mnist';
 
@@ -22,6 +23,9 @@ export interface TrainCommandOptions {
   logEvery?: number;
   /** Checkpoint every this many steps inside epochs too. */
   checkpointEvery?: number;
+  /** Evaluate (FID, IS, coverage) every this many epochs, on evalSamples samples. */
+  evalEvery?: number;
+  evalSamples?: number;
   /** Where to print: stdout lines (tests capture them). */
   log?: (line: string) => void;
 }
@@ -29,7 +33,9 @@ export interface TrainCommandOptions {
 const fmt = (x: number, digits = 4) => x.toFixed(digits);
 
 function epochLine(m: EpochMetrics, epochs: number): string {
-  return `epoch ${m.epoch}/${epochs}  d_loss ${fmt(m.d_loss)}  g_loss ${fmt(m.g_loss)}  D(x) ${fmt(m.d_real, 3)}  D(G(z)) ${fmt(m.d_fake, 3)}  ${m.seconds.toFixed(1)} s  ${m.ms_per_iter.toFixed(1)} ms/it`;
+  const line = `epoch ${m.epoch}/${epochs}  d_loss ${fmt(m.d_loss)}  g_loss ${fmt(m.g_loss)}  D(x) ${fmt(m.d_real, 3)}  D(G(z)) ${fmt(m.d_fake, 3)}  ${m.seconds.toFixed(1)} s  ${m.ms_per_iter.toFixed(1)} ms/it`;
+  if (m.fid === undefined) return line;
+  return `${line}  FID ${m.fid.toFixed(2)}  IS ${m.inception_score!.toFixed(2)}  classes ${m.classes_covered}${m.best ? ' (best)' : ''}`;
 }
 
 /** Reads the stored config of a run to resume and applies what the user may change (epochs). */
@@ -90,12 +96,19 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let evaluation: TrainOptions['evaluation'];
+  if (opts.evalEvery) {
+    const classifier = await obtainClassifier(backend.tf, backend.name, { onTrainStart: () => log('training the evaluation classifier once (cached in data/classifier/)...') });
+    log(`evaluation every ${opts.evalEvery} epoch(s) on ${opts.evalSamples ?? 10000} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
+    evaluation = { every: opts.evalEvery, n: opts.evalSamples ?? 10000, evaluator: new Evaluator(backend.tf, classifier) };
+  }
+
   const interactive = process.stdout.isTTY === true;
   let bar: SingleBar | undefined;
   let lastLogged = 0;
   try {
     const result = await train(
-      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery },
+      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery, evaluation },
       {
         onStart: (s) => {
           if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (epoch ${s.epoch}, step ${s.step})`);
