@@ -12,6 +12,8 @@
 import type * as tfType from '@tensorflow/tfjs';
 import { BackendError, ConfigError } from './errors';
 import { installWasmMatMulFix } from './kernels/wasm-matmul';
+import { registerConv2DBackpropFilterWasm } from './kernels/wasm-conv-backprop-filter';
+import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-input';
 
 export type Tf = typeof tfType;
 
@@ -72,7 +74,11 @@ async function loadWasm(tf: Tf): Promise<string | undefined> {
     return `@tensorflow/tfjs-backend-wasm: ${(e as Error).message.split('\n')[0]}`;
   }
   if (!(await activate(tf, 'wasm'))) return 'the wasm backend did not initialise';
+  // Kernel fixes: fast transposed matmuls (every dense backward pass), and convolution
+  // gradients (the classifier of gan eval; DCGANs), missing or very slow as shipped.
   installWasmMatMulFix(tf);
+  registerConv2DBackpropFilterWasm(tf);
+  registerConv2DBackpropInputWasm(tf);
   return undefined;
 }
 

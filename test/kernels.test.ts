@@ -1,0 +1,108 @@
+/**
+ * The wasm kernels we register (src/kernels/) against float64 references: convolution
+ * gradients for both inputs, and transposed matmuls.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type * as tfType from '@tensorflow/tfjs';
+import { testTf } from './helpers';
+import { Rng } from '../src/rng';
+
+interface ConvCase {
+  x: [number, number, number, number];
+  k: number;
+  outC: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+/** dL/dx and dL/dW of sum(conv2d(x, w) * dy), NHWC, in float64 by definition. */
+function convGradsReference(tf: typeof tfType, c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array, outShape: number[]) {
+  const [n, h, wd, ci] = c.x;
+  const [, oh, ow, co] = outShape;
+  const info = tf.backend_util.computeConv2DInfo(c.x, [c.k, c.k, ci, c.outC], c.stride, 1, c.pad);
+  const top = info.padInfo.top, left = info.padInfo.left;
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let kh = 0; kh < c.k; kh++)
+          for (let kw = 0; kw < c.k; kw++) {
+            const ih = i * c.stride + kh - top, iw = j * c.stride + kw - left;
+            if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
+            for (let a = 0; a < ci; a++)
+              for (let o = 0; o < co; o++) {
+                const g = dy[((b * oh + i) * ow + j) * co + o];
+                const xi = ((b * h + ih) * wd + iw) * ci + a;
+                const wi = ((kh * c.k + kw) * ci + a) * co + o;
+                dx[xi] += w[wi] * g;
+                dw[wi] += x[xi] * g;
+              }
+          }
+  return { dx, dw };
+}
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0, scale = 1e-12;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+const CASES: ConvCase[] = [
+  { x: [2, 28, 28, 1], k: 5, outC: 8, stride: 1, pad: 'same' }, // the classifier's first layer, narrowed
+  { x: [2, 14, 14, 16], k: 5, outC: 12, stride: 1, pad: 'same' }, // its second layer, narrowed
+  { x: [3, 9, 9, 8], k: 3, outC: 4, stride: 2, pad: 'same' },
+  { x: [1, 10, 10, 3], k: 3, outC: 5, stride: 1, pad: 'valid' },
+  { x: [2, 12, 12, 4], k: 4, outC: 6, stride: 2, pad: 'valid' },
+];
+
+test('conv2d gradients on wasm (our Conv2DBackpropFilter and Conv2DBackpropInput) match a float64 reference', async () => {
+  const tf = await testTf();
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter is registered on wasm');
+  for (const [i, c] of CASES.entries()) {
+    const ci = c.x[3];
+    const x = Rng.for(i, 0).fillUniform(new Float32Array(c.x.reduce((a, b) => a * b)), -1, 1);
+    const w = Rng.for(i, 1).fillUniform(new Float32Array(c.k * c.k * ci * c.outC), -1, 1);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const xt = tf.tensor4d(x, c.x);
+      const wt = tf.tensor4d(w, [c.k, c.k, ci, c.outC]);
+      const y = tf.conv2d(xt, wt, c.stride, c.pad);
+      const dy = Rng.for(i, 2).fillUniform(new Float32Array(y.size), -1, 1);
+      const dyT = tf.tensor(dy, y.shape);
+      const [gx, gw] = tf.grads((a: tfType.Tensor, b: tfType.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tfType.Tensor4D, b as tfType.Tensor4D, c.stride, c.pad), dyT)))([xt, wt]);
+      const ref = convGradsReference(tf, c, x, w, dy, y.shape);
+      const ex = relativeError(gx.dataSync(), ref.dx);
+      const ew = relativeError(gw.dataSync(), ref.dw);
+      assert.ok(ex < 1e-4, `case ${i} dx: relative error ${ex}`);
+      assert.ok(ew < 1e-4, `case ${i} dW: relative error ${ew}`);
+    });
+    assert.equal(tf.memory().numTensors, before, `case ${i} leaks tensors`);
+  }
+});
+
+test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the plain product', async () => {
+  const tf = await testTf();
+  const a = Rng.for(5, 0).fillUniform(new Float32Array(6 * 4), -1, 1);
+  const b = Rng.for(5, 1).fillUniform(new Float32Array(6 * 5), -1, 1);
+  tf.tidy(() => {
+    // a^T b with a [6, 4], b [6, 5] -> [4, 5]; then (a^T b)^T via transposeB on b^T.
+    const got = tf.matMul(tf.tensor2d(a, [6, 4]), tf.tensor2d(b, [6, 5]), true, false).dataSync();
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 5; j++) {
+        let s = 0;
+        for (let k = 0; k < 6; k++) s += a[k * 4 + i] * b[k * 5 + j];
+        assert.ok(Math.abs(got[i * 5 + j] - s) < 1e-5, `(${i}, ${j})`);
+      }
+    const fused = tf.fused.matMul({ a: tf.tensor2d(b, [6, 5]), b: tf.tensor2d(b, [6, 5]), transposeA: false, transposeB: true, bias: tf.ones([6]) }).dataSync();
+    for (let i = 0; i < 6; i++) {
+      let s = 1;
+      for (let k = 0; k < 5; k++) s += b[i * 5 + k] * b[i * 5 + k];
+      assert.ok(Math.abs(fused[i * 6 + i] - s) < 1e-5, `fused diagonal ${i}`);
+    }
+  });
+});
