@@ -49,7 +49,7 @@ const EVAL_FLAGS: FlagSpec[] = [
 ];
 
 const CLASSIFIER_FLAGS: FlagSpec[] = [
-  { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 2 },
+  { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 3 },
   { flags: '--seed <n>', description: 'seed of initial weights and data order', parse: parseNonNegativeInt('--seed'), default: 0 },
 ];
 
