@@ -14,6 +14,8 @@ import { BackendError, ConfigError } from './errors';
 import { installWasmMatMulFix } from './kernels/wasm-matmul';
 import { registerConv2DBackpropFilterWasm } from './kernels/wasm-conv-backprop-filter';
 import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-input';
+import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
+import * as os from 'node:os';
 
 export type Tf = typeof tfType;
 
@@ -67,11 +69,27 @@ async function loadNative(tf: Tf, name: 'tensorflow-gpu' | 'tensorflow'): Promis
   return undefined;
 }
 
-async function loadWasm(tf: Tf): Promise<string | undefined> {
+/** Threads of the wasm backend: the CPUs this process may use, at most XNNPACK's cap. */
+export function defaultWasmThreads(): number {
+  return Math.max(1, Math.min(MAX_WASM_THREADS, os.availableParallelism()));
+}
+
+let wasmThreads = 1;
+let wasmThreadsNote = '';
+
+async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
   try {
     require('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     return `@tensorflow/tfjs-backend-wasm: ${(e as Error).message.split('\n')[0]}`;
+  }
+  if (threads > 1) {
+    try {
+      wasmThreads = await registerThreadedWasm(tf, threads);
+    } catch (e) {
+      // The single-threaded backend stays registered: slower, but it works.
+      wasmThreadsNote = ` (threads unavailable: ${(e as Error).message})`;
+    }
   }
   if (!(await activate(tf, 'wasm'))) return 'the wasm backend did not initialise';
   // Kernel fixes: fast transposed matmuls (every dense backward pass), and convolution
@@ -98,7 +116,7 @@ function notFastestHint(name: BackendName): string {
  * Loads and activates a backend. `auto` takes the best that loads; a named backend that cannot
  * load is an error naming what to install. Loading twice in one process returns the first.
  */
-export async function loadBackend(choice: BackendChoice = 'auto'): Promise<LoadedBackend> {
+export async function loadBackend(choice: BackendChoice = 'auto', opts: { threads?: number } = {}): Promise<LoadedBackend> {
   if (loaded && (choice === 'auto' || choice === loaded.name)) return loaded;
   if (loaded) throw new BackendError(`backend ${loaded.name} is already active in this process; cannot switch to ${choice}`);
 
@@ -110,7 +128,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
   const attempts: Array<[BackendName, () => Promise<string | undefined>]> = [
     ['tensorflow-gpu', () => loadNative(tf, 'tensorflow-gpu')],
     ['tensorflow', () => loadNative(tf, 'tensorflow')],
-    ['wasm', () => loadWasm(tf)],
+    ['wasm', () => loadWasm(tf, opts.threads ?? defaultWasmThreads())],
     ['cpu', async () => ((await activate(tf, 'cpu')) ? undefined : 'the cpu backend did not initialise')],
   ];
   const failures: string[] = [];
@@ -118,7 +136,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
     if (choice !== 'auto' && choice !== name) continue;
     const failure = await attempt();
     if (failure === undefined) {
-      const what = name === 'tensorflow-gpu' ? 'TensorFlow with CUDA (tfjs-node-gpu)' : name === 'tensorflow' ? 'native TensorFlow on the CPU (tfjs-node)' : name === 'wasm' ? 'WebAssembly (embedded, CPU)' : 'pure JavaScript (slow)';
+      const what = name === 'tensorflow-gpu' ? 'TensorFlow with CUDA (tfjs-node-gpu)' : name === 'tensorflow' ? 'native TensorFlow on the CPU (tfjs-node)' : name === 'wasm' ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}` : 'pure JavaScript (slow)';
       loaded = { tf, name, notice: `backend: ${name}, ${what}${notFastestHint(name)}` };
       return loaded;
     }
