@@ -11,7 +11,7 @@
  * process, and peak RSS is then the backend's own.
  */
 import { spawnSync } from 'node:child_process';
-import { loadBackend, type BackendName } from './backend';
+import { defaultWasmThreads, loadBackend, type BackendName } from './backend';
 import { resolveTrainConfig } from './config';
 import { batchesPerEpoch, epochOrder, loadImages } from './data/mnist';
 import { discriminatorWidths, generatorWidths } from './model';
@@ -22,6 +22,8 @@ const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cp
 export interface BenchRow {
   kind: 'train_step';
   backend: BackendName;
+  /** Threads of the wasm backend (1 for the others' own threading). */
+  threads: number;
   batch_size: number;
   iterations: number;
   median_ms_per_iter: number;
@@ -36,6 +38,7 @@ export interface BenchRow {
 export interface DataBenchRow {
   kind: 'data';
   backend: BackendName;
+  threads: number;
   images: number;
   read_ms: number;
   scale_and_upload_ms: number;
@@ -60,8 +63,8 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** In a child: time the train step on one backend and batch size. */
-async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number): Promise<BenchRow> {
-  const { tf } = await loadBackend(backend);
+async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads?: number): Promise<BenchRow> {
+  const { tf } = await loadBackend(backend, { threads });
   const config = resolveTrainConfig({ seed: 0, batchSize: batch });
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
   const dataset = datasetTensor(tf, images);
@@ -85,6 +88,7 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
   return {
     kind: 'train_step',
     backend,
+    threads: threads ?? 1,
     batch_size: batch,
     iterations: iters,
     median_ms_per_iter: +median.toFixed(2),
@@ -98,8 +102,8 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
 }
 
 /** In a child: one epoch of data work alone: read + scale, upload, and every batch's gather. */
-async function benchData(backend: BackendName, batch: number): Promise<DataBenchRow> {
-  const { tf } = await loadBackend(backend);
+async function benchData(backend: BackendName, batch: number, threads?: number): Promise<DataBenchRow> {
+  const { tf } = await loadBackend(backend, { threads });
   const t0 = performance.now();
   const images = loadImages();
   const t1 = performance.now();
@@ -118,6 +122,7 @@ async function benchData(backend: BackendName, batch: number): Promise<DataBench
   return {
     kind: 'data',
     backend,
+    threads: threads ?? 1,
     images: images.n,
     read_ms: +(t1 - t0).toFixed(1),
     scale_and_upload_ms: +(t2 - t1).toFixed(1),
@@ -139,9 +144,10 @@ function parseNum(args: string[], flag: string, fallback: number): number {
 async function child(args: string[]): Promise<void> {
   const backend = parseList(args, '--backend', ['wasm'])[0] as BackendName;
   const batch = parseNum(args, '--batch', 64);
+  const threads = parseNum(args, '--threads', 1);
   const row = args.includes('--data')
-    ? await benchData(backend, batch)
-    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10));
+    ? await benchData(backend, batch, threads)
+    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10), threads);
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 
@@ -162,30 +168,33 @@ async function main(args: string[]): Promise<void> {
   const backends = parseList(args, '--backends', ALL_BACKENDS);
   const batches = parseList(args, '--batches', ['64', '256']).map(Number);
   const iters = parseNum(args, '--iters', 0);
+  // wasm is timed on one thread and on all CPUs: what threads buy is part of the answer.
+  const threadCounts = parseList(args, '--threads', ['1', String(defaultWasmThreads())]).map(Number);
+  const configs = backends.flatMap((b) => (b === 'wasm' ? [...new Set(threadCounts)].map((t) => ({ backend: b as BackendName, threads: t })) : [{ backend: b as BackendName, threads: 1 }]));
   const out = (s: string) => process.stdout.write(s + '\n');
-  if (!json) out('backend         batch  median ms/it  p10-p90 ms      samples/s  GFLOP/s  peak RSS MB');
-  for (const backend of backends) {
+  if (!json) out('backend          threads  batch  median ms/it  p10-p90 ms      samples/s  GFLOP/s  peak RSS MB');
+  for (const { backend, threads } of configs) {
     let loaded = true;
     for (const batch of batches) {
       // The pure-JS backend takes seconds per step: fewer iterations keep the bench short.
       const n = iters || (backend === 'cpu' ? 5 : batch >= 256 ? 20 : 50);
-      const { row, error } = runChild(['--backend', backend, '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10']);
+      const { row, error } = runChild(['--backend', backend, '--threads', String(threads), '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10']);
       if (!row) {
-        if (json) out(JSON.stringify({ kind: 'train_step', backend, batch_size: batch, skipped: error }));
-        else out(`${backend.padEnd(15)} ${String(batch).padStart(5)}  not available: ${error}`);
+        if (json) out(JSON.stringify({ kind: 'train_step', backend, threads, batch_size: batch, skipped: error }));
+        else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  ${String(batch).padStart(5)}  not available: ${error}`);
         loaded = false;
         break;
       }
       const r = row as BenchRow;
       if (json) out(JSON.stringify(r));
-      else out(`${backend.padEnd(15)} ${String(batch).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`);
+      else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  ${String(batch).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`);
     }
     if (loaded && backend !== 'cpu') {
-      const { row } = runChild(['--backend', backend, '--batch', '64', '--data']);
+      const { row } = runChild(['--backend', backend, '--threads', String(threads), '--batch', '64', '--data']);
       if (row) {
         const d = row as DataBenchRow;
         if (json) out(JSON.stringify(d));
-        else out(`${backend.padEnd(15)} data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`);
+        else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`);
       }
     }
   }

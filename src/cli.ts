@@ -49,12 +49,13 @@ const EVAL_FLAGS: FlagSpec[] = [
 ];
 
 const CLASSIFIER_FLAGS: FlagSpec[] = [
-  { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 3 },
+  { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 2 },
   { flags: '--seed <n>', description: 'seed of initial weights and data order', parse: parseNonNegativeInt('--seed'), default: 0 },
 ];
 
 const COMMON_FLAGS: FlagSpec[] = [
   { flags: '--backend <name>', description: `tfjs backend: ${BACKEND_CHOICES.join(', ')}`, parse: parseBackendChoice, default: 'auto' },
+  { flags: '--threads <n>', description: 'threads of the wasm backend (default: all CPUs, at most 8)', parse: parsePositiveInt('--threads', 8) },
   { flags: '--verbose', description: 'print stack traces of errors' },
 ];
 
@@ -85,6 +86,7 @@ function buildProgram(): Command {
       overrides: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data },
       out: o.out,
       backend: o.backend,
+      threads: o.threads,
       resume: !!o.resume,
       logEvery: o.logEvery,
       checkpointEvery: o.checkpointEvery,
@@ -96,19 +98,19 @@ function buildProgram(): Command {
   addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { sampleCommand } = await import('./commands/sample.js');
-    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, backend: o.backend });
+    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, backend: o.backend, threads: o.threads });
   });
   addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { evalCommand } = await import('./commands/eval.js');
-    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, backend: o.backend });
+    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, backend: o.backend, threads: o.threads });
   });
 
   const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
   addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it in data/classifier/'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { classifierTrainCommand } = await import('./commands/eval.js');
-    await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend });
+    await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend, threads: o.threads });
   });
   return program;
 }

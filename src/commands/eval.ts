@@ -17,6 +17,8 @@ export interface EvalCommandOptions {
   seed: number;
   json: boolean;
   backend: BackendChoice;
+  /** Threads of the wasm backend (default: all CPUs). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -47,7 +49,7 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const samples = opts.samples ? readSamplesFile(opts.samples, opts.n) : undefined;
   const runDir = samples ? undefined : opts.run ?? newestRun();
 
-  const backend = await loadBackend(opts.backend);
+  const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);
   const t0 = performance.now();
   const classifier = await obtainClassifier(backend.tf, backend.name, {
@@ -81,12 +83,14 @@ export interface ClassifierCommandOptions {
   epochs: number;
   seed: number;
   backend: BackendChoice;
+  /** Threads of the wasm backend (default: all CPUs). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
 export async function classifierTrainCommand(opts: ClassifierCommandOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
-  const backend = await loadBackend(opts.backend);
+  const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const c = await trainClassifier(backend.tf, backend.name, {
     epochs: opts.epochs,

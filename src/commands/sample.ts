@@ -15,6 +15,8 @@ export interface SampleCommandOptions {
   seed: number;
   nrow?: number;
   backend: BackendChoice;
+  /** Threads of the wasm backend (default: all CPUs). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -29,7 +31,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const kind = outputKind(opts.out);
   const runDir = opts.run ?? newestRun();
-  const backend = await loadBackend(opts.backend);
+  const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed });
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);

@@ -18,6 +18,8 @@ export interface TrainCommandOptions {
   overrides: Partial<TrainConfig>;
   out?: string;
   backend: BackendChoice;
+  /** Threads of the wasm backend (default: all CPUs). */
+  threads?: number;
   resume: boolean;
   /** When output is not a terminal: also print a plain progress line every this many steps. */
   logEvery?: number;
@@ -77,7 +79,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
   loadImages({ dir: config.data, limit: 1 });
 
-  const backend = await loadBackend(opts.backend);
+  const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   if (!runDir) {
     runDir = opts.out ? createOutDir(opts.out) : createNumberedRun();
