@@ -31,8 +31,10 @@ export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: numbe
   try {
     for (let start = 0; start < opts.n; start += batch) {
       const count = Math.min(batch, opts.n - start);
-      const values = tf.tidy(() => model.generate(noiseTensor(tf, count, config.latentDim, rng)).dataSync() as Float32Array);
-      pixels.set(toBytes(values), start * size * size);
+      // Read outside tidy: tidy would walk every element of a returned typed array.
+      const images = tf.tidy(() => model.generate(noiseTensor(tf, count, config.latentDim, rng)));
+      pixels.set(toBytes(images.dataSync() as Float32Array), start * size * size);
+      images.dispose();
     }
   } finally {
     model.dispose();

@@ -419,8 +419,10 @@ export function generateBytes(trainer: GanTrainer, n: number, config: TrainConfi
   const rng = Rng.for(config.seed, Stream.sample);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
-    const values = tf.tidy(() => trainer.generate(noiseTensor(tf, count, config.latentDim, rng)).dataSync() as Float32Array);
-    out.set(toBytes(values), start * size);
+    // Read outside tidy: tidy would walk every element of a returned typed array.
+    const images = tf.tidy(() => trainer.generate(noiseTensor(tf, count, config.latentDim, rng)));
+    out.set(toBytes(images.dataSync() as Float32Array), start * size);
+    images.dispose();
   }
   return out;
 }

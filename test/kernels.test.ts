@@ -98,6 +98,16 @@ test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the p
         for (let k = 0; k < 6; k++) s += a[k * 4 + i] * b[k * 5 + j];
         assert.ok(Math.abs(got[i * 5 + j] - s) < 1e-5, `(${i}, ${j})`);
       }
+    // a c^T with the bigger c (the dX = dY W^T case, computed as (c a^T)^T): [2, 6] x [9, 6]^T.
+    const c = Rng.for(5, 2).fillUniform(new Float32Array(9 * 6), -1, 1);
+    const a2 = a.subarray(0, 12);
+    const gotT = tf.matMul(tf.tensor2d(a2, [2, 6]), tf.tensor2d(c, [9, 6]), false, true).dataSync();
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 9; j++) {
+        let s = 0;
+        for (let k = 0; k < 6; k++) s += a2[i * 6 + k] * c[j * 6 + k];
+        assert.ok(Math.abs(gotT[i * 9 + j] - s) < 1e-5, `transposeB (${i}, ${j})`);
+      }
     const fused = tf.fused.matMul({ a: tf.tensor2d(b, [6, 5]), b: tf.tensor2d(b, [6, 5]), transposeA: false, transposeB: true, bias: tf.ones([6]) }).dataSync();
     for (let i = 0; i < 6; i++) {
       let s = 1;

@@ -16,6 +16,12 @@ type TensorInfo = tfType.TensorInfo;
 
 let installed = false;
 
+function lastTwoSwapped(rank: number): number[] {
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return perm;
+}
+
 /** Re-registers BatchMatMul and _FusedMatMul on 'wasm' to avoid transposed operands. Idempotent. */
 export function installWasmMatMulFix(tf: Tf): void {
   if (installed) return;
@@ -33,19 +39,30 @@ export function installWasmMatMulFix(tf: Tf): void {
       const temporaries: TensorInfo[] = [];
       // Swap the last two axes (operands reach the kernel as rank 2 or 3).
       const transpose = (x: TensorInfo): TensorInfo => {
-        const rank = x.shape.length;
-        const perm = [...Array(rank).keys()];
-        [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-        const t = transposeKernel.kernelFunc({ inputs: { x }, backend: args.backend, attrs: { perm } }) as TensorInfo;
+        const t = transposeKernel.kernelFunc({ inputs: { x }, backend: args.backend, attrs: { perm: lastTwoSwapped(x.shape.length) } }) as TensorInfo;
         temporaries.push(t);
         return t;
       };
-      if (attrs.transposeA) inputs.a = transpose(inputs.a);
-      if (attrs.transposeB) inputs.b = transpose(inputs.b);
-      const out = originalFunc({ ...args, inputs, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
       const backend = args.backend as { disposeData(id: object): void };
-      for (const t of temporaries) backend.disposeData(t.dataId);
-      return out;
+      const plain = { ...args.attrs, transposeA: false, transposeB: false };
+      try {
+        const [a, b] = [inputs.a, inputs.b];
+        const size = (t: TensorInfo) => t.shape.reduce((x, y) => x * y, 1);
+        const rows = a.shape[a.shape.length - 2];
+        const cols = b.shape[b.shape.length - 2];
+        // a b^T where b is the big one (dX = dY W^T in a backward pass: b is a weight matrix):
+        // compute (b a^T)^T instead, transposing the two small matrices and never the weights.
+        if (name === 'BatchMatMul' && !attrs.transposeA && size(b) > size(a) + rows * cols) {
+          const product = originalFunc({ ...args, inputs: { a: b, b: transpose(a) }, attrs: plain }) as TensorInfo;
+          temporaries.push(product);
+          return transposeKernel.kernelFunc({ inputs: { x: product }, backend: args.backend, attrs: { perm: lastTwoSwapped(product.shape.length) } });
+        }
+        if (attrs.transposeA) inputs.a = transpose(inputs.a);
+        if (attrs.transposeB) inputs.b = transpose(inputs.b);
+        return originalFunc({ ...args, inputs, attrs: plain });
+      } finally {
+        for (const t of temporaries) backend.disposeData(t.dataId);
+      }
     };
 
     tf.unregisterKernel(name, 'wasm');
