@@ -15,6 +15,7 @@ import { installWasmMatMulFix } from './kernels/wasm-matmul';
 import { registerConv2DBackpropFilterWasm } from './kernels/wasm-conv-backprop-filter';
 import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-input';
 import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
+import { installNativeMatMul, nativeGemmStatus } from './kernels/native-matmul';
 import * as os from 'node:os';
 
 export type Tf = typeof tfType;
@@ -97,6 +98,8 @@ async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
   installWasmMatMulFix(tf);
   registerConv2DBackpropFilterWasm(tf);
   registerConv2DBackpropInputWasm(tf);
+  // Matrix products natively on the wasm heap, where the optional addon was built.
+  installNativeMatMul(tf, threads);
   return undefined;
 }
 
@@ -136,7 +139,7 @@ export async function loadBackend(choice: BackendChoice = 'auto', opts: { thread
     if (choice !== 'auto' && choice !== name) continue;
     const failure = await attempt();
     if (failure === undefined) {
-      const what = name === 'tensorflow-gpu' ? 'TensorFlow with CUDA (tfjs-node-gpu)' : name === 'tensorflow' ? 'native TensorFlow on the CPU (tfjs-node)' : name === 'wasm' ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}` : 'pure JavaScript (slow)';
+      const what = name === 'tensorflow-gpu' ? 'TensorFlow with CUDA (tfjs-node-gpu)' : name === 'tensorflow' ? 'native TensorFlow on the CPU (tfjs-node)' : name === 'wasm' ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}, ${nativeGemmStatus()}` : 'pure JavaScript (slow)';
       loaded = { tf, name, notice: `backend: ${name}, ${what}${notFastestHint(name)}` };
       return loaded;
     }
