@@ -5,6 +5,7 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from './backend';
+import { nativeAdamUpdate, type AdamUpdate } from './kernels/native';
 
 export interface AdamSettings {
   lr: number;
@@ -19,6 +20,8 @@ export class Adam {
   readonly v: tfType.Variable[];
   /** Updates applied so far (PyTorch's `step`). */
   t = 0;
+  /** One native pass per variable where the backend offers it (wasm + the addon); else tfjs ops. */
+  private readonly fused: AdamUpdate | undefined;
   private readonly constants: { beta1: tfType.Scalar; oneMinusBeta1: tfType.Scalar; beta2: tfType.Scalar; oneMinusBeta2: tfType.Scalar; epsilon: tfType.Scalar };
 
   constructor(
@@ -29,6 +32,7 @@ export class Adam {
     // tidy disposes the zeros; each variable keeps its own buffer alive.
     this.m = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
     this.v = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
+    this.fused = nativeAdamUpdate(tf);
     this.constants = tf.tidy(() => ({
       beta1: tf.keep(tf.scalar(settings.beta1)),
       oneMinusBeta1: tf.keep(tf.scalar(1 - settings.beta1)),
@@ -45,6 +49,12 @@ export class Adam {
     this.t += 1;
     const bias1 = 1 - Math.pow(this.settings.beta1, this.t);
     const bias2 = 1 - Math.pow(this.settings.beta2, this.t);
+    if (this.fused) {
+      const { beta1, beta2, lr, epsilon } = this.settings;
+      const scalars = { beta1, beta2, stepSize: lr / bias1, invSqrtBias2: 1 / Math.sqrt(bias2), epsilon };
+      for (let i = 0; i < this.variables.length; i++) this.fused(this.variables[i], this.m[i], this.v[i], grads[i], scalars);
+      return;
+    }
     tf.tidy(() => {
       const stepSize = tf.scalar(this.settings.lr / bias1);
       const invSqrtBias2 = tf.scalar(1 / Math.sqrt(bias2));

@@ -15,7 +15,7 @@ import { installWasmMatMulFix } from './kernels/wasm-matmul';
 import { registerConv2DBackpropFilterWasm } from './kernels/wasm-conv-backprop-filter';
 import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-input';
 import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
-import { installNativeMatMul, nativeGemmStatus } from './kernels/native-matmul';
+import { installNativeMatMul, nativeGemmStatus } from './kernels/native';
 import * as os from 'node:os';
 
 export type Tf = typeof tfType;

@@ -978,6 +978,61 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// adamUpdate(memory, pOffset, mOffset, vOffset, gOffset, outOffset, n,
+//            beta1, beta2, stepSize, invSqrtBias2, epsilon)
+// One pass of Adam (PyTorch's form) over n floats: m and v are updated in place, the new
+// parameters go to `out` (a fresh tensor, so kernels that cache packed weights by tensor id
+// never see stale values). Replaces ~13 elementwise wasm kernels per variable.
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 12) {
+    napi_throw_type_error(env, nullptr,
+                          "adamUpdate(memory, pOffset, mOffset, vOffset, gOffset, outOffset, n, "
+                          "beta1, beta2, stepSize, invSqrtBias2, epsilon)");
+    return nullptr;
+  }
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  const double kMaxOff = 9007199254740991.0;
+  int64_t off[5], n;
+  const char* names[5] = {"pOffset", "mOffset", "vOffset", "gOffset", "outOffset"};
+  for (int i = 0; i < 5; i++)
+    if (!get_int(env, argv[1 + i], names[i], kMaxOff, false, &off[i])) return nullptr;
+  if (!get_int(env, argv[6], "n", kMaxOff, false, &n)) return nullptr;
+  for (int i = 0; i < 5; i++)
+    if (!check_range(env, names[i], off[i], (uint64_t)n, len)) return nullptr;
+  double s[5];
+  for (int i = 0; i < 5; i++) {
+    napi_valuetype t;
+    napi_typeof(env, argv[7 + i], &t);
+    if (t != napi_number) {
+      napi_throw_type_error(env, nullptr, "adamUpdate: beta1, beta2, stepSize, invSqrtBias2, epsilon must be numbers");
+      return nullptr;
+    }
+    napi_get_value_double(env, argv[7 + i], &s[i]);
+  }
+  const float* p = reinterpret_cast<const float*>(base + off[0]);
+  float* m = reinterpret_cast<float*>(base + off[1]);
+  float* v = reinterpret_cast<float*>(base + off[2]);
+  const float* g = reinterpret_cast<const float*>(base + off[3]);
+  float* out = reinterpret_cast<float*>(base + off[4]);
+  const float b1 = (float)s[0], b2 = (float)s[1], step = (float)s[2], inv = (float)s[3], eps = (float)s[4];
+  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + c1 * gi;
+    const float vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    out[i] = p[i] - step * mi / (std::sqrt(vi) * inv + eps);
+  }
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info info) {
   Addon* ad = get_addon(env);
   napi_value r;
@@ -1113,6 +1168,7 @@ NAPI_MODULE_INIT() {
   }
   const napi_property_descriptor props[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"kernel", nullptr, KernelName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -1,6 +1,6 @@
 /**
- * Matrix products on the wasm backend computed by our native SGEMM (src/native/gemm.cc), in
- * place on the wasm heap: no copies in or out.
+ * Matrix products (and Adam's update) on the wasm backend computed by our native addon
+ * (src/native/gemm.cc), in place on the wasm heap: no copies in or out.
  *
  * Why: XNNPACK in WebAssembly has 128-bit SIMD and no FMA, so it reaches about 20-25 GFLOP/s a
  * core here; the same products natively (AVX2/AVX-512 FMA micro-kernels) run at 80-100 GFLOP/s.
@@ -21,6 +21,7 @@ interface GemmAddon {
   threads(): number;
   setThreads(n: number): void;
   kernel(): string;
+  adamUpdate(memory: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, outOff: number, n: number, beta1: number, beta2: number, stepSize: number, invSqrtBias2: number, epsilon: number): void;
 }
 
 interface WasmHeapBackend {
@@ -102,4 +103,37 @@ export function installNativeMatMul(tf: Tf, threads?: number): boolean {
   }
   installed = true;
   return true;
+}
+
+export interface AdamScalars {
+  beta1: number;
+  beta2: number;
+  /** lr / (1 - beta1^t) */
+  stepSize: number;
+  /** 1 / sqrt(1 - beta2^t) */
+  invSqrtBias2: number;
+  epsilon: number;
+}
+
+export type AdamUpdate = (param: tfType.Variable, m: tfType.Variable, v: tfType.Variable, grad: tfType.Tensor, s: AdamScalars) => void;
+
+/**
+ * Adam's update of one variable as one native pass, when the backend is wasm and the addon is
+ * built: m and v change in place (they are Adam's own); the new parameter value goes to a
+ * fresh tensor that the variable takes over. Not in place, because XNNPACK keeps a packed copy
+ * of every matmul weight, keyed by tensor, until that tensor is disposed.
+ */
+export function nativeAdamUpdate(tf: Tf): AdamUpdate | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const gemm = loadGemmAddon();
+  if (!gemm || typeof gemm.adamUpdate !== 'function') return undefined;
+  return (param, m, v, grad, s) => {
+    const backend = tf.backend() as unknown as WasmHeapBackend;
+    const out = backend.makeOutput(param.shape, 'float32');
+    const offset = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    gemm.adamUpdate(backend.wasm.HEAPU8, offset(param), offset(m), offset(v), offset(grad), offset(out), param.size, s.beta1, s.beta2, s.stepSize, s.invSqrtBias2, s.epsilon);
+    const next = tf.engine().makeTensorFromTensorInfo(out);
+    param.assign(next);
+    next.dispose();
+  };
 }
