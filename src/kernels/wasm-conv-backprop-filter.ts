@@ -34,6 +34,7 @@
  * The GEMM itself is ~45 ms of the total for that layer.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { isAllOnes, wasmKernelRunner, type WasmHeapBackend } from './wasm-kernel-call';
 
 type TF = typeof tfjs;
 type TensorInfo = tfjs.TensorInfo;
@@ -51,19 +52,10 @@ interface BackpropFilterAttrs {
   filterShape: [number, number, number, number];
 }
 
-/** The part of tfjs-backend-wasm's BackendWasm that this kernel relies on. */
-interface WasmHeapBackend {
-  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 const BACKEND = 'wasm';
 const KERNEL_NAME = 'Conv2DBackpropFilter';
 
-function isAllOnes(v: number | number[] | undefined | null): boolean {
-  if (v === undefined || v === null) return true;
-  if (typeof v === 'number') return v === 1;
-  return v.every(d => d === 1);
-}
 
 /**
  * Fills `a` (row-major [C*kH*kW, outH*outW*N]) with the im2col matrix of
@@ -124,22 +116,7 @@ function im2col(
 export function registerConv2DBackpropFilterWasm(tf: TF): void {
   if (tf.getKernel(KERNEL_NAME, BACKEND) !== undefined) return;
 
-  const run = (name: string, inputs: Record<string, TensorInfo>,
-               backend: KernelBackend, attrs: NamedAttrMap = {}): TensorInfo => {
-    const k = tf.getKernel(name, BACKEND);
-    if (k === undefined) {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): required kernel '${name}' is not registered ` +
-          `for backend 'wasm'; import '@tensorflow/tfjs-backend-wasm' first.`);
-    }
-    const out = k.kernelFunc(
-        {inputs: inputs as tfjs.NamedTensorInfoMap, backend, attrs});
-    const info = Array.isArray(out) ? out[0] : out;
-    if (info === undefined) {
-      throw new Error(`${KERNEL_NAME} (wasm): kernel '${name}' returned nothing.`);
-    }
-    return info;
-  };
+  const run = wasmKernelRunner(tf, KERNEL_NAME);
 
   const kernelFunc = (args: {
     inputs: tfjs.NamedTensorInfoMap,

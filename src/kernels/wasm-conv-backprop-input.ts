@@ -47,6 +47,7 @@
  * non-rank-4 inputs, and empty tensors.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import { isAllOnes, wasmKernelRunner, type WasmHeapBackend } from './wasm-kernel-call';
 
 type TF = typeof tfjs;
 type TensorInfo = tfjs.TensorInfo;
@@ -64,10 +65,6 @@ interface BackpropInputAttrs {
   dilations?: number | [number, number];
 }
 
-/** The part of tfjs-backend-wasm's BackendWasm that this kernel relies on. */
-interface WasmHeapBackend {
-  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 const BACKEND = 'wasm';
 const KERNEL_NAME = 'Conv2DBackpropInput';
@@ -92,11 +89,6 @@ export type Conv2DBackpropInputStrategy = 'auto' | 'conv' | 'gemm' | 'original';
 export const conv2DBackpropInputWasmOptions:
     {strategy: Conv2DBackpropInputStrategy} = {strategy: 'auto'};
 
-function isAllOnes(v: number | number[] | undefined | null): boolean {
-  if (v === undefined || v === null) return true;
-  if (typeof v === 'number') return v === 1;
-  return v.every(d => d === 1);
-}
 
 /** Wr[kh, kw, o, c] = W[kH-1-kh, kW-1-kw, c, o]. */
 function rotateFilter(
@@ -187,22 +179,7 @@ export function registerConv2DBackpropInputWasm(tf: TF): void {
   const originalFunc = original.kernelFunc;
   if ((originalFunc as unknown as Record<symbol, unknown>)[MARK]) return;
 
-  const run = (name: string, inputs: Record<string, TensorInfo>,
-               backend: KernelBackend, attrs: NamedAttrMap = {}): TensorInfo => {
-    const k = tf.getKernel(name, BACKEND);
-    if (k === undefined) {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): required kernel '${name}' is not registered ` +
-          `for backend 'wasm'.`);
-    }
-    const out = k.kernelFunc(
-        {inputs: inputs as tfjs.NamedTensorInfoMap, backend, attrs});
-    const info = Array.isArray(out) ? out[0] : out;
-    if (info === undefined) {
-      throw new Error(`${KERNEL_NAME} (wasm): kernel '${name}' returned nothing.`);
-    }
-    return info;
-  };
+  const run = wasmKernelRunner(tf, KERNEL_NAME);
 
   const kernelFunc = (args: {
     inputs: tfjs.NamedTensorInfoMap,
