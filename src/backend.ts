@@ -16,6 +16,7 @@ import { registerConv2DBackpropFilterWasm } from './kernels/wasm-conv-backprop-f
 import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-input';
 import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
 import { installNativeMatMul, nativeGemmStatus } from './kernels/native';
+import { installWasmRowGather } from './kernels/wasm-gather';
 import * as os from 'node:os';
 
 export type Tf = typeof tfType;
@@ -98,6 +99,7 @@ async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
   installWasmMatMulFix(tf);
   registerConv2DBackpropFilterWasm(tf);
   registerConv2DBackpropInputWasm(tf);
+  installWasmRowGather(tf);
   // Matrix products natively on the wasm heap, where the optional addon was built.
   installNativeMatMul(tf, threads);
   return undefined;

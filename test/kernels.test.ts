@@ -116,3 +116,12 @@ test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the p
     }
   });
 });
+
+test('row gathers on wasm (the batch of every step) pick the right rows; other gathers still work', async () => {
+  const tf = await testTf();
+  tf.tidy(() => {
+    const x = tf.tensor2d(Float32Array.from({ length: 5 * 3 }, (_, i) => i), [5, 3]);
+    assert.deepEqual(Array.from(tf.gather(x, tf.tensor1d([4, 0, 4, 2], 'int32')).dataSync()), [12, 13, 14, 0, 1, 2, 12, 13, 14, 6, 7, 8]);
+    assert.deepEqual(Array.from(tf.gather(x, tf.tensor1d([2, 0], 'int32'), 1).dataSync()), [2, 0, 5, 3, 8, 6, 11, 9, 14, 12]);
+  });
+});
