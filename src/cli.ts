@@ -4,7 +4,7 @@
  * GanErrors print one line and exit with their code; the stack only with --verbose or DEBUG.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, GanError } from './errors';
+import { describeError, GanError, InterruptedError } from './errors';
 import { BACKEND_CHOICES, parseBackendChoice, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
 
 interface FlagSpec {
@@ -131,7 +131,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       return;
     }
     const exitCode = err instanceof GanError ? err.exitCode : 1;
-    process.stderr.write(`gan: error: ${describeError(err)}\n`);
+    // An interrupt the user asked for is reported, not called an error.
+    process.stderr.write(`gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     else if (!(err instanceof GanError)) process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');
     process.exitCode = exitCode;

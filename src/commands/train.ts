@@ -87,7 +87,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
   const dir = runDir;
 
-  // Ctrl-C once: finish the step, checkpoint, exit. Twice: exit now (the last complete
+  // Ctrl-C once: finish the steps in flight (the loop looks at the flag every 10 steps, when
+  // it yields to the event loop), checkpoint, exit. Twice: exit now (the last complete
   // checkpoint is untouched, since checkpoints are renamed into place whole).
   let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
