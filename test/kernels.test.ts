@@ -125,3 +125,33 @@ test('row gathers on wasm (the batch of every step) pick the right rows; other g
     assert.deepEqual(Array.from(tf.gather(x, tf.tensor1d([2, 0], 'int32'), 1).dataSync()), [2, 0, 5, 3, 8, 6, 11, 9, 14, 12]);
   });
 });
+
+test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transposes, fused bias + LeakyReLU', async () => {
+  const tf = await testTf();
+  const shapes: Array<[number, number, number]> = [[1, 1, 1], [5, 7, 3], [13, 17, 19], [65, 33, 129], [7, 300, 2]];
+  for (const [m, n, k] of shapes) {
+    const a = Rng.for(m, 1).fillUniform(new Float32Array(m * k), -1, 1);
+    const b = Rng.for(n, 2).fillUniform(new Float32Array(k * n), -1, 1);
+    const bias = Rng.for(k, 3).fillUniform(new Float32Array(n), -1, 1);
+    const want = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let q = 0; q < k; q++) want[i * n + j] += a[i * k + q] * b[q * n + j];
+    // Stored transposed copies, to ask for the same product with each transpose flag.
+    const aT = new Float32Array(k * m), bT = new Float32Array(n * k);
+    for (let i = 0; i < m; i++) for (let q = 0; q < k; q++) aT[q * m + i] = a[i * k + q];
+    for (let q = 0; q < k; q++) for (let j = 0; j < n; j++) bT[j * k + q] = b[q * n + j];
+    tf.tidy(() => {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const A = ta ? tf.tensor2d(aT, [k, m]) : tf.tensor2d(a, [m, k]);
+        const B = tb ? tf.tensor2d(bT, [n, k]) : tf.tensor2d(b, [k, n]);
+        const got = tf.matMul(A, B, ta, tb).dataSync();
+        assert.ok(relativeError(got, want) < 1e-5, `${m}x${n}x${k} transposeA=${ta} transposeB=${tb}`);
+      }
+      const fused = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias), activation: 'leakyrelu', leakyreluAlpha: 0.2 }).dataSync();
+      const wantFused = want.map((v, i) => {
+        const z = v + bias[i % n];
+        return z > 0 ? z : 0.2 * z;
+      });
+      assert.ok(relativeError(fused, wantFused) < 1e-5, `${m}x${n}x${k} fused`);
+    });
+  }
+});
