@@ -14,6 +14,7 @@ import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from './backend';
 import type { ModelConfig } from './config';
 import { Rng, Stream } from './rng';
+import { toBytes } from './data/mnist';
 
 type Tensor2D = tfType.Tensor2D;
 type Variable = tfType.Variable;
@@ -160,6 +161,23 @@ export class MlpGan {
 /** Standard-normal noise [n, latent] from a generator: what G eats. */
 export function noiseTensor(tf: Tf, n: number, latentDim: number, rng: Rng): Tensor2D {
   return tf.tensor2d(rng.fillNormal(new Float32Array(n * latentDim)), [n, latentDim]);
+}
+
+/**
+ * n images as bytes (0 = background), generated in batches (to bound memory) from noise drawn
+ * from `rng`: what grids, IDX sample files and evaluations are made of.
+ */
+export function generatePixels(tf: Tf, model: MlpGan, n: number, rng: Rng, batch = 1000): Uint8Array {
+  const size = model.config.imageSize * model.config.imageSize;
+  const pixels = new Uint8Array(n * size);
+  for (let start = 0; start < n; start += batch) {
+    const count = Math.min(batch, n - start);
+    // Read outside tidy: tidy would walk every element of a returned typed array.
+    const images = tf.tidy(() => model.generate(noiseTensor(tf, count, model.config.latentDim, rng)));
+    pixels.set(toBytes(images.dataSync() as Float32Array), start * size);
+    images.dispose();
+  }
+  return pixels;
 }
 
 /**

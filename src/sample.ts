@@ -4,9 +4,8 @@
  */
 import type { Tf } from './backend';
 import { disposeLoaded, loadLatestCheckpoint } from './checkpoint';
-import { DenseStack, MlpGan, noiseTensor } from './model';
+import { DenseStack, MlpGan, generatePixels } from './model';
 import { Rng, Stream } from './rng';
-import { toBytes } from './data/mnist';
 
 export interface Samples {
   /** n x size x size bytes, 0 = background, 255 = stroke (MNIST's convention). */
@@ -25,17 +24,9 @@ export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: numbe
   const generator = DenseStack.fromWeights(tf, checkpoint.generatorWeights);
   const model = new MlpGan(tf, config, generator, new DenseStack([]));
   const size = config.imageSize;
-  const pixels = new Uint8Array(opts.n * size * size);
-  const rng = Rng.for(opts.seed, Stream.sample);
-  const batch = opts.batchSize ?? 1000;
+  let pixels: Uint8Array;
   try {
-    for (let start = 0; start < opts.n; start += batch) {
-      const count = Math.min(batch, opts.n - start);
-      // Read outside tidy: tidy would walk every element of a returned typed array.
-      const images = tf.tidy(() => model.generate(noiseTensor(tf, count, config.latentDim, rng)));
-      pixels.set(toBytes(images.dataSync() as Float32Array), start * size * size);
-      images.dispose();
-    }
+    pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), opts.batchSize);
   } finally {
     model.dispose();
     disposeLoaded(checkpoint);

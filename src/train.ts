@@ -20,7 +20,7 @@ type NamedTensor = { name: string; tensor: tfType.Tensor };
 import type { Tf, BackendName } from './backend';
 import type { TrainConfig } from './config';
 import { Adam } from './adam';
-import { MlpGan, noiseTensor } from './model';
+import { MlpGan, generatePixels, noiseTensor } from './model';
 import { backward, forwardCached } from './backprop';
 import { Rng, Stream } from './rng';
 import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, toBytes, type ImageSet } from './data/mnist';
@@ -387,7 +387,12 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       writeFileAtomic(grid, gridFromNoise(trainer, fixedNoise, config.imageSize));
       const ev = opts.evaluation;
       if (ev && epoch % ev.every === 0) {
-        const row = ev.evaluator.evaluate(generateBytes(trainer, ev.n, config), ev.n, `epoch ${epoch}`);
+        const row = ev.evaluator.evaluate(
+          // The same noise at every evaluation, so epochs are compared on equal terms.
+          generatePixels(tf, trainer.model, ev.n, Rng.for(config.seed, Stream.sample)),
+          ev.n,
+          `epoch ${epoch}`,
+        );
         const best = bestFid === undefined || row.fid < bestFid;
         if (best) bestFid = row.fid;
         Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
@@ -406,25 +411,6 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     fixedNoise.dispose();
     trainer.dispose();
   }
-}
-
-/**
- * n generated images as bytes, from noise fixed by the run's seed (the same noise at every
- * evaluation, so epochs are compared on equal terms).
- */
-export function generateBytes(trainer: GanTrainer, n: number, config: TrainConfig, batch = 1000): Uint8Array {
-  const tf = trainer.tf;
-  const size = config.imageSize * config.imageSize;
-  const out = new Uint8Array(n * size);
-  const rng = Rng.for(config.seed, Stream.sample);
-  for (let start = 0; start < n; start += batch) {
-    const count = Math.min(batch, n - start);
-    // Read outside tidy: tidy would walk every element of a returned typed array.
-    const images = tf.tidy(() => trainer.generate(noiseTensor(tf, count, config.latentDim, rng)));
-    out.set(toBytes(images.dataSync() as Float32Array), start * size);
-    images.dispose();
-  }
-  return out;
 }
 
 /** The whole training set on the backend, once, as [N, 784] in [-1, 1]: a batch is then a gather, not an upload. */
