@@ -74,20 +74,10 @@ const REQUIRED_KERNELS = ['Conv2D', 'BatchMatMul', 'Reshape'];
 const MARK = Symbol.for('gan.fastConv2DBackpropInputWasm');
 /**
  * Stride-1 calls with at least this many input channels (= output channels of
- * the rotated-filter conv) use the 'conv' strategy; see bench-input.ts.
+ * the rotated-filter conv) use the 'conv' strategy, measured faster there; below
+ * it the gemm + col2im route is the faster one.
  */
 export const CONV_MIN_IN_C = 8;
-
-export type Conv2DBackpropInputStrategy = 'auto' | 'conv' | 'gemm' | 'original';
-
-/**
- * Strategy override for tests and benchmarks. 'auto' (default) picks per call
- * as described above; 'conv' and 'gemm' force that strategy where it applies
- * ('conv' still needs stride 1 and non-negative transformed padding, else
- * 'gemm' is used); 'original' always calls the wrapped kernel.
- */
-export const conv2DBackpropInputWasmOptions:
-    {strategy: Conv2DBackpropInputStrategy} = {strategy: 'auto'};
 
 
 /** Wr[kh, kw, o, c] = W[kH-1-kh, kW-1-kw, c, o]. */
@@ -214,8 +204,7 @@ export function registerConv2DBackpropInputWasm(tf: TF): void {
     if (dy.shape.some((d, i) => d !== [N, outH, outW, outC][i])) {
       return fallback();  // let the original kernel handle/report it
     }
-    const strategy = conv2DBackpropInputWasmOptions.strategy;
-    if (strategy === 'original' || N * H * W * inC === 0 ||
+    if (N * H * W * inC === 0 ||
         N * outH * outW * outC === 0 || kH * kW === 0) {
       return fallback();
     }
@@ -226,8 +215,7 @@ export function registerConv2DBackpropInputWasm(tf: TF): void {
     const pRight = W + padInfo.left - outW;
     const convApplies = sH === 1 && sW === 1 &&
         Math.min(pTop, pLeft, pBottom, pRight) >= 0;
-    const useConv = convApplies &&
-        (strategy === 'conv' || (strategy === 'auto' && inC >= CONV_MIN_IN_C));
+    const useConv = convApplies && inC >= CONV_MIN_IN_C;
 
     const noValues = null as unknown as tfjs.backend_util.BackendValues;
     const temps: TensorInfo[] = [];
