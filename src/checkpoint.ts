@@ -19,17 +19,21 @@ import type * as tfType from '@tensorflow/tfjs';
 /** A tensor with a name, as tf.io.encodeWeights takes it. */
 type NamedTensor = { name: string; tensor: tfType.Tensor };
 import type { Tf } from './backend';
-import type { TrainConfig } from './config';
+import { withModelDefaults, type TrainConfig } from './config';
 import { CheckpointError } from './errors';
 import { fsyncDir, ioError, sha256, writeFileDurable } from './fsutil';
-import { discriminatorWidths, generatorWidths, type DenseStack, toLayersModel } from './model';
+import { ganSpec } from './nets';
+import { exportMetadata, toLayersModel } from './nets/export';
+import type { Network } from './nets/network';
+import { paramSpecs, type ParamSpec } from './nets/spec';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
 /** The checkpoint with the lowest FID so far (with --eval-every), kept beside the latest. */
 export const BEST_DIR = 'best';
 export const STATE_FILE = 'state.json';
 const FORMAT = 'gan-checkpoint';
-const VERSION = 1;
+/** 2: the model family (config.arch / channels / conditional, weights matched by name). 1: the MLP only; still read. */
+const VERSION = 2;
 
 export interface CheckpointState {
   format: typeof FORMAT;
@@ -57,8 +61,8 @@ export interface CheckpointState {
 
 export interface CheckpointContents {
   state: Omit<CheckpointState, 'format' | 'version' | 'files' | 'tensors' | 'savedAt'>;
-  generator: DenseStack;
-  discriminator: DenseStack;
+  generator: Network;
+  discriminator: Network;
   /** Extra named tensors: optimizer moments, the fixed noise. */
   tensors: NamedTensor[];
 }
@@ -66,6 +70,7 @@ export interface CheckpointContents {
 export interface LoadedCheckpoint {
   dir: string;
   state: CheckpointState;
+  /** In paramSpecs order of the stored config's networks. */
   generatorWeights: tfType.Tensor[];
   discriminatorWeights: tfType.Tensor[];
   tensors: Record<string, tfType.Tensor>;
@@ -102,8 +107,8 @@ function joinWeightData(data: tfType.io.WeightData): Uint8Array {
 }
 
 /** model.json + weights.bin of a network, in the layout tf.loadLayersModel expects. */
-async function layersModelFiles(tf: Tf, config: TrainConfig, which: 'generator' | 'discriminator', stack: DenseStack): Promise<{ modelJson: string; weights: Uint8Array }> {
-  const model = toLayersModel(tf, config, which, stack);
+async function layersModelFiles(tf: Tf, config: TrainConfig, net: Network): Promise<{ modelJson: string; weights: Uint8Array }> {
+  const model = toLayersModel(tf, net, exportMetadata(net.spec, config.arch, config.imageSize));
   try {
     let artifacts: tfType.io.ModelArtifacts | undefined;
     await model.save(
@@ -118,6 +123,7 @@ async function layersModelFiles(tf: Tf, config: TrainConfig, which: 'generator' 
       generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
       convertedBy: null,
       modelTopology: artifacts.modelTopology,
+      userDefinedMetadata: artifacts.userDefinedMetadata,
       weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
     });
     return { modelJson, weights: joinWeightData(artifacts.weightData) };
@@ -136,8 +142,8 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
   const tmpDir = path.join(parent, `.tmp-${checkpointName(contents.state.step)}-${process.pid}`);
 
   // Serialise everything before touching the disk, so a failure here changes nothing.
-  const g = await layersModelFiles(tf, contents.state.config, 'generator', contents.generator);
-  const d = await layersModelFiles(tf, contents.state.config, 'discriminator', contents.discriminator);
+  const g = await layersModelFiles(tf, contents.state.config, contents.generator);
+  const d = await layersModelFiles(tf, contents.state.config, contents.discriminator);
   const encoded = await tf.io.encodeWeights(contents.tensors);
   const files: Array<[string, Uint8Array | string]> = [
     ['generator/model.json', g.modelJson],
@@ -201,8 +207,17 @@ function readChecked(dir: string, rel: string, expected: Record<string, string>)
   return data;
 }
 
-/** Reads a LayersModel's weights (in manifest order) after checking paths and hashes. */
-function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Record<string, string>, widths: number[]): tfType.Tensor[] {
+/**
+ * tf.layers makes weight names unique within a process by a suffix ("g_dense_1/kernel_1" when a
+ * model of the same names was saved before): the parameter name is the name without it.
+ */
+function paramName(weightName: string, known: Set<string>): string {
+  if (known.has(weightName)) return weightName;
+  return weightName.replace(/_\d+$/, '');
+}
+
+/** Reads a LayersModel's weights (in paramSpecs order) after checking paths, hashes and shapes. */
+function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Record<string, string>, params: ParamSpec[]): tfType.Tensor[] {
   const json = readChecked(dir, `${which}/model.json`, files);
   let parsed: { weightsManifest?: Array<{ paths: string[]; weights: tfType.io.WeightsManifestEntry[] }> };
   try {
@@ -229,17 +244,19 @@ function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Recor
   if (data.length !== expectedBytes || specs.some((w) => w.dtype !== 'float32')) {
     throw new CheckpointError(`checkpoint ${dir}: ${which} weights hold ${data.length} bytes, the manifest needs ${expectedBytes}`);
   }
-  // Architecture check: kernel [in, out] and bias [out] per layer, as the stored config says.
-  const expectShapes = widths.slice(1).flatMap((out, i) => [[widths[i], out], [out]]);
-  const gotShapes = specs.map((s) => s.shape);
-  if (JSON.stringify(gotShapes) !== JSON.stringify(expectShapes)) {
+  // Architecture check: every parameter the stored config's network has, by name and shape.
+  const known = new Set(params.map((p) => p.name));
+  const gotShapes = Object.fromEntries(specs.map((s) => [paramName(s.name, known), s.shape]));
+  const expectShapes = Object.fromEntries(params.map((p) => [p.name, p.shape]));
+  if (JSON.stringify(gotShapes, Object.keys(expectShapes).sort()) !== JSON.stringify(expectShapes, Object.keys(expectShapes).sort()) || specs.length !== params.length) {
     throw new CheckpointError(
-      `checkpoint ${dir}: the ${which}'s weight shapes ${JSON.stringify(gotShapes)} do not match the architecture in ${STATE_FILE} ${JSON.stringify(expectShapes)}`,
+      `checkpoint ${dir}: the ${which}'s weight shapes ${JSON.stringify(specs.map((s) => s.shape))} do not match the architecture in ${STATE_FILE} ${JSON.stringify(params.map((p) => p.shape))}`,
       'The checkpoint comes from a different model; use a matching run',
     );
   }
   const named = tf.io.decodeWeights(new Uint8Array(data).buffer, specs);
-  return specs.map((s) => named[s.name]);
+  const byParam = new Map(specs.map((s) => [paramName(s.name, known), named[s.name]]));
+  return params.map((p) => byParam.get(p.name)!);
 }
 
 /** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
@@ -254,8 +271,11 @@ export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
   if (state.format !== FORMAT || typeof state.version !== 'number' || state.version > VERSION || !state.config || !state.files) {
     throw new CheckpointError(`checkpoint ${dir} is not a gan checkpoint of a version this program reads`, 'Update gan, or use a checkpoint written by this version');
   }
-  const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, generatorWidths(state.config));
-  const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, discriminatorWidths(state.config));
+  // Version 1 checkpoints predate the model family: their config lacks its keys.
+  state.config = withModelDefaults(state.config);
+  const spec = ganSpec(state.config);
+  const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
+  const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
   const bin = readChecked(dir, 'state.bin', state.files);
   const tensors = tf.io.decodeWeights(new Uint8Array(bin).buffer, state.tensors);
   return { dir, state, generatorWeights, discriminatorWeights, tensors };

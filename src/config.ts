@@ -6,9 +6,16 @@
 import { ConfigError } from './errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from './backend';
 
+export type Arch = 'mlp' | 'dcgan';
+export const ARCHS: Arch[] = ['mlp', 'dcgan'];
+
 export interface ModelConfig {
-  /** Only the MLP of the seeds for now; DCGAN and conditional models add kinds here. */
-  arch: 'mlp';
+  /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
+  arch: Arch;
+  /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
+  channels: number;
+  /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
+  conditional: boolean;
   /** Size of the generator's input noise z ~ N(0, I). */
   latentDim: number;
   /** Hidden widths of the generator, input to output. */
@@ -19,7 +26,7 @@ export interface ModelConfig {
   leak: number;
   /** Dropout rate after each hidden layer of the discriminator. */
   dropout: number;
-  /** Image height and width (MNIST: 28 x 28, one channel). */
+  /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: number;
 }
 
@@ -48,6 +55,8 @@ export interface TrainConfig extends ModelConfig {
 
 export const DEFAULT_MODEL: ModelConfig = {
   arch: 'mlp',
+  channels: 32,
+  conditional: false,
   latentDim: 100,
   generatorHidden: [256, 512, 1024],
   discriminatorHidden: [512, 256],
@@ -67,9 +76,17 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'seed'> = {
   gridSize: 64,
 };
 
+/**
+ * A config stored before the model family existed (checkpoint version 1) lacks its keys: those
+ * runs are unconditional MLPs.
+ */
+export function withModelDefaults<T extends Partial<ModelConfig>>(stored: T): T & Pick<ModelConfig, 'arch' | 'channels' | 'conditional'> {
+  return { arch: DEFAULT_MODEL.arch, channels: DEFAULT_MODEL.channels, conditional: false, ...stored };
+}
+
 /** Keys that define the model and the optimisation: a resumed run must not change them. */
 export const FIXED_ON_RESUME: Array<keyof TrainConfig> = [
-  'arch', 'latentDim', 'generatorHidden', 'discriminatorHidden', 'leak', 'dropout', 'imageSize',
+  'arch', 'channels', 'conditional', 'latentDim', 'generatorHidden', 'discriminatorHidden', 'leak', 'dropout', 'imageSize',
   'batchSize', 'lr', 'beta1', 'beta2', 'epsilon', 'seed', 'limit', 'data', 'gridSize',
 ];
 
@@ -114,6 +131,16 @@ export function parseNumberIn(flag: string, lo: number, hi: number, loInclusive 
     if (!ok) throw new ConfigError(`${flag} must be a number in ${loInclusive ? '[' : '('}${lo}, ${hi}), got '${value}'`);
     return n;
   };
+}
+
+export function parseArch(value: string): Arch {
+  if (!(ARCHS as string[]).includes(value)) throw new ConfigError(`unknown architecture '${value}'. --arch should be one of: ${ARCHS.join(', ')}`);
+  return value as Arch;
+}
+
+export function parseDigit(value: string): number {
+  if (!/^\s*\d\s*$/.test(value)) throw new ConfigError(`--digit must be a digit from 0 to 9, got '${value}'`);
+  return Number(value);
 }
 
 export { parseBackendChoice, BACKEND_CHOICES };

@@ -1,13 +1,14 @@
 /**
  * Drawing samples from a run's generator: the run's newest checkpoint alone says how to
- * rebuild it (config and weights), so no training flag is repeated here.
+ * rebuild it (architecture, config and weights), so no training flag is repeated here.
  */
 import type { Tf } from './backend';
 import { disposeLoaded, loadLatestCheckpoint } from './checkpoint';
-import { DenseStack, MlpGan, generatePixels } from './model';
+import { ConfigError } from './errors';
+import { GanModel, Network, generatePixels, pixelsFromNoise, sampleLabels } from './model';
+import { ganSpec } from './nets';
 import { Rng, Stream } from './rng';
 import { latentWalk } from './latent';
-import { toBytes } from './image/pixels';
 import { tileImages } from './image/tile';
 
 export interface Samples {
@@ -15,26 +16,42 @@ export interface Samples {
   pixels: Uint8Array;
   n: number;
   size: number;
+  /** The digit of each sample, for a conditional run. */
+  labels?: Int32Array;
   checkpoint: string;
   epoch: number;
   skipped: string[];
 }
 
-/** Generates n images with noise drawn from `seed`, in batches to bound memory. */
-export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number }): Samples {
+/** A run's generator (and discriminator) from its newest valid checkpoint. The caller disposes it. */
+export function loadRunModel(tf: Tf, runDir: string): { model: GanModel; checkpoint: string; epoch: number; skipped: string[] } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
-  const config = checkpoint.state.config;
-  const generator = DenseStack.fromWeights(tf, checkpoint.generatorWeights);
-  const model = new MlpGan(tf, config, generator, new DenseStack([]));
-  const size = config.imageSize;
-  let pixels: Uint8Array;
   try {
-    pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), opts.batchSize);
+    const config = checkpoint.state.config;
+    const spec = ganSpec(config);
+    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
   } finally {
-    model.dispose();
     disposeLoaded(checkpoint);
   }
-  return { pixels, n: opts.n, size, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
+}
+
+/**
+ * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
+ * conditional run, all of `digit`, or every digit in equal shares, in order.
+ */
+export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number }): Samples {
+  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  try {
+    if (opts.digit !== undefined && !model.conditional) {
+      throw new ConfigError(`--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`, 'Drop --digit, or sample a run trained with --conditional');
+    }
+    const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
+    const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
+    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped };
+  } finally {
+    model.dispose();
+  }
 }
 
 export interface LatentWalk {
@@ -53,33 +70,33 @@ export interface LatentWalk {
  * drawn from `seed`, so the first frame holds what `gan sample --seed S --n walks` draws.
  */
 export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number }): LatentWalk {
-  const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
-  const config = checkpoint.state.config;
-  const model = new MlpGan(tf, config, DenseStack.fromWeights(tf, checkpoint.generatorWeights), new DenseStack([]));
-  const latent = config.latentDim;
-  const size = config.imageSize;
+  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  const latent = model.config.latentDim;
+  const size = model.spec.imageSize;
+  // A conditional run's walks keep their digits: every digit in equal shares, one per row.
+  const labels = model.conditional ? sampleLabels(opts.walks) : undefined;
   const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
   const vector = (k: number, j: number) => noise.subarray((k * opts.walks + j) * latent, (k * opts.walks + j + 1) * latent);
-  // walk j's frames, then regrouped by frame: frameLatents[f] is [walks, latent].
   const perWalk = Array.from({ length: opts.walks }, (_, j) => latentWalk(Array.from({ length: opts.points }, (_, k) => vector(k, j)), opts.framesPerSegment));
+  const cols = labels ? Math.ceil(opts.walks / 10) : undefined;
   const frames: Uint8Array[] = [];
   let width = 0;
   let height = 0;
   try {
     for (let f = 0; f < perWalk[0].length; f++) {
+      // Frame f: [walks, latent], row j on walk j.
       const z = new Float32Array(opts.walks * latent);
       for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
-      const images = tf.tidy(() => model.generate(tf.tensor2d(z, [opts.walks, latent])));
-      const pixels = toBytes(images.dataSync() as Float32Array);
-      images.dispose();
-      const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding });
+      const zt = tf.tensor2d(z, [opts.walks, latent]);
+      const pixels = pixelsFromNoise(tf, model, zt, labels);
+      zt.dispose();
+      const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
       frames.push(gray);
       width = layout.width;
       height = layout.height;
     }
   } finally {
     model.dispose();
-    disposeLoaded(checkpoint);
   }
-  return { frames, width, height, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
+  return { frames, width, height, checkpoint, epoch, skipped };
 }

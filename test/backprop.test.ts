@@ -25,9 +25,9 @@ test('D gradients (real+fake halves, dropout) match tf.variableGrads of the same
     const both = tf.concat([real, fake], 0) as tfType.Tensor2D;
     const masks = model.dropoutMasks(2 * b, Rng.for(1, 1));
     const ours = trainer.discriminatorGradients(both, masks);
-    const vars = model.discriminator.variables();
+    const vars = model.discriminator.variables;
     const ref = tf.variableGrads(() => {
-      const [lr, lf] = tf.split(model.discriminate(both, masks), 2, 0);
+      const [lr, lf] = tf.split(model.discriminate(both, undefined, { batchStats: [], dropoutMasks: masks }), 2, 0);
       return tf.add(tf.mean(tf.softplus(tf.neg(lr))), tf.mean(tf.softplus(lf))) as tfType.Scalar;
     }, vars);
     assertClose(tf, ours.loss, ref.value, 'd_loss');
@@ -45,8 +45,8 @@ test('G gradients (non-saturating, through D with dropout) match tf.variableGrad
     const z = noiseTensor(tf, b, 100, Rng.for(2, 0));
     const masks = model.dropoutMasks(b, Rng.for(2, 1));
     const ours = trainer.generatorGradients(z, masks);
-    const vars = model.generator.variables();
-    const ref = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z), masks)))) as tfType.Scalar, vars);
+    const vars = model.generator.variables;
+    const ref = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z), undefined, { batchStats: [], dropoutMasks: masks })))) as tfType.Scalar, vars);
     assertClose(tf, ours.loss, ref.value, 'g_loss');
     vars.forEach((v, i) => assertClose(tf, ours.grads[i], ref.grads[v.name], `dL/d${v.name}`));
   });

@@ -37,8 +37,8 @@ test('a checkpoint restores weights and both Adam states exactly', async () => {
   const restored = new GanTrainer(tf, trainer.config);
   restored.restore(loadCheckpoint(tf, dirs[1]));
   const pairs: Array<[string, import('@tensorflow/tfjs').Tensor[], import('@tensorflow/tfjs').Tensor[]]> = [
-    ['G', trainer.model.generator.variables(), restored.model.generator.variables()],
-    ['D', trainer.model.discriminator.variables(), restored.model.discriminator.variables()],
+    ['G', trainer.model.generator.variables, restored.model.generator.variables],
+    ['D', trainer.model.discriminator.variables, restored.model.discriminator.variables],
     ['Adam', trainer.optimizerTensors().map((t) => t.tensor), restored.optimizerTensors().map((t) => t.tensor)],
   ];
   for (const [name, a, b] of pairs) snapshot(a).forEach((w, i) => assert.ok(!changed(w, snapshot(b)[i]), `${name} tensor ${i} differs`));

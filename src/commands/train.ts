@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice } from '../backend';
-import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
+import { resolveTrainConfig, resumeConflicts, withModelDefaults, type TrainConfig } from '../config';
 import { ConfigError, CheckpointError, InterruptedError, describeError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
@@ -53,7 +53,7 @@ function resumeConfig(runDir: string, overrides: Partial<TrainConfig>): TrainCon
   if (conflicts.length) {
     throw new ConfigError(`cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`, 'Drop those flags (the run keeps its own), or start a new run');
   }
-  return { ...info.config, epochs: overrides.epochs ?? info.config.epochs };
+  return { ...withModelDefaults(info.config), epochs: overrides.epochs ?? info.config.epochs };
 }
 
 /** A finished run resumes only with more epochs. */

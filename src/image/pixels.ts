@@ -14,18 +14,17 @@ export function toBytes(values: Float32Array | number[]): Uint8Array {
 }
 
 /**
- * The centred `crop` x `crop` window of each of n square images of side `size` (a DCGAN's
- * 32x32 outputs are shown as MNIST's 28x28). Returns the input when there is nothing to crop.
+ * Cuts the centre size x size of n square images of side `from` (bytes or floats): the DCGAN's
+ * 32 x 32 back to MNIST's 28 x 28. A no-op when the sides agree.
  */
-export function cropCenter(pixels: Uint8Array, n: number, size: number, crop: number): Uint8Array {
-  if (crop === size) return pixels;
-  if (crop > size) throw new Error(`cropCenter: cannot crop ${size}x${size} images to ${crop}x${crop}`);
-  const off = Math.floor((size - crop) / 2);
-  const out = new Uint8Array(n * crop * crop);
-  for (let k = 0; k < n; k++) {
-    for (let y = 0; y < crop; y++) {
-      const src = (k * size + off + y) * size + off;
-      out.set(pixels.subarray(src, src + crop), (k * crop + y) * crop);
+export function cropCenter<T extends Uint8Array | Float32Array>(images: T, n: number, from: number, size: number): T {
+  if (from === size) return images;
+  const off = (from - size) >> 1;
+  const out = new (images.constructor as { new (n: number): T })(n * size * size);
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < size; r++) {
+      const src = i * from * from + (r + off) * from + off;
+      out.set(images.subarray(src, src + size) as unknown as ArrayLike<number>, (i * size + r) * size);
     }
   }
   return out;

@@ -16,7 +16,8 @@ import { Rng, Stream } from '../rng.js';
 import { latentWalk } from '../latent.js';
 import { cropCenter, toBytes } from '../image/pixels.js';
 import { tileImages } from '../image/tile.js';
-import { mixedLabels, type WebModelInfo } from './model-info.js';
+import { sampleLabels } from '../labels.js';
+import type { WebModelInfo } from './model-info.js';
 
 declare const tf: typeof tfType & { wasm?: { setWasmPaths(prefix: string): void } };
 
@@ -69,7 +70,7 @@ function chosenDigit(): number | null {
 }
 
 function labelsFor(n: number, digit: number | null): Int32Array {
-  return digit === null ? mixedLabels(n, info.numClasses) : new Int32Array(n).fill(digit);
+  return sampleLabels(n, digit ?? undefined, info.numClasses);
 }
 
 /** Runs the generator on latents [n, latentDim] (and labels) and returns bytes, cropped to imageSize. */
@@ -88,7 +89,7 @@ async function run(z: Float32Array, n: number, labels?: Int32Array): Promise<Gen
   out.dispose();
   const ms = performance.now() - t0;
   const side = Math.round(Math.sqrt(values.length / n));
-  return { pixels: cropCenter(toBytes(values), n, side, info.imageSize), ms };
+  return { pixels: toBytes(cropCenter(values, n, side, info.imageSize)), ms };
 }
 
 function drawGray(canvas: HTMLCanvasElement, gray: Uint8Array, width: number, height: number): void {
@@ -116,7 +117,9 @@ async function generate(opts: { seed?: number; n?: number; latents?: Float32Arra
   gridLatents = z;
   gridLabels = labelsFor(count, chosenDigit());
   const g = await run(z, count, gridLabels);
-  const { layout, gray } = tileImages(g.pixels, count, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE });
+  // As gan sample lays out a conditional grid: one digit per row.
+  const cols = info.conditional && chosenDigit() === null ? Math.ceil(count / info.numClasses) : undefined;
+  const { layout, gray } = tileImages(g.pixels, count, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
   drawGray($('grid'), gray, layout.width, layout.height);
   $('grid').dataset.cols = String(layout.cols);
   $('seed').textContent = opts.latents

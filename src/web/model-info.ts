@@ -53,10 +53,3 @@ export function webModelInfo(
     modelMetadata,
   };
 }
-
-/** Labels for n conditional samples without a chosen digit: every digit in equal shares, in order. */
-export function mixedLabels(n: number, numClasses: number): Int32Array {
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) labels[i] = Math.floor((i * numClasses) / n);
-  return labels;
-}
