@@ -50,7 +50,12 @@ export function staticSiteFiles(): Array<[string, string]> {
 
 /** Refuses a DIR that exists and is not an earlier export (we replace those, nothing else). */
 export function checkWebOutDir(dir: string): void {
-  if (!fs.existsSync(dir)) return;
+  if (!fs.existsSync(dir)) {
+    let ancestor = path.dirname(path.resolve(dir));
+    while (!fs.existsSync(ancestor)) ancestor = path.dirname(ancestor);
+    if (!fs.statSync(ancestor).isDirectory()) throw new ConfigError(`--web ${dir}: ${ancestor} is a file, not a folder`, 'Choose a folder path for --web');
+    return;
+  }
   if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`--web ${dir} is a file, not a folder`, 'Choose a folder path for --web');
   if (fs.readdirSync(dir).length > 0 && !fs.existsSync(path.join(dir, WEB_INFO_FILE))) {
     throw new ConfigError(`${dir} is not empty and is not a gan web export`, 'Choose a new or empty folder for --web (an earlier export is replaced)');
@@ -115,8 +120,13 @@ export function exportWeb(tf: Tf, runDir: string, outDir: string): WebExport {
     }
     fsyncDir(parent);
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (createdParent) fs.rmSync(createdParent, { recursive: true, force: true });
+    for (const leftover of [tmp, createdParent]) {
+      try {
+        if (leftover) fs.rmSync(leftover, { recursive: true, force: true });
+      } catch {
+        // nothing was made there (a part of the path is a file): nothing to clean
+      }
+    }
     const err = ioError(e, 'write the site to', outDir);
     throw new GanError(err.message, 'Choose a folder you can write to with --web DIR; nothing was written');
   }
