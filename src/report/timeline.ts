@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors';
 import { decodeGrayPng } from '../image/grid';
-import { grayGif } from '../image/gif';
+import { grayGifChunk, joinGifChunks } from '../image/gif';
 import { SAMPLES_DIR } from '../run-dir';
 
 export interface EpochGrid {
@@ -61,26 +61,68 @@ export interface Timeline {
   skipped: string[];
 }
 
+interface DecodedGrid {
+  epoch: number;
+  png: Uint8Array;
+  gray: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decoded grids and encoded frames of earlier calls, by file and what they were made with: gan
+ * train refreshes the report every epoch, and decoding 50 PNGs and encoding 50 frames again
+ * each time would cost seconds, where only the newest frame is new.
+ */
+const decodedCache = new Map<string, { key: string; grid: DecodedGrid }>();
+const chunkCache = new Map<string, Uint8Array>();
+
+function decodeGrid(g: EpochGrid): DecodedGrid {
+  const stat = fs.statSync(g.file);
+  const key = `${stat.size}:${stat.mtimeMs}`;
+  const hit = decodedCache.get(g.file);
+  if (hit && hit.key === key) return hit.grid;
+  const png = fs.readFileSync(g.file);
+  const grid = { epoch: g.epoch, png, ...decodeGrayPng(png) };
+  decodedCache.set(g.file, { key, grid });
+  return grid;
+}
+
+function frameChunk(d: DecodedGrid, file: string, totalEpochs: number, first: boolean, delayMs: number): Uint8Array {
+  const key = `${file}:${d.width}x${d.height}:${totalEpochs}:${first}:${delayMs}:${decodedCache.get(file)?.key}`;
+  let chunk = chunkCache.get(key);
+  if (!chunk) {
+    chunk = grayGifChunk(timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs), d.width, d.height + BAND_HEIGHT, { first, delayMs });
+    chunkCache.set(key, chunk);
+  }
+  return chunk;
+}
+
 /** The timeline GIF of the given grids. Unreadable grids, and grids of another size than the newest, are left out. */
 export function timelineGif(grids: EpochGrid[], totalEpochs: number): Timeline {
   const skipped: string[] = [];
-  const decoded: Array<{ epoch: number; png: Uint8Array; gray: Uint8Array; width: number; height: number }> = [];
+  const decoded: Array<{ grid: DecodedGrid; file: string }> = [];
   for (const g of grids) {
     try {
-      const png = fs.readFileSync(g.file);
-      decoded.push({ epoch: g.epoch, png, ...decodeGrayPng(png) });
+      decoded.push({ grid: decodeGrid(g), file: g.file });
     } catch (e) {
       skipped.push(`${g.file}: ${(e as Error).message}`);
     }
   }
-  const newest = decoded[decoded.length - 1];
+  const newest = decoded[decoded.length - 1]?.grid;
   if (!newest) throw new DataError(`none of the ${grids.length} sample grids can be read (${skipped[0]})`, 'Retrain, or resume, so that gan train writes new ones');
-  const same = decoded.filter((d) => {
+  const same = decoded.filter(({ grid: d }) => {
     const ok = d.width === newest.width && d.height === newest.height;
     if (!ok) skipped.push(`epoch ${d.epoch}: its grid is ${d.width}x${d.height}, the newest is ${newest.width}x${newest.height}`);
     return ok;
   });
-  const frames = same.map((d) => timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs));
-  const gif = grayGif(frames, newest.width, newest.height + BAND_HEIGHT, { delayMs: TIMELINE_DELAY_MS, lastDelayMs: TIMELINE_LAST_DELAY_MS });
-  return { gif, epochs: same.map((d) => d.epoch), width: newest.width, height: newest.height + BAND_HEIGHT, latest: { epoch: newest.epoch, png: newest.png }, skipped };
+  const chunks = same.map(({ grid, file }, i) => frameChunk(grid, file, totalEpochs, i === 0, i === same.length - 1 ? TIMELINE_LAST_DELAY_MS : TIMELINE_DELAY_MS));
+  return {
+    gif: joinGifChunks(chunks),
+    epochs: same.map(({ grid }) => grid.epoch),
+    width: newest.width,
+    height: newest.height + BAND_HEIGHT,
+    latest: { epoch: newest.epoch, png: newest.png },
+    skipped,
+  };
 }

@@ -6,8 +6,10 @@ declare module 'gifenc' {
     repeat?: number;
     transparent?: boolean;
     dispose?: number;
+    first?: boolean;
   }
   interface Encoder {
+    writeHeader(): void;
     writeFrame(index: Uint8Array, width: number, height: number, opts?: FrameOptions): void;
     finish(): void;
     bytes(): Uint8Array;
