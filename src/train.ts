@@ -149,7 +149,9 @@ export class GanTrainer {
       }, this.optD.variables);
       this.optD.apply(this.optD.variables.map((v) => grads[v.name]));
       this.model.discriminator.updateMovingStats([...realPass.batchStats, ...fakePass.batchStats]);
-      return tf.stack([value, tf.mean(tf.sigmoid(logits[0])), tf.mean(tf.sigmoid(logits[1]))]) as Tensor1D;
+      const stats = tf.stack([value, tf.mean(tf.sigmoid(logits[0])), tf.mean(tf.sigmoid(logits[1]))]) as Tensor1D;
+      releaseKept(logits, realPass, fakePass);
+      return stats;
     });
   }
 
@@ -180,6 +182,7 @@ export class GanTrainer {
       this.optG.apply(this.optG.variables.map((v) => grads[v.name]));
       this.model.generator.updateMovingStats(gPass.batchStats);
       this.model.discriminator.updateMovingStats(dPass.batchStats);
+      releaseKept([], gPass, dPass);
       return value;
     });
   }
@@ -278,9 +281,17 @@ export class GanTrainer {
   }
 }
 
-/** Keeps a pass's batch statistics alive past the gradient tape's tidy (the caller's tidy frees them). */
+/**
+ * Keeps a pass's batch statistics alive past the gradient tape's tidy. Kept tensors escape every
+ * tidy, so releaseKept() must dispose them once the moving averages are updated.
+ */
 function keepStats(tf: Tf, ...passes: TrainingPass[]): void {
   for (const p of passes) for (const s of p.batchStats) (tf.keep(s.mean), tf.keep(s.variance));
+}
+
+function releaseKept(tensors: tfType.Tensor[], ...passes: TrainingPass[]): void {
+  for (const t of tensors) t.dispose();
+  for (const p of passes) for (const s of p.batchStats) (s.mean.dispose(), s.variance.dispose());
 }
 
 /** Evaluation figures that join an epoch's metrics line when --eval-every asks for them. */

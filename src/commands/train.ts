@@ -78,7 +78,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     config = resolveTrainConfig(opts.overrides);
     if (opts.out) checkOutDir(opts.out);
   }
-  loadImages({ dir: config.data, limit: 1 });
+  loadImages({ dir: config.data, limit: 1, labels: config.conditional });
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);

@@ -118,7 +118,10 @@ export class Network {
     const l = this.spec.label;
     if (!l) return x;
     if (!labels) throw new Error(`${this.spec.name} is conditional: labels are required`);
-    const e = tf.reshape(tf.gather(this.get(`${l.layer}/embeddings`), labels), [x.shape[0], ...l.shape]);
+    // The lookup as onehot(labels) [B, 10] x E [10, dim]: exact (one 1 per row), and its
+    // gradient is a matmul, where tf.gather's needs UnsortedSegmentSum (no wasm kernel).
+    const rows = tf.matMul(tf.oneHot(labels, l.classes).toFloat() as tfType.Tensor2D, this.get(`${l.layer}/embeddings`) as Tensor as tfType.Tensor2D);
+    const e = tf.reshape(rows, [x.shape[0], ...l.shape]);
     return tf.concat([x, e], -1);
   }
 
