@@ -10,9 +10,11 @@
  * PyTorch script: the data path is not what this times.
  *
  *   node dist/src/bench-dcgan.js [--channels 32] [--batch 64] [--iters 15] [--warmup 3]
- *                                [--threads 2] [--profile] [--json]
+ *                                [--threads 2] [--profile | --profile-cpu] [--json]
  * --profile adds the milliseconds per iteration spent in each tfjs kernel (inclusive of kernels
- * it calls), measured by wrapping every registered wasm kernel with a timer.
+ * it calls), measured by wrapping every registered wasm kernel with a timer; --profile-cpu the
+ * same in process CPU time, which a busy machine inflates far less than wall-clock time (with
+ * --threads 1 it is the kernel's own cost).
  */
 import type * as tfType from '@tensorflow/tfjs';
 import { defaultWasmThreads, loadBackend, type Tf } from './backend';
@@ -38,8 +40,10 @@ export interface DcganBenchRow {
   p10_ms: number;
   p90_ms: number;
   gflop_per_iter: number;
+  /** CPU time of the process per iteration (all threads), median over iterations. */
+  cpu_ms_per_iter: number;
   peak_rss_mb: number;
-  /** kernel name -> ms per iteration (with --profile). */
+  /** kernel name -> ms per iteration (with --profile: wall clock; --profile-cpu: process CPU time). */
   kernels?: Record<string, number>;
 }
 
@@ -153,8 +157,17 @@ export class DcganBenchStep {
   }
 }
 
-/** Wraps every kernel registered on `backend` with a timer; returns the totals (ms) and an undo. */
-export function timeKernels(tf: Tf, backend = 'wasm'): { totals: Map<string, number>; restore: () => void } {
+/** Milliseconds of this process's CPU time (all its threads): what a busy machine does not inflate. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * Wraps every kernel registered on `backend` with a timer (wall clock, or `clock`); returns the
+ * totals (ms) and an undo.
+ */
+export function timeKernels(tf: Tf, backend = 'wasm', clock: () => number = () => performance.now()): { totals: Map<string, number>; restore: () => void } {
   const totals = new Map<string, number>();
   const originals = tf.getKernelsForBackend(backend);
   for (const k of originals) {
@@ -163,11 +176,11 @@ export function timeKernels(tf: Tf, backend = 'wasm'): { totals: Map<string, num
     tf.registerKernel({
       ...k,
       kernelFunc: ((args: Parameters<tfType.KernelFunc>[0]) => {
-        const t0 = performance.now();
+        const t0 = clock();
         try {
           return inner(args);
         } finally {
-          totals.set(k.kernelName, (totals.get(k.kernelName) ?? 0) + performance.now() - t0);
+          totals.set(k.kernelName, (totals.get(k.kernelName) ?? 0) + clock() - t0);
         }
       }) as tfType.KernelFunc,
     });
@@ -183,22 +196,28 @@ export function timeKernels(tf: Tf, backend = 'wasm'): { totals: Map<string, num
   };
 }
 
-export async function benchDcgan(opts: { channels: number; batch: number; iters: number; warmup: number; threads: number; profile?: boolean }): Promise<DcganBenchRow> {
+export async function benchDcgan(opts: { channels: number; batch: number; iters: number; warmup: number; threads: number; profile?: 'wall' | 'cpu' }): Promise<DcganBenchRow> {
   const { tf } = await loadBackend('wasm', { threads: opts.threads });
   const step = new DcganBenchStep(tf, opts.channels, opts.batch);
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let timer: ReturnType<typeof timeKernels> | undefined;
   for (let k = 0; k < opts.warmup + opts.iters; k++) {
-    if (opts.profile && k === opts.warmup) timer = timeKernels(tf);
+    if (opts.profile && k === opts.warmup) timer = timeKernels(tf, 'wasm', opts.profile === 'cpu' ? cpuMs : undefined);
     const t0 = performance.now();
+    const c0 = cpuMs();
     const out = step.step(k);
     out.dataSync();
     out.dispose();
-    if (k >= opts.warmup) times.push(performance.now() - t0);
+    if (k >= opts.warmup) {
+      times.push(performance.now() - t0);
+      cpuTimes.push(cpuMs() - c0);
+    }
   }
   timer?.restore();
   step.dispose();
   times.sort((a, b) => a - b);
+  cpuTimes.sort((a, b) => a - b);
   const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
   const row: DcganBenchRow = {
     kind: 'dcgan_step',
@@ -210,6 +229,7 @@ export async function benchDcgan(opts: { channels: number; batch: number; iters:
     p10_ms: +q(0.1).toFixed(1),
     p90_ms: +q(0.9).toFixed(1),
     gflop_per_iter: +(dcganFlopsPerIteration(opts.channels, opts.batch) / 1e9).toFixed(2),
+    cpu_ms_per_iter: +cpuTimes[Math.floor(cpuTimes.length / 2)].toFixed(1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   if (timer) {
@@ -231,13 +251,13 @@ if (require.main === module) {
     iters: num('--iters', 15),
     warmup: num('--warmup', 3),
     threads: num('--threads', defaultWasmThreads()),
-    profile: args.includes('--profile'),
+    profile: args.includes('--profile-cpu') ? 'cpu' : args.includes('--profile') ? 'wall' : undefined,
   }).then((row) => {
     if (args.includes('--json')) {
       process.stdout.write(JSON.stringify(row) + '\n');
       return;
     }
-    process.stdout.write(`DCGAN C=${row.channels} batch ${row.batch_size}, ${row.threads} threads: median ${row.median_ms_per_iter} ms/iter (p10 ${row.p10_ms}, p90 ${row.p90_ms}), ${row.gflop_per_iter} GFLOP/iter, peak RSS ${row.peak_rss_mb} MB\n`);
+    process.stdout.write(`DCGAN C=${row.channels} batch ${row.batch_size}, ${row.threads} threads: median ${row.median_ms_per_iter} ms/iter (p10 ${row.p10_ms}, p90 ${row.p90_ms}), CPU ${row.cpu_ms_per_iter} ms/iter, ${row.gflop_per_iter} GFLOP/iter, peak RSS ${row.peak_rss_mb} MB\n`);
     if (row.kernels) for (const [name, ms] of Object.entries(row.kernels)) process.stdout.write(`  ${name.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms/iter\n`);
   }, (e) => {
     process.stderr.write(`${(e as Error).stack}\n`);

@@ -31,7 +31,8 @@ export interface GemmAddon {
   batchNormForward(memory: Uint8Array, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, varianceOff: number, M: number, C: number, epsilon: number): void;
   /** op 0: LeakyReLU(alpha), 1: tanh, 2: ReLU. */
   activation(memory: Uint8Array, op: number, xOff: number, yOff: number, n: number, alpha: number): void;
-  leakyReluGrad(memory: Uint8Array, dyOff: number, xOff: number, dxOff: number, n: number, alpha: number): void;
+  /** op 0: LeakyReLU(alpha) / ReLU (alpha 0) from the input x; 1: tanh from its output y (as x). */
+  activationGrad(memory: Uint8Array, op: number, dyOff: number, xOff: number, dxOff: number, n: number, alpha: number): void;
   batchNormBackward(memory: Uint8Array, xOff: number, dyOff: number, gammaOff: number, meanOff: number, varianceOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, M: number, C: number, epsilon: number): void;
 }
 

@@ -939,25 +939,77 @@ bool conv2d_backprop_filter(Addon* ad, const float* x, const float* dy, float* d
 // Rows per partial sum: fixed by M alone (at most 4096 partials).
 inline idx_t bn_chunk_rows(idx_t M) { return std::max<idx_t>(256, (M + 4095) / 4096); }
 
-// Per-channel sums over rows of [M, C] data: for each fixed chunk of rows,
-// part(chunk, c) accumulates in double; chunks are then added in order.
-template <int NS, typename RowFn>
-void bn_sums(Addon* ad, idx_t M, int C, double* out, RowFn row) {
+// The per-row loops, compiled for AVX2 too (picked at load time): the
+// addon's default flags target baseline x86-64 (SSE2), and these loops are
+// most of batch norm's time.
+#if GEMM_X86 && defined(__GNUC__) && !defined(__clang__)
+#define BN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BN_CLONES
+#endif
+
+// s1[c] += x - shift, s2[c] += (x - shift)^2 over rows [r0, r1) of x [., C].
+BN_CLONES void bn_stat_rows(const float* x, idx_t r0, idx_t r1, int C, const float* shift, double* s1, double* s2) {
+  for (idx_t r = r0; r < r1; r++) {
+    const float* xr = x + r * C;
+    for (int c = 0; c < C; c++) {
+      const double d = (double)xr[c] - (double)shift[c];
+      s1[c] += d;
+      s2[c] += d * d;
+    }
+  }
+}
+
+// s1[c] += dy, s2[c] += dy * (x - mean).
+BN_CLONES void bn_grad_stat_rows(const float* x, const float* dy, idx_t r0, idx_t r1, int C, const float* mean, double* s1, double* s2) {
+  for (idx_t r = r0; r < r1; r++) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    for (int c = 0; c < C; c++) {
+      s1[c] += (double)dr[c];
+      s2[c] += (double)dr[c] * ((double)xr[c] - (double)mean[c]);
+    }
+  }
+}
+
+// y = (x - mean) * scale + beta
+BN_CLONES void bn_apply_rows(const float* x, float* y, idx_t r0, idx_t r1, int C, const float* mean, const float* scale, const float* beta) {
+  for (idx_t r = r0; r < r1; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (int c = 0; c < C; c++) yr[c] = (xr[c] - mean[c]) * scale[c] + beta[c];
+  }
+}
+
+// dx = k1 * dy + k2 * (x - mean) + k3
+BN_CLONES void bn_grad_apply_rows(const float* x, const float* dy, float* dx, idx_t r0, idx_t r1, int C, const float* mean, const float* k1, const float* k2, const float* k3) {
+  for (idx_t r = r0; r < r1; r++) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    float* o = dx + r * C;
+    for (int c = 0; c < C; c++) o[c] = k1[c] * dr[c] + k2[c] * (xr[c] - mean[c]) + k3[c];
+  }
+}
+
+// Two per-channel sums over the rows of [M, C] data: chunk(r0, r1, s1, s2)
+// accumulates a fixed chunk of rows into its own double partials; the
+// partials are then added in chunk order.
+template <typename ChunkFn>
+void bn_sums(Addon* ad, idx_t M, int C, double* out, ChunkFn chunk) {
   const idx_t R = bn_chunk_rows(M);
   const idx_t chunks = (M + R - 1) / R;
   std::vector<double>& part = ad->partials;
-  part.assign((size_t)(chunks * NS * C), 0.0);
+  part.assign((size_t)(chunks * 2 * C), 0.0);
   double* pp = part.data();
   parallel_for(ad, chunks, work_tasks(ad, (double)M * C), [&](idx_t c0, idx_t c1) {
     for (idx_t ch = c0; ch < c1; ch++) {
-      double* acc = pp + ch * NS * C;
-      const idx_t r1 = std::min(M, (ch + 1) * R);
-      for (idx_t r = ch * R; r < r1; r++) row(r, acc);
+      double* acc = pp + ch * 2 * C;
+      chunk(ch * R, std::min(M, (ch + 1) * R), acc, acc + C);
     }
   });
-  std::fill(out, out + (size_t)NS * C, 0.0);
+  std::fill(out, out + (size_t)2 * C, 0.0);
   for (idx_t ch = 0; ch < chunks; ch++)
-    for (int i = 0; i < NS * C; i++) out[i] += pp[ch * NS * C + i];
+    for (int i = 0; i < 2 * C; i++) out[i] += pp[ch * 2 * C + i];
 }
 
 inline float bn_inv_std(float variance, double eps) { return (float)(1.0 / std::sqrt((double)variance + eps)); }
@@ -970,13 +1022,8 @@ void batchnorm_forward(Addon* ad, const float* x, const float* gamma, const floa
   std::vector<double> sums(2 * (size_t)C);
   std::vector<float> shift(x, x + C);
   const float* sh = shift.data();
-  bn_sums<2>(ad, M, C, sums.data(), [&](idx_t r, double* acc) {
-    const float* xr = x + r * C;
-    for (int c = 0; c < C; c++) {
-      const double d = (double)xr[c] - (double)sh[c];
-      acc[c] += d;
-      acc[C + c] += d * d;
-    }
+  bn_sums(ad, M, C, sums.data(), [&](idx_t r0, idx_t r1, double* s1, double* s2) {
+    bn_stat_rows(x, r0, r1, C, sh, s1, s2);
   });
   std::vector<float> scale(C);
   for (int c = 0; c < C; c++) {
@@ -984,17 +1031,11 @@ void batchnorm_forward(Addon* ad, const float* x, const float* gamma, const floa
     const double var = std::max(0.0, sums[C + c] / (double)M - m1 * m1);
     mean[c] = (float)((double)sh[c] + m1);
     variance[c] = (float)var;
-    const double s = (double)gamma[c] * bn_inv_std(variance[c], eps);
-    scale[c] = (float)s;
+    scale[c] = (float)((double)gamma[c] * bn_inv_std(variance[c], eps));
   }
   const float* sc = scale.data();
-  const float* mu = mean;
   parallel_for(ad, M, work_tasks(ad, (double)M * C), [&](idx_t r0, idx_t r1) {
-    for (idx_t r = r0; r < r1; r++) {
-      const float* xr = x + r * C;
-      float* yr = y + r * C;
-      for (int c = 0; c < C; c++) yr[c] = (xr[c] - mu[c]) * sc[c] + beta[c];
-    }
+    bn_apply_rows(x, y, r0, r1, C, mean, sc, beta);
   });
 }
 
@@ -1004,13 +1045,8 @@ void batchnorm_backward(Addon* ad, const float* x, const float* dy, const float*
                         const float* variance, float* dx, float* dgamma, float* dbeta, idx_t M, int C,
                         double eps) {
   std::vector<double> sums(2 * (size_t)C);
-  bn_sums<2>(ad, M, C, sums.data(), [&](idx_t r, double* acc) {
-    const float* xr = x + r * C;
-    const float* dr = dy + r * C;
-    for (int c = 0; c < C; c++) {
-      acc[c] += (double)dr[c];
-      acc[C + c] += (double)dr[c] * ((double)xr[c] - (double)mean[c]);
-    }
+  bn_sums(ad, M, C, sums.data(), [&](idx_t r0, idx_t r1, double* s1, double* s2) {
+    bn_grad_stat_rows(x, dy, r0, r1, C, mean, s1, s2);
   });
   // dx = k1 * dy + k2 * (x - mean) + k3
   std::vector<float> k1(C), k2(C), k3(C);
@@ -1020,19 +1056,13 @@ void batchnorm_backward(Addon* ad, const float* x, const float* dy, const float*
     dbeta[c] = (float)db;
     dgamma[c] = (float)dg;
     const double a = (double)gamma[c] * inv;
-    const double b = -a * inv * dg / (double)M;
     k1[c] = (float)a;
-    k2[c] = (float)b;
+    k2[c] = (float)(-a * inv * dg / (double)M);
     k3[c] = (float)(-a * db / (double)M);
   }
   const float *p1 = k1.data(), *p2 = k2.data(), *p3 = k3.data();
   parallel_for(ad, M, work_tasks(ad, (double)M * C), [&](idx_t r0, idx_t r1) {
-    for (idx_t r = r0; r < r1; r++) {
-      const float* xr = x + r * C;
-      const float* dr = dy + r * C;
-      float* o = dx + r * C;
-      for (int c = 0; c < C; c++) o[c] = p1[c] * dr[c] + p2[c] * (xr[c] - mean[c]) + p3[c];
-    }
+    bn_grad_apply_rows(x, dy, dx, r0, r1, C, mean, p1, p2, p3);
   });
 }
 
@@ -1051,10 +1081,15 @@ void activation_forward(Addon* ad, int op, const float* x, float* y, idx_t n, fl
   });
 }
 
-// dx = dy where x > 0, else alpha * dy (alpha 0: ReLU's gradient).
-void leaky_relu_grad(Addon* ad, const float* dy, const float* x, float* dx, idx_t n, float alpha) {
+// op 0: dx = dy where x > 0, else alpha * dy (alpha 0: ReLU's gradient);
+// op 1: dx = dy * (1 - y^2), tanh's gradient from its output y (passed as x).
+void activation_grad(Addon* ad, int op, const float* dy, const float* x, float* dx, idx_t n, float alpha) {
   parallel_for(ad, n, work_tasks(ad, (double)n), [&](idx_t b, idx_t e) {
-    for (idx_t i = b; i < e; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha;
+    if (op == 0) {
+      for (idx_t i = b; i < e; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha;
+    } else {
+      for (idx_t i = b; i < e; i++) dx[i] = dy[i] * (1.0f - x[i] * x[i]);
+    }
   });
 }
 
@@ -1530,26 +1565,31 @@ napi_value Activation(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// leakyReluGrad(memory, dyOff, xOff, dxOff, n, alpha)
-napi_value LeakyReluGrad(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+// activationGrad(memory, op, dyOff, xOff, dxOff, n, alpha): op 0 LeakyReLU(alpha) / ReLU
+// (alpha 0) from the input x; op 1 tanh from its output (given as x).
+napi_value ActivationGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 6) {
-    napi_throw_type_error(env, nullptr, "leakyReluGrad(memory, dyOff, xOff, dxOff, n, alpha)");
+  if (argc < 7) {
+    napi_throw_type_error(env, nullptr, "activationGrad(memory, op, dyOff, xOff, dxOff, n, alpha)");
     return nullptr;
   }
-  static const char* const kNames[4] = {"dyOffset", "xOffset", "dxOffset", "n"};
+  static const char* const kNames[5] = {"op", "dyOffset", "xOffset", "dxOffset", "n"};
   uint8_t* base = nullptr;
   uint64_t len = 0;
   if (!get_memory(env, argv[0], &base, &len)) return nullptr;
-  int64_t v[4];
+  int64_t v[5];
   double alpha;
-  if (!get_ints(env, argv, 1, 4, kNames, v) || !get_number(env, argv[5], "alpha", &alpha)) return nullptr;
-  for (int i = 0; i < 3; i++)
-    if (!check_range(env, kNames[i], v[i], (uint64_t)v[3], len)) return nullptr;
-  leaky_relu_grad(get_addon(env), reinterpret_cast<const float*>(base + v[0]), reinterpret_cast<const float*>(base + v[1]),
-                  reinterpret_cast<float*>(base + v[2]), v[3], (float)alpha);
+  if (!get_ints(env, argv, 1, 5, kNames, v) || !get_number(env, argv[6], "alpha", &alpha)) return nullptr;
+  if (v[0] > 1) {
+    napi_throw_range_error(env, nullptr, "activationGrad: op must be 0 (LeakyReLU/ReLU) or 1 (tanh)");
+    return nullptr;
+  }
+  for (int i = 1; i < 4; i++)
+    if (!check_range(env, kNames[i], v[i], (uint64_t)v[4], len)) return nullptr;
+  activation_grad(get_addon(env), (int)v[0], reinterpret_cast<const float*>(base + v[1]), reinterpret_cast<const float*>(base + v[2]),
+                  reinterpret_cast<float*>(base + v[3]), v[4], (float)alpha);
   return nullptr;
 }
 
@@ -1703,7 +1743,7 @@ NAPI_MODULE_INIT() {
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"activation", nullptr, Activation, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"leakyReluGrad", nullptr, LeakyReluGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"kernel", nullptr, KernelName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
