@@ -155,3 +155,18 @@ test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transp
     });
   }
 });
+
+test('Identity (tf.clone, and every tensor autodiff saves) shares data on wasm: values survive disposing either side', async () => {
+  const tf = await testTf();
+  const before = tf.memory().numTensors;
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+  const c = tf.clone(b);
+  b.dispose();
+  const d = tf.add(c, 1);
+  assert.deepEqual(Array.from(d.dataSync()), [2, 3, 4]);
+  tf.dispose([c, d]);
+  assert.equal(tf.memory().numTensors, before, 'nothing left');
+});
