@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../fsutil';
 import { gridPng } from '../image/grid';
 import { newestRun } from '../run-dir';
 import { sampleRun } from '../sample';
+import { printLine } from './output';
 
 export interface SampleCommandOptions {
   n: number;
@@ -28,9 +29,9 @@ export function outputKind(out: string): 'png' | 'idx' {
 }
 
 export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? printLine;
   const kind = outputKind(opts.out);
-  const runDir = opts.run ?? newestRun();
+  const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed });
