@@ -17,6 +17,8 @@ import { registerConv2DBackpropInputWasm } from './kernels/wasm-conv-backprop-in
 import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
 import { installNativeMatMul, nativeGemmStatus } from './kernels/native';
 import { installWasmRowGather } from './kernels/wasm-gather';
+import { installNativeConv } from './kernels/native-conv';
+import { installNativeBatchNorm } from './kernels/batchnorm';
 import * as os from 'node:os';
 
 export type Tf = typeof tfType;
@@ -102,6 +104,9 @@ async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
   installWasmRowGather(tf);
   // Matrix products natively on the wasm heap, where the optional addon was built.
   installNativeMatMul(tf, threads);
+  // Convolutions (wrapping the wasm ones above) and training-mode batch norm, natively too.
+  installNativeConv(tf);
+  installNativeBatchNorm(tf);
   return undefined;
 }
 

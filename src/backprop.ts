@@ -14,7 +14,8 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from './backend';
-import type { Activation, DenseStack } from './model';
+import type { DenseStack } from './nets/network';
+import type { Activation } from './nets/spec';
 
 type Tensor = tfType.Tensor;
 type Tensor2D = tfType.Tensor2D;

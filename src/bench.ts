@@ -6,21 +6,29 @@
  *   npm run bench                      a table
  *   npm run bench -- --json            one JSON object per configuration
  *   npm run bench -- --backends wasm --batches 64 --iters 100
+ *   npm run bench -- --archs dcgan --channels 32,128
+ *
+ * The MLP rows run every backend at batch 64 and 256; the DCGAN rows (the tutorials' network) run
+ * on the wasm backend with all threads at batch 64, at the default width and the tutorial's 128.
  *
  * Each backend runs in a child process of its own: tfjs allows one active backend family per
  * process, and peak RSS is then the backend's own.
  */
 import { spawnSync } from 'node:child_process';
 import { defaultWasmThreads, loadBackend, type BackendName } from './backend';
-import { resolveTrainConfig } from './config';
+import { DEFAULT_TRAIN, resolveTrainConfig, type Arch, type ModelConfig } from './config';
 import { batchesPerEpoch, epochOrder, loadImages } from './data/mnist';
-import { discriminatorWidths, generatorWidths } from './model';
+import { ganSpec } from './nets';
+import { iterationFlops } from './nets/spec';
 import { GanTrainer, datasetTensor } from './train';
 
 const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BenchRow {
   kind: 'train_step';
+  arch: Arch;
+  /** DCGAN width C (absent for the MLP). */
+  channels?: number;
   backend: BackendName;
   /** Threads of the wasm backend (1 for the others' own threading). */
   threads: number;
@@ -46,16 +54,10 @@ export interface DataBenchRow {
   batch_size: number;
 }
 
-/**
- * Multiply-adds x 2 of one iteration: G forward for the D step; D forward+backward (3 matmuls
- * a layer) on 2B rows; G and D forward+backward on B rows for the G step.
- */
-export function flopsPerIteration(batch: number): number {
-  const config = resolveTrainConfig({ seed: 0 });
-  const macs = (w: number[]) => w.slice(1).reduce((s, out, i) => s + w[i] * out, 0);
-  const g = macs(generatorWidths(config));
-  const d = macs(discriminatorWidths(config));
-  return 2 * batch * (g + 3 * d * 2 + 3 * g + 3 * d);
+/** FLOPs of one training iteration of a model, from its network specs (src/nets/spec.ts). */
+export function flopsPerIteration(batch: number, model: Partial<ModelConfig> = {}): number {
+  const spec = ganSpec(resolveTrainConfig({ seed: 0, ...model }));
+  return iterationFlops(spec.generator, spec.discriminator, batch);
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -63,12 +65,12 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** In a child: time the train step on one backend and batch size. */
-async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads?: number): Promise<BenchRow> {
+async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads: number | undefined, model: Pick<ModelConfig, 'arch' | 'channels'>): Promise<BenchRow> {
   const { tf } = await loadBackend(backend, { threads });
-  const config = resolveTrainConfig({ seed: 0, batchSize: batch });
+  const config = resolveTrainConfig({ seed: 0, batchSize: batch, ...model });
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
-  const dataset = datasetTensor(tf, images);
   const trainer = new GanTrainer(tf, config);
+  const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
   const order = epochOrder(images.n, 0, 1);
   const nb = Math.floor(images.n / batch);
   const times: number[] = [];
@@ -81,12 +83,14 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
     if (k >= warmup) times.push(performance.now() - t0);
   }
   trainer.dispose();
-  dataset.dispose();
+  dataset.images.dispose();
   times.sort((a, b) => a - b);
   const median = quantile(times, 0.5);
-  const flops = flopsPerIteration(batch);
+  const flops = flopsPerIteration(batch, model);
   return {
     kind: 'train_step',
+    arch: model.arch,
+    channels: model.arch === 'mlp' ? undefined : model.channels,
     backend,
     threads: threads ?? 1,
     batch_size: batch,
@@ -107,7 +111,7 @@ async function benchData(backend: BackendName, batch: number, threads?: number):
   const t0 = performance.now();
   const images = loadImages();
   const t1 = performance.now();
-  const dataset = datasetTensor(tf, images);
+  const dataset = datasetTensor(tf, images).images;
   dataset.dataSync();
   const t2 = performance.now();
   const start = performance.now();
@@ -147,7 +151,10 @@ async function child(args: string[]): Promise<void> {
   const threads = parseNum(args, '--threads', 1);
   const row = args.includes('--data')
     ? await benchData(backend, batch, threads)
-    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10), threads);
+    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10), threads, {
+        arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
+        channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
+      });
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 
@@ -171,8 +178,12 @@ async function main(args: string[]): Promise<void> {
   // wasm is timed on one thread and on all CPUs: what threads buy is part of the answer.
   const threadCounts = parseList(args, '--threads', ['1', String(defaultWasmThreads())]).map(Number);
   const configs = backends.flatMap((b) => (b === 'wasm' ? [...new Set(threadCounts)].map((t) => ({ backend: b as BackendName, threads: t })) : [{ backend: b as BackendName, threads: 1 }]));
+  const archs = parseList(args, '--archs', ['mlp', 'dcgan']);
   const out = (s: string) => process.stdout.write(s + '\n');
+  const line = (r: BenchRow) =>
+    `${r.backend.padEnd(16)} ${String(r.threads).padStart(7)}  ${String(r.batch_size).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`;
   if (!json) out('backend          threads  batch  median ms/it  p10-p90 ms      samples/s  GFLOP/s  peak RSS MB');
+  if (!archs.includes('mlp')) configs.length = 0;
   for (const { backend, threads } of configs) {
     let loaded = true;
     for (const batch of batches) {
@@ -187,7 +198,7 @@ async function main(args: string[]): Promise<void> {
       }
       const r = row as BenchRow;
       if (json) out(JSON.stringify(r));
-      else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  ${String(batch).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`);
+      else out(line(r));
     }
     if (loaded && backend !== 'cpu') {
       const { row } = runChild(['--backend', backend, '--threads', String(threads), '--batch', '64', '--data']);
@@ -197,6 +208,21 @@ async function main(args: string[]): Promise<void> {
         else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`);
       }
     }
+  }
+  if (archs.includes('dcgan')) dcganRows(args, json, out, line);
+}
+
+/** DCGAN rows: the wasm backend on all threads, batch 64, at each asked width (default and the tutorial's 128). */
+function dcganRows(args: string[], json: boolean, out: (s: string) => void, line: (r: BenchRow) => string): void {
+  const threads = defaultWasmThreads();
+  const widths = parseList(args, '--channels', [String(DEFAULT_TRAIN.channels), '128']).map(Number);
+  if (!json) out('DCGAN (the tutorials\' network), wasm, batch 64:');
+  for (const c of widths) {
+    // A step at C = 128 takes seconds on 2 cores: few iterations keep the bench short.
+    const iters = parseNum(args, '--iters', 0) || (c >= 96 ? 4 : 15);
+    const { row, error } = runChild(['--backend', 'wasm', '--threads', String(threads), '--batch', '64', '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)]);
+    if (!row) out(json ? JSON.stringify({ kind: 'train_step', arch: 'dcgan', channels: c, skipped: error }) : `  C = ${c}: failed: ${error}`);
+    else out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
   }
 }
 

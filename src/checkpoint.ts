@@ -22,15 +22,21 @@ import type { Tf } from './backend';
 import { isInt, isNumberIn, isString, readStoredConfig, type Check, type TrainConfig } from './config';
 import { CheckpointError } from './errors';
 import { fsyncDir, ioError, sha256, writeFileDurable } from './fsutil';
-import { discriminatorWidths, generatorWidths, type DenseStack, toLayersModel } from './model';
+import { ganSpec } from './nets';
+import { exportMetadata, toLayersModel } from './nets/export';
+import type { Network } from './nets/network';
+import { paramSpecs, type ParamSpec } from './nets/spec';
 
 export const CHECKPOINTS_DIR = 'checkpoints';
 /** The checkpoint with the lowest FID so far (with --eval-every), kept beside the latest. */
 export const BEST_DIR = 'best';
 export const STATE_FILE = 'state.json';
 const FORMAT = 'gan-checkpoint';
-/** 2: state.json carries its own checksum and the data fingerprint. Version 1 is still read. */
-const VERSION = 2;
+/**
+ * 3: state.json carries its own checksum and the data fingerprint. 2: the model family
+ * (config.arch / channels / conditional, weights matched by name). 1: the MLP only. All are read.
+ */
+const VERSION = 3;
 
 /** Which training images a run uses: their count and the sha256 of their bytes. */
 export interface DataFingerprint {
@@ -68,8 +74,8 @@ export interface CheckpointState {
 
 export interface CheckpointContents {
   state: Omit<CheckpointState, 'format' | 'version' | 'files' | 'tensors' | 'savedAt' | 'checksum'>;
-  generator: DenseStack;
-  discriminator: DenseStack;
+  generator: Network;
+  discriminator: Network;
   /** Extra named tensors: optimizer moments, the fixed noise. */
   tensors: NamedTensor[];
 }
@@ -77,6 +83,7 @@ export interface CheckpointContents {
 export interface LoadedCheckpoint {
   dir: string;
   state: CheckpointState;
+  /** In paramSpecs order of the stored config's networks. */
   generatorWeights: tfType.Tensor[];
   discriminatorWeights: tfType.Tensor[];
   tensors: Record<string, tfType.Tensor>;
@@ -113,8 +120,8 @@ function joinWeightData(data: tfType.io.WeightData): Uint8Array {
 }
 
 /** model.json + weights.bin of a network, in the layout tf.loadLayersModel expects. */
-async function layersModelFiles(tf: Tf, config: TrainConfig, which: 'generator' | 'discriminator', stack: DenseStack): Promise<{ modelJson: string; weights: Uint8Array }> {
-  const model = toLayersModel(tf, config, which, stack);
+async function layersModelFiles(tf: Tf, config: TrainConfig, net: Network): Promise<{ modelJson: string; weights: Uint8Array }> {
+  const model = toLayersModel(tf, net, exportMetadata(net.spec, config.arch, config.imageSize));
   try {
     let artifacts: tfType.io.ModelArtifacts | undefined;
     await model.save(
@@ -129,6 +136,7 @@ async function layersModelFiles(tf: Tf, config: TrainConfig, which: 'generator' 
       generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
       convertedBy: null,
       modelTopology: artifacts.modelTopology,
+      userDefinedMetadata: artifacts.userDefinedMetadata,
       weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
     });
     return { modelJson, weights: joinWeightData(artifacts.weightData) };
@@ -147,8 +155,8 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
   const tmpDir = path.join(parent, `.tmp-${checkpointName(contents.state.step)}-${process.pid}`);
 
   // Serialise everything before touching the disk, so a failure here changes nothing.
-  const g = await layersModelFiles(tf, contents.state.config, 'generator', contents.generator);
-  const d = await layersModelFiles(tf, contents.state.config, 'discriminator', contents.discriminator);
+  const g = await layersModelFiles(tf, contents.state.config, contents.generator);
+  const d = await layersModelFiles(tf, contents.state.config, contents.discriminator);
   const encoded = await tf.io.encodeWeights(contents.tensors);
   const files: Array<[string, Uint8Array | string]> = [
     ['generator/model.json', g.modelJson],
@@ -212,8 +220,17 @@ function readChecked(dir: string, rel: string, expected: Record<string, string>)
   return data;
 }
 
-/** Reads a LayersModel's weights (in manifest order) after checking paths and hashes. */
-function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Record<string, string>, widths: number[]): tfType.Tensor[] {
+/**
+ * tf.layers makes weight names unique within a process by a suffix ("g_dense_1/kernel_1" when a
+ * model of the same names was saved before): the parameter name is the name without it.
+ */
+function paramName(weightName: string, known: Set<string>): string {
+  if (known.has(weightName)) return weightName;
+  return weightName.replace(/_\d+$/, '');
+}
+
+/** Reads a LayersModel's weights (in paramSpecs order) after checking paths, hashes and shapes. */
+function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Record<string, string>, params: ParamSpec[]): tfType.Tensor[] {
   const json = readChecked(dir, `${which}/model.json`, files);
   let parsed: { weightsManifest?: Array<{ paths: string[]; weights: tfType.io.WeightsManifestEntry[] }> };
   try {
@@ -240,17 +257,19 @@ function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Recor
   if (data.length !== expectedBytes || specs.some((w) => w.dtype !== 'float32')) {
     throw new CheckpointError(`checkpoint ${dir}: ${which} weights hold ${data.length} bytes, the manifest needs ${expectedBytes}`);
   }
-  // Architecture check: kernel [in, out] and bias [out] per layer, as the stored config says.
-  const expectShapes = widths.slice(1).flatMap((out, i) => [[widths[i], out], [out]]);
-  const gotShapes = specs.map((s) => s.shape);
-  if (JSON.stringify(gotShapes) !== JSON.stringify(expectShapes)) {
+  // Architecture check: every parameter the stored config's network has, by name and shape.
+  const known = new Set(params.map((p) => p.name));
+  const gotShapes = Object.fromEntries(specs.map((s) => [paramName(s.name, known), s.shape]));
+  const expectShapes = Object.fromEntries(params.map((p) => [p.name, p.shape]));
+  if (JSON.stringify(gotShapes, Object.keys(expectShapes).sort()) !== JSON.stringify(expectShapes, Object.keys(expectShapes).sort()) || specs.length !== params.length) {
     throw new CheckpointError(
-      `checkpoint ${dir}: the ${which}'s weight shapes ${JSON.stringify(gotShapes)} do not match the architecture in ${STATE_FILE} ${JSON.stringify(expectShapes)}`,
+      `checkpoint ${dir}: the ${which}'s weight shapes ${JSON.stringify(specs.map((s) => s.shape))} do not match the architecture in ${STATE_FILE} ${JSON.stringify(params.map((p) => p.shape))}`,
       'The checkpoint comes from a different model; use a matching run',
     );
   }
   const named = tf.io.decodeWeights(new Uint8Array(data).buffer, specs);
-  return specs.map((s) => named[s.name]);
+  const byParam = new Map(specs.map((s) => [paramName(s.name, known), named[s.name]]));
+  return params.map((p) => byParam.get(p.name)!);
 }
 
 /** sha256 of a state as state.json holds it, without its checksum field. */
@@ -299,7 +318,7 @@ const STATE_FIELDS: Record<string, Check> = {
 };
 
 /**
- * Reads and validates a checkpoint's state.json: its checksum (version 2 on), every field's
+ * Reads and validates a checkpoint's state.json: its checksum (version 3 on), every field's
  * type and range, and its config against config.ts's table. Throws CheckpointError naming what
  * is wrong.
  */
@@ -322,7 +341,7 @@ export function readCheckpointState(dir: string): CheckpointState {
     throw new CheckpointError(`checkpoint ${dir} is not a gan checkpoint of a version this program reads`, 'Update gan, or use a checkpoint written by this version');
   }
   const { checksum, ...unsealed } = raw;
-  if (raw.version >= 2 && (typeof checksum !== 'string' || checksum !== stateChecksum(unsealed as Omit<CheckpointState, 'checksum'>))) {
+  if (raw.version >= 3 && (typeof checksum !== 'string' || checksum !== stateChecksum(unsealed as Omit<CheckpointState, 'checksum'>))) {
     throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} does not match its checksum (altered or damaged)`, 'Use another checkpoint of the run, or retrain');
   }
   const problems: string[] = [];
@@ -341,8 +360,9 @@ export function readCheckpointState(dir: string): CheckpointState {
 /** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
 export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
   const state = readCheckpointState(dir);
-  const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, generatorWidths(state.config));
-  const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, discriminatorWidths(state.config));
+  const spec = ganSpec(state.config);
+  const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
+  const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
   const bin = readChecked(dir, 'state.bin', state.files);
   const binBytes = state.tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
   if (bin.length !== binBytes) throw new CheckpointError(`checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`, 'Use another checkpoint of the run, or retrain');

@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, GanError, InterruptedError } from './errors';
 import { guardOutput } from './commands/output';
-import { BACKEND_CHOICES, parseBackendChoice, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
+import { ARCHS, BACKEND_CHOICES, parseArch, parseBackendChoice, parseDigit, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
 
 interface FlagSpec {
   flags: string;
@@ -17,6 +17,9 @@ interface FlagSpec {
 
 /** Options as data: one entry per flag drives commander. */
 const TRAIN_FLAGS: FlagSpec[] = [
+  { flags: '--arch <name>', description: `network family: ${ARCHS.join(', ')} (the tutorials' DCGAN) (default: ${DEFAULT_TRAIN.arch})`, parse: parseArch },
+  { flags: '--channels <n>', description: `DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: ${DEFAULT_TRAIN.channels}, chosen for CPUs)`, parse: parsePositiveInt('--channels', 1024) },
+  { flags: '--conditional', description: 'conditional GAN: both networks see the digit label (Embedding(10, 10)); sample a digit with gan sample --digit' },
   { flags: '--epochs <n>', description: `epochs to train (with --resume: the new total) (default: ${DEFAULT_TRAIN.epochs})`, parse: parsePositiveInt('--epochs', 1_000_000) },
   { flags: '--batch-size <n>', description: `real images per step (default: ${DEFAULT_TRAIN.batchSize})`, parse: parsePositiveInt('--batch-size', 65536) },
   { flags: '--lr <x>', description: `Adam learning rate (default: ${DEFAULT_TRAIN.lr})`, parse: parseNumberIn('--lr', 0, 1) },
@@ -39,7 +42,8 @@ const SAMPLE_FLAGS: FlagSpec[] = [
   { flags: '--out <file>', description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file', default: 'grid.png' },
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
   { flags: '--seed <n>', description: 'seed of the noise', parse: parseNonNegativeInt('--seed'), default: 0 },
-  { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square)', parse: parsePositiveInt('--nrow', 10000) },
+  { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square; conditional runs: one row per digit)', parse: parsePositiveInt('--nrow', 10000) },
+  { flags: '--digit <d>', description: 'conditional runs: draw only this digit, 0-9 (default: every digit in equal shares, in rows)', parse: parseDigit },
 ];
 
 const EVAL_FLAGS: FlagSpec[] = [
@@ -81,11 +85,11 @@ function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
 
-  addFlags(program.command('train').description('train the MLP GAN; writes checkpoints, grids and metrics to the run directory'), [...TRAIN_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+  addFlags(program.command('train').description('train a GAN (MLP or DCGAN, optionally conditional); writes checkpoints, grids and metrics to the run directory'), [...TRAIN_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { trainCommand } = await import('./commands/train.js');
     await trainCommand({
-      overrides: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data },
+      overrides: { arch: o.arch, channels: o.channels, conditional: o.conditional ? true : undefined, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data },
       out: o.out,
       backend: o.backend,
       threads: o.threads,
@@ -100,7 +104,7 @@ function buildProgram(): Command {
   addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { sampleCommand } = await import('./commands/sample.js');
-    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, backend: o.backend, threads: o.threads });
+    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, backend: o.backend, threads: o.threads });
   });
   addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;

@@ -6,9 +6,16 @@
 import { ConfigError } from './errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from './backend';
 
+export type Arch = 'mlp' | 'dcgan';
+export const ARCHS: Arch[] = ['mlp', 'dcgan'];
+
 export interface ModelConfig {
-  /** Only the MLP of the seeds for now; DCGAN and conditional models add kinds here. */
-  arch: 'mlp';
+  /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
+  arch: Arch;
+  /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
+  channels: number;
+  /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
+  conditional: boolean;
   /** Size of the generator's input noise z ~ N(0, I). */
   latentDim: number;
   /** Hidden widths of the generator, input to output. */
@@ -19,7 +26,7 @@ export interface ModelConfig {
   leak: number;
   /** Dropout rate after each hidden layer of the discriminator. */
   dropout: number;
-  /** Image height and width (MNIST: 28 x 28, one channel). */
+  /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: number;
 }
 
@@ -48,6 +55,8 @@ export interface TrainConfig extends ModelConfig {
 
 export const DEFAULT_MODEL: ModelConfig = {
   arch: 'mlp',
+  channels: 32,
+  conditional: false,
   latentDim: 100,
   generatorHidden: [256, 512, 1024],
   discriminatorHidden: [512, 256],
@@ -100,7 +109,10 @@ export interface FieldSpec {
  * conflicts are derived from it. A new setting is one entry here (the type makes it required).
  */
 export const CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
-  arch: { check: isOneOf('mlp'), fixedOnResume: true },
+  // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
+  arch: { check: isOneOf(...ARCHS), fixedOnResume: true, absentMeans: 'mlp' },
+  channels: { check: isInt(1, 1024), fixedOnResume: true, absentMeans: DEFAULT_MODEL.channels },
+  conditional: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
   latentDim: { check: isInt(1, 4096), fixedOnResume: true },
   generatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
   discriminatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
@@ -155,6 +167,7 @@ export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems
   return { config, problems };
 }
 
+
 // ---- flag parsers: each names the flag and the fix in its error ----
 
 /** A whole number from `min` (default 1) to `max`. */
@@ -186,6 +199,16 @@ export function parseNumberIn(flag: string, lo: number, hi: number, loInclusive 
     if (!ok) throw new ConfigError(`${flag} must be a number in ${loInclusive ? '[' : '('}${lo}, ${hi}), got '${value}'`);
     return n;
   };
+}
+
+export function parseArch(value: string): Arch {
+  if (!(ARCHS as string[]).includes(value)) throw new ConfigError(`unknown architecture '${value}'. --arch should be one of: ${ARCHS.join(', ')}`);
+  return value as Arch;
+}
+
+export function parseDigit(value: string): number {
+  if (!/^\s*\d\s*$/.test(value)) throw new ConfigError(`--digit must be a digit from 0 to 9, got '${value}'`);
+  return Number(value);
 }
 
 export { parseBackendChoice, BACKEND_CHOICES };

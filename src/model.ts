@@ -1,155 +1,74 @@
 /**
- * The seeds' MLP GAN as plain variables and forward functions.
- *
- *   generator      z [B, 100] -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), tanh output in [-1, 1]
- *   discriminator  x [B, 784] -> 512 -> 256 -> 1 logit, LeakyReLU(0.2), dropout 0.3 after each hidden
+ * A GAN of the model family: the generator and discriminator of an architecture (src/nets/),
+ * their variables, and what every command needs from them (noise, labels, pixels).
  *
  * We own the variables rather than training tf.layers models because the training step needs
- * control tf.layers does not give: dropout masks drawn from (seed, step) so resumed runs are
- * bit-identical, fused bias adds in the backward pass, and one optimizer state we can save.
- * For saving, the same weights are handed to tf.layers models of identical architecture, so
- * checkpoints are standard LayersModel files that `tf.loadLayersModel` reads in a browser.
+ * control tf.layers does not give: dropout masks and labels drawn from (seed, step) so resumed
+ * runs are bit-identical, the hand-written backward pass of dense networks, batch-norm moving
+ * averages updated as PyTorch does, and one optimizer state we can save. For saving, the same
+ * weights go into stock tf.layers models (src/nets/export.ts).
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from './backend';
 import type { ModelConfig } from './config';
 import { Rng, Stream } from './rng';
 import { toBytes } from './data/mnist';
+import { ganSpec, type GanSpec } from './nets';
+import { Network } from './nets/network';
+import { LABEL_CLASSES } from './nets/mlp';
 
+type Tensor = tfType.Tensor;
+type Tensor1D = tfType.Tensor1D;
 type Tensor2D = tfType.Tensor2D;
-type Variable = tfType.Variable;
 
-export interface DenseParams {
-  /** [fanIn, fanOut] */
-  kernel: Variable;
-  /** [fanOut] */
-  bias: Variable;
-}
+export { DenseStack, Network } from './nets/network';
+export type { Activation } from './nets/spec';
 
-export type Activation = 'leakyrelu' | 'tanh' | 'linear';
+export class GanModel {
+  readonly spec: GanSpec;
 
-/** Layer widths of a network: [input, ...hidden, output]. */
-export function generatorWidths(m: ModelConfig): number[] {
-  return [m.latentDim, ...m.generatorHidden, m.imageSize * m.imageSize];
-}
-export function discriminatorWidths(m: ModelConfig): number[] {
-  return [m.imageSize * m.imageSize, ...m.discriminatorHidden, 1];
-}
-
-/**
- * PyTorch's nn.Linear initialisation, U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weights and biases:
- * the reference trainer's, known to train this model well. Drawn from our seeded generator.
- */
-function initDense(tf: Tf, fanIn: number, fanOut: number, rng: Rng, name: string): DenseParams {
-  const bound = 1 / Math.sqrt(fanIn);
-  const w = rng.fillUniform(new Float32Array(fanIn * fanOut), -bound, bound);
-  const b = rng.fillUniform(new Float32Array(fanOut), -bound, bound);
-  // tidy disposes the initial tensors; the variables keep their buffers alive.
-  return tf.tidy(() => ({
-    kernel: tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true, `${name}/kernel`),
-    bias: tf.variable(tf.tensor1d(b), true, `${name}/bias`),
-  }));
-}
-
-let instanceCounter = 0;
-
-/** A stack of dense layers; activations between them are the network's business. */
-export class DenseStack {
-  constructor(readonly layers: DenseParams[]) {}
-
-  static create(tf: Tf, widths: number[], rng: Rng, prefix: string): DenseStack {
-    // Variable names must be unique per process (tests build many models).
-    const id = ++instanceCounter;
-    const layers: DenseParams[] = [];
-    for (let i = 0; i + 1 < widths.length; i++) layers.push(initDense(tf, widths[i], widths[i + 1], rng, `${prefix}${id}_dense${i + 1}`));
-    return new DenseStack(layers);
-  }
-
-  /** A stack holding copies of weights given as [kernel, bias, kernel, bias, ...]. */
-  static fromWeights(tf: Tf, weights: tfType.Tensor[], trainable = false): DenseStack {
-    const layers: DenseParams[] = [];
-    for (let i = 0; i + 1 < weights.length; i += 2) {
-      layers.push({ kernel: tf.variable(weights[i], trainable), bias: tf.variable(weights[i + 1], trainable) });
-    }
-    return new DenseStack(layers);
-  }
-
-  /** kernel, bias, kernel, bias, ...: the order of LayersModel weights and of optimizer slots. */
-  variables(): Variable[] {
-    return this.layers.flatMap((l) => [l.kernel, l.bias]);
-  }
-
-  dispose(): void {
-    for (const v of this.variables()) v.dispose();
-  }
-}
-
-/** One dense layer, with the bias add fused into the matmul (also under gradients). */
-export function dense(tf: Tf, x: Tensor2D, p: DenseParams, activation: Activation, leak: number): Tensor2D {
-  // Inside a gradient tape tfjs fuses only 'linear'; applying the activation separately keeps
-  // the fused bias add (and its cheap gradient) in training. Outside a tape, fuse everything.
-  const y: tfType.Tensor = tf.fused.matMul({ a: x, b: p.kernel as unknown as Tensor2D, bias: p.bias, activation: 'linear' });
-  if (activation === 'leakyrelu') return tf.leakyRelu(y, leak) as Tensor2D;
-  if (activation === 'tanh') return tf.tanh(y) as Tensor2D;
-  return y as Tensor2D;
-}
-
-export class MlpGan {
   constructor(
     readonly tf: Tf,
     readonly config: ModelConfig,
-    readonly generator: DenseStack,
-    readonly discriminator: DenseStack,
-  ) {}
-
-  /** Fresh weights drawn from `seed`: the same seed gives the same network on every backend. */
-  static create(tf: Tf, config: ModelConfig, seed: number): MlpGan {
-    const rng = Rng.for(seed, Stream.init);
-    const g = DenseStack.create(tf, generatorWidths(config), rng, 'g');
-    const d = DenseStack.create(tf, discriminatorWidths(config), rng, 'd');
-    return new MlpGan(tf, config, g, d);
+    readonly generator: Network,
+    readonly discriminator: Network,
+  ) {
+    this.spec = ganSpec(config);
   }
 
-  /** z [B, latent] -> images [B, 784] in [-1, 1]. */
-  generate(z: Tensor2D): Tensor2D {
-    const layers = this.generator.layers;
-    let h = z;
-    for (let i = 0; i < layers.length; i++) {
-      h = dense(this.tf, h, layers[i], i === layers.length - 1 ? 'tanh' : 'leakyrelu', this.config.leak);
-    }
-    return h;
+  /** Fresh weights drawn from `seed` (G first, then D): the same seed gives the same networks on every backend. */
+  static create(tf: Tf, config: ModelConfig, seed: number): GanModel {
+    const spec = ganSpec(config);
+    const rng = Rng.for(seed, Stream.init);
+    const g = Network.create(tf, spec.generator, rng);
+    const d = Network.create(tf, spec.discriminator, rng);
+    return new GanModel(tf, config, g, d);
+  }
+
+  get conditional(): boolean {
+    return this.config.conditional;
   }
 
   /**
-   * x [B, 784] -> logits [B, 1]. `dropoutMasks` (one [B, width] inverted mask per hidden
-   * layer) switch training-mode dropout on; without them this is the inference network.
+   * z [B, latent] (+ labels [B] int32 when conditional) -> images [B, work * work] in [-1, 1],
+   * flattened: the layout of the training data. Inference mode unless `training` is given.
    */
-  discriminate(x: Tensor2D, dropoutMasks?: Tensor2D[]): Tensor2D {
-    const layers = this.discriminator.layers;
-    let h = x;
-    for (let i = 0; i < layers.length; i++) {
-      const last = i === layers.length - 1;
-      h = dense(this.tf, h, layers[i], last ? 'linear' : 'leakyrelu', this.config.leak);
-      if (!last && dropoutMasks) h = this.tf.mul(h, dropoutMasks[i]);
-    }
-    return h;
+  generate(z: Tensor2D, labels?: Tensor1D, training?: import('./nets/network').TrainingPass): Tensor2D {
+    const tf = this.tf;
+    return tf.reshape(this.generator.forward(z, labels, training), [z.shape[0], -1]) as Tensor2D;
   }
 
-  /** Activation of each generator layer: LeakyReLU, and tanh at the output. */
-  generatorActivations(): Activation[] {
-    return this.generator.layers.map((_, i, all) => (i === all.length - 1 ? 'tanh' : 'leakyrelu'));
+  /** Images [B, work * work] (+ labels) -> logits [B, 1]. */
+  discriminate(x: Tensor2D, labels?: Tensor1D, training?: import('./nets/network').TrainingPass): Tensor2D {
+    return this.tf.reshape(this.discriminator.forward(x, labels, training), [x.shape[0], 1]) as Tensor2D;
   }
 
-  /** Activation of each discriminator layer: LeakyReLU, and a linear logit at the output. */
-  discriminatorActivations(): Activation[] {
-    return this.discriminator.layers.map((_, i, all) => (i === all.length - 1 ? 'linear' : 'leakyrelu'));
-  }
-
-  /** Training-mode dropout masks for `batch` rows, drawn from the given generator. */
+  /** Training-mode dropout masks of D for `batch` rows, one per dropout layer, from `rng`. */
   dropoutMasks(batch: number, rng: Rng): Tensor2D[] {
-    return this.config.discriminatorHidden.map((width) =>
-      this.tf.tensor2d(rng.fillDropoutMask(new Float32Array(batch * width), this.config.dropout), [batch, width]),
-    );
+    const stack = this.discriminator.denseStack();
+    if (!stack) return [];
+    const widths = stack.layers.map((l) => l.bias.shape[0] as number);
+    return stack.dropout.flatMap((rate, i) => (rate > 0 ? [this.tf.tensor2d(rng.fillDropoutMask(new Float32Array(batch * widths[i]), rate), [batch, widths[i]])] : []));
   }
 
   dispose(): void {
@@ -163,46 +82,99 @@ export function noiseTensor(tf: Tf, n: number, latentDim: number, rng: Rng): Ten
   return tf.tensor2d(rng.fillNormal(new Float32Array(n * latentDim)), [n, latentDim]);
 }
 
+/** n labels drawn uniformly from 0-9: the digits a conditional G is asked for in training. */
+export function randomLabels(n: number, rng: Rng): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(LABEL_CLASSES);
+  return out;
+}
+
 /**
- * n images as bytes (0 = background), generated in batches (to bound memory) from noise drawn
- * from `rng`: what grids, IDX sample files and evaluations are made of.
+ * Labels for n samples of a conditional run: all `digit`, or else every digit in equal shares
+ * in order (rows of a grid `cols` wide hold one digit each when cols = ceil(n / 10)).
  */
-export function generatePixels(tf: Tf, model: MlpGan, n: number, rng: Rng, batch = 1000): Uint8Array {
-  const size = model.config.imageSize * model.config.imageSize;
-  const pixels = new Uint8Array(n * size);
+export function sampleLabels(n: number, digit?: number): Int32Array {
+  const out = new Int32Array(n);
+  const per = Math.ceil(n / LABEL_CLASSES);
+  for (let i = 0; i < n; i++) out[i] = digit ?? Math.floor(i / per);
+  return out;
+}
+
+/**
+ * Cuts the centre size x size of n square images of side `from` (bytes or floats): the DCGAN's
+ * 32 x 32 back to MNIST's 28 x 28. A no-op when the sides agree.
+ */
+export function cropCenter<T extends Uint8Array | Float32Array>(images: T, n: number, from: number, size: number): T {
+  if (from === size) return images;
+  const off = (from - size) >> 1;
+  const out = new (images.constructor as { new (n: number): T })(n * size * size);
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < size; r++) {
+      const src = i * from * from + (r + off) * from + off;
+      out.set(images.subarray(src, src + size) as unknown as ArrayLike<number>, (i * size + r) * size);
+    }
+  }
+  return out;
+}
+
+/**
+ * Pads n square images of side `size` to `to` with `background` all round: MNIST's 28 x 28 to
+ * the DCGAN's 32 x 32. A no-op when the sides agree.
+ */
+export function padCenter(images: Float32Array, n: number, size: number, to: number, background: number): Float32Array {
+  if (size === to) return images;
+  const off = (to - size) >> 1;
+  const out = new Float32Array(n * to * to).fill(background);
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < size; r++) {
+      const src = (i * size + r) * size;
+      out.set(images.subarray(src, src + size), i * to * to + (r + off) * to + off);
+    }
+  }
+  return out;
+}
+
+/**
+ * Images of noise [n, latent] (+ labels) as bytes (0 = background) at the size users see,
+ * generated in batches to bound memory. What grids, IDX files and evaluations are made of.
+ */
+export function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: Int32Array, batch = 1000): Uint8Array {
+  const n = z.shape[0];
+  const { workSize, imageSize } = model.spec;
+  const pixels = new Uint8Array(n * imageSize * imageSize);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
     // Read outside tidy: tidy would walk every element of a returned typed array.
-    const images = tf.tidy(() => model.generate(noiseTensor(tf, count, model.config.latentDim, rng)));
-    pixels.set(toBytes(images.dataSync() as Float32Array), start * size);
+    const images = tf.tidy(() => {
+      const zb = count === n ? z : tf.slice(z, [start, 0], [count, -1]);
+      const lb = labels ? tf.tensor1d(labels.subarray(start, start + count), 'int32') : undefined;
+      return model.generate(zb as Tensor2D, lb);
+    });
+    const values = images.dataSync() as Float32Array;
     images.dispose();
+    pixels.set(toBytes(cropCenter(values, count, workSize, imageSize)), start * imageSize * imageSize);
   }
   return pixels;
 }
 
 /**
- * A tf.layers model with the same architecture and a copy of the weights, for saving in the
- * LayersModel format. The caller disposes it.
+ * n images (bytes, 0 = background) from noise drawn from `rng`, in batches: for a conditional
+ * model, `labels` says which digit each is (default: every digit in equal shares).
  */
-export function toLayersModel(tf: Tf, config: ModelConfig, which: 'generator' | 'discriminator', stack: DenseStack): tfType.Sequential {
-  const widths = which === 'generator' ? generatorWidths(config) : discriminatorWidths(config);
-  const prefix = which === 'generator' ? 'g' : 'd';
-  const model = tf.sequential({ name: which });
-  for (let i = 1; i < widths.length; i++) {
-    const last = i === widths.length - 1;
-    model.add(
-      tf.layers.dense({
-        units: widths[i],
-        inputShape: i === 1 ? [widths[0]] : undefined,
-        activation: last && which === 'generator' ? 'tanh' : 'linear',
-        name: `${prefix}_dense_${i}`,
-      }),
-    );
-    if (!last) {
-      model.add(tf.layers.leakyReLU({ alpha: config.leak, name: `${prefix}_leaky_${i}` }));
-      if (which === 'discriminator') model.add(tf.layers.dropout({ rate: config.dropout, name: `${prefix}_dropout_${i}` }));
-    }
+export function generatePixels(tf: Tf, model: GanModel, n: number, rng: Rng, opts: { batch?: number; labels?: Int32Array } = {}): Uint8Array {
+  const batch = opts.batch ?? 1000;
+  const size = model.spec.imageSize;
+  const labels = model.conditional ? (opts.labels ?? sampleLabels(n)) : undefined;
+  const pixels = new Uint8Array(n * size * size);
+  for (let start = 0; start < n; start += batch) {
+    const count = Math.min(batch, n - start);
+    // The noise is drawn batch by batch from one stream, as it always was: the same seed gives
+    // the same samples whatever the batch size.
+    const z = noiseTensor(tf, count, model.config.latentDim, rng);
+    pixels.set(pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * size * size);
+    z.dispose();
   }
-  model.setWeights(stack.variables());
-  return model;
+  return pixels;
 }
+
+export type { Tensor };

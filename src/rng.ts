@@ -17,6 +17,9 @@ export const Stream = {
   dropoutG: 6,
   fixedNoise: 7,
   sample: 8,
+  /** Conditional runs: the digits asked of G in the D step and in the G step. */
+  labelsD: 9,
+  labelsG: 10,
 } as const;
 
 function mix32(x: number): number {

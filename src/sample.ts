@@ -1,10 +1,12 @@
 /**
  * Drawing samples from a run's generator: the run's newest checkpoint alone says how to
- * rebuild it (config and weights), so no training flag is repeated here.
+ * rebuild it (architecture, config and weights), so no training flag is repeated here.
  */
 import type { Tf } from './backend';
 import { disposeLoaded, loadLatestCheckpoint } from './checkpoint';
-import { DenseStack, MlpGan, generatePixels } from './model';
+import { ConfigError } from './errors';
+import { GanModel, Network, generatePixels, sampleLabels } from './model';
+import { ganSpec } from './nets';
 import { Rng, Stream } from './rng';
 
 export interface Samples {
@@ -12,24 +14,40 @@ export interface Samples {
   pixels: Uint8Array;
   n: number;
   size: number;
+  /** The digit of each sample, for a conditional run. */
+  labels?: Int32Array;
   checkpoint: string;
   epoch: number;
   skipped: string[];
 }
 
-/** Generates n images with noise drawn from `seed`, in batches to bound memory. */
-export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number }): Samples {
+/** A run's generator (and discriminator) from its newest valid checkpoint. The caller disposes it. */
+export function loadRunModel(tf: Tf, runDir: string): { model: GanModel; checkpoint: string; epoch: number; skipped: string[] } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
-  const config = checkpoint.state.config;
-  const generator = DenseStack.fromWeights(tf, checkpoint.generatorWeights);
-  const model = new MlpGan(tf, config, generator, new DenseStack([]));
-  const size = config.imageSize;
-  let pixels: Uint8Array;
   try {
-    pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), opts.batchSize);
+    const config = checkpoint.state.config;
+    const spec = ganSpec(config);
+    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
   } finally {
-    model.dispose();
     disposeLoaded(checkpoint);
   }
-  return { pixels, n: opts.n, size, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
+}
+
+/**
+ * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
+ * conditional run, all of `digit`, or every digit in equal shares, in order.
+ */
+export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number }): Samples {
+  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  try {
+    if (opts.digit !== undefined && !model.conditional) {
+      throw new ConfigError(`--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`, 'Drop --digit, or sample a run trained with --conditional');
+    }
+    const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
+    const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
+    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped };
+  } finally {
+    model.dispose();
+  }
 }

@@ -19,10 +19,12 @@ type NamedTensor = { name: string; tensor: tfType.Tensor };
 import type { Tf, BackendName } from './backend';
 import type { TrainConfig } from './config';
 import { Adam } from './adam';
-import { MlpGan, generatePixels, noiseTensor } from './model';
+import { GanModel, generatePixels, noiseTensor, padCenter, pixelsFromNoise, randomLabels, sampleLabels, type DenseStack } from './model';
+import type { TrainingPass } from './nets/network';
+import { LABEL_CLASSES } from './nets/mlp';
 import { backward, forwardCached } from './backprop';
 import { Rng, Stream } from './rng';
-import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages, scaleToSigned, toBytes, type ImageSet } from './data/mnist';
+import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages, scaleToSigned, type ImageSet } from './data/mnist';
 import { gridPng } from './image/grid';
 import type { Evaluator } from './eval';
 import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type DataFingerprint, type LoadedCheckpoint } from './checkpoint';
@@ -32,37 +34,51 @@ import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from './run
 
 type Tensor1D = tfType.Tensor1D;
 type Tensor2D = tfType.Tensor2D;
-
 /** What each step reports, in this order: the names of the columns of a stats tensor. */
 export const STAT_NAMES = ['d_loss', 'g_loss', 'd_real', 'd_fake'] as const;
 export type StepStats = Record<(typeof STAT_NAMES)[number], number>;
 
-/** The two networks, their optimizers and the step that trains them. */
+/** The training set on the backend: images [N, work * work] in [-1, 1], and labels [N] for conditional runs. */
+export interface Dataset {
+  images: Tensor2D;
+  labels?: Tensor1D;
+}
+
+/**
+ * The two networks, their optimizers and the step that trains them. Dense-only networks (the
+ * MLPs) train through the hand-written backward pass; the others (the DCGAN) through tfjs
+ * autodiff. Both read as (1) Update D, (2) Update G.
+ */
 export class GanTrainer {
-  readonly model: MlpGan;
+  readonly model: GanModel;
   readonly optD: Adam;
   readonly optG: Adam;
+  /** The dense views of both networks when the hand-written backward pass applies. */
+  private readonly dense?: { g: DenseStack; d: DenseStack };
 
   constructor(
     readonly tf: Tf,
     readonly config: TrainConfig,
   ) {
-    this.model = MlpGan.create(tf, config, config.seed);
+    this.model = GanModel.create(tf, config, config.seed);
     const adam = { lr: config.lr, beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon };
-    this.optD = new Adam(tf, this.model.discriminator.variables(), adam);
-    this.optG = new Adam(tf, this.model.generator.variables(), adam);
+    this.optD = new Adam(tf, this.model.discriminator.trainable(), adam);
+    this.optG = new Adam(tf, this.model.generator.trainable(), adam);
+    const g = this.model.generator.denseStack();
+    const d = this.model.discriminator.denseStack();
+    if (g && d) this.dense = { g, d };
   }
 
   /**
-   * One training iteration on a real batch [B, 784] in [-1, 1]. `step` (the run's iteration
-   * counter) keys every random draw, so the same step always draws the same noise and masks.
-   * Returns the stats [d_loss, g_loss, D(x), D(G(z))] as a tensor: reading it is the caller's
-   * choice, so steps need not wait for the device.
+   * One training iteration on a real batch [B, work * work] in [-1, 1] (with its labels [B] for
+   * a conditional run). `step` (the run's iteration counter) keys every random draw, so the same
+   * step always draws the same noise, labels and masks. Returns the stats [d_loss, g_loss, D(x),
+   * D(G(z))] as a tensor: reading it is the caller's choice, so steps need not wait for the device.
    */
-  step(real: Tensor2D, step: number): Tensor1D {
+  step(real: Tensor2D, step: number, realLabels?: Tensor1D): Tensor1D {
     const tf = this.tf;
     return tf.tidy(() => {
-      const [dLoss, dReal, dFake] = tf.unstack(this.stepD(real, step));
+      const [dLoss, dReal, dFake] = tf.unstack(this.stepD(real, step, realLabels));
       const gLoss = this.stepG(real.shape[0], step);
       return tf.stack([dLoss, gLoss, dReal, dFake]) as Tensor1D;
     });
@@ -70,84 +86,157 @@ export class GanTrainer {
 
   /**
    * The step `gan train` runs: gathers the batch rows `indices` of a dataset that lives on the
-   * backend ([N, 784]), then step(). Benchmarks time exactly this.
+   * backend, then step(). Benchmarks time exactly this.
    */
-  stepOnIndices(dataset: Tensor2D, indices: Int32Array, step: number): Tensor1D {
+  stepOnIndices(dataset: Dataset, indices: Int32Array, step: number): Tensor1D {
     const tf = this.tf;
-    return tf.tidy(() => this.step(tf.gather(dataset, tf.tensor1d(indices, 'int32')) as Tensor2D, step));
+    return tf.tidy(() => {
+      const rows = tf.tensor1d(indices, 'int32');
+      const labels = dataset.labels ? (tf.gather(dataset.labels, rows) as Tensor1D) : undefined;
+      return this.step(tf.gather(dataset.images, rows) as Tensor2D, step, labels);
+    });
+  }
+
+  /** The digits G is asked for at a step, [B] int32 (conditional runs only). */
+  private fakeLabels(b: number, stream: number, step: number): Tensor1D | undefined {
+    if (!this.model.conditional) return undefined;
+    return this.tf.tensor1d(randomLabels(b, Rng.for(this.config.seed, stream, step)), 'int32');
   }
 
   /**
    * (1) Update D on a real batch (label 1) and a detached generated batch (label 0).
    * Returns [d_loss, mean D(x), mean D(G(z))].
    */
-  stepD(real: Tensor2D, step: number): Tensor1D {
+  stepD(real: Tensor2D, step: number, realLabels?: Tensor1D): Tensor1D {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
     const b = real.shape[0];
     return tf.tidy(() => {
-      // fake: [B, 784]. Only D's gradients are computed below, so it is detached by construction.
-      const fake = this.model.generate(noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step)));
-      // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
-      // batch statistics in D; dropout masks are per row) and half the kernel launches.
-      const both = tf.concat([real, fake], 0) as Tensor2D;
-      const masks = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
-      const { grads, loss, probs } = this.discriminatorGradients(both, masks);
-      this.optD.apply(grads);
-      const [pReal, pFake] = tf.split(probs, 2, 0);
-      return tf.stack([loss, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+      const z = noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step));
+      const fakeLabels = this.fakeLabels(b, Stream.labelsD, step);
+      if (this.dense) {
+        // fake: [B, 784], made outside any gradient: detached by construction.
+        const fake = this.model.generate(z, fakeLabels);
+        // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
+        // batch statistics in D; dropout masks are per row) and half the kernel launches.
+        const both = tf.concat([real, fake], 0) as Tensor2D;
+        const labels = fakeLabels ? (tf.concat([realLabels!, fakeLabels]) as Tensor1D) : undefined;
+        const masks = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
+        const { grads, loss, probs } = this.discriminatorGradients(both, masks, labels);
+        this.optD.apply(grads);
+        const [pReal, pFake] = tf.split(probs, 2, 0);
+        return tf.stack([loss, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
+      }
+      // Batch norm: G runs in training mode (batch statistics, moving averages updated, as
+      // PyTorch's netG(noise) does), outside the tape so the fakes are detached; D sees the
+      // real and the fake batch as two batches, each normalised by its own statistics.
+      const gPass: TrainingPass = { batchStats: [] };
+      const fake = this.model.generate(z, fakeLabels, gPass);
+      this.model.generator.updateMovingStats(gPass.batchStats);
+      // One dropout stream for both passes: the fake batch's masks follow the real batch's.
+      const dropRng = Rng.for(seed, Stream.dropoutD, step);
+      const realPass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, dropRng) };
+      const fakePass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, dropRng) };
+      let logits: Tensor2D[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const lr = this.model.discriminate(real, realLabels, realPass);
+        const lf = this.model.discriminate(fake, fakeLabels, fakePass);
+        logits = [tf.keep(lr), tf.keep(lf)];
+        keepStats(tf, realPass, fakePass);
+        // BCE(D(x), 1) + BCE(D(G(z)), 0), each a mean over its batch.
+        return tf.add(tf.mean(tf.softplus(tf.neg(lr))), tf.mean(tf.softplus(lf))) as tfType.Scalar;
+      }, this.optD.variables);
+      this.optD.apply(this.optD.variables.map((v) => grads[v.name]));
+      this.model.discriminator.updateMovingStats([...realPass.batchStats, ...fakePass.batchStats]);
+      const stats = tf.stack([value, tf.mean(tf.sigmoid(logits[0])), tf.mean(tf.sigmoid(logits[1]))]) as Tensor1D;
+      releaseKept(logits, realPass, fakePass);
+      return stats;
     });
   }
 
   /**
    * (2) Update G with the non-saturating loss -log D(G(z)) on fresh noise: labels 1, gradients
-   * through D into G, only G's variables change. D keeps training-mode dropout, as in the
-   * reference. Returns g_loss.
+   * through D into G, only G's variables change. D stays in training mode (dropout, batch
+   * statistics), as in the reference. Returns g_loss.
    */
   stepG(batchSize: number, step: number): tfType.Scalar {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
     return tf.tidy(() => {
       const z = noiseTensor(tf, batchSize, latentDim, Rng.for(seed, Stream.noiseG, step));
+      const labels = this.fakeLabels(batchSize, Stream.labelsG, step);
       const masks = this.model.dropoutMasks(batchSize, Rng.for(seed, Stream.dropoutG, step));
-      const { grads, loss } = this.generatorGradients(z, masks);
-      this.optG.apply(grads);
-      return loss;
+      if (this.dense) {
+        const { grads, loss } = this.generatorGradients(z, masks, labels);
+        this.optG.apply(grads);
+        return loss;
+      }
+      const gPass: TrainingPass = { batchStats: [] };
+      const dPass: TrainingPass = { batchStats: [], dropoutMasks: masks };
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = this.model.discriminate(this.model.generate(z, labels, gPass), labels, dPass);
+        keepStats(tf, gPass, dPass);
+        return tf.mean(tf.softplus(tf.neg(logits))) as tfType.Scalar;
+      }, this.optG.variables);
+      this.optG.apply(this.optG.variables.map((v) => grads[v.name]));
+      this.model.generator.updateMovingStats(gPass.batchStats);
+      this.model.discriminator.updateMovingStats(dPass.batchStats);
+      releaseKept([], gPass, dPass);
+      return value;
     });
+  }
+
+  /** Dropout masks per dense layer of D (undefined where a layer has none). */
+  private perLayerMasks(masks: Tensor2D[]): Array<Tensor2D | undefined> {
+    let j = 0;
+    return this.dense!.d.dropout.map((rate) => (rate > 0 ? masks[j++] : undefined));
   }
 
   /**
    * Gradients of D's loss, BCE(D(real), 1) + BCE(D(fake), 0), for `both` = [real; fake] (equal
-   * halves), with the given dropout masks. Also the loss and D's probabilities [2B, 1].
+   * halves), with the given dropout masks (and labels, conditional). Also the loss and D's
+   * probabilities [2B, 1]. Dense networks only.
    */
-  discriminatorGradients(both: Tensor2D, masks: Tensor2D[]): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+  discriminatorGradients(both: Tensor2D, masks: Tensor2D[], labels?: Tensor1D): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
     const tf = this.tf;
+    const { d } = this.dense!;
     const b = both.shape[0] / 2;
-    const acts = this.model.discriminatorActivations();
-    const { y: logits, cache } = forwardCached(tf, this.model.discriminator, both, acts, this.config.leak, masks);
+    const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
+    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.config.leak, this.perLayerMasks(masks));
     const { target, sign } = this.labels(b);
     const probs = tf.sigmoid(logits);
     // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
     const dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
-    const { grads } = backward(tf, this.model.discriminator, cache, dLogits, acts, this.config.leak, { weightGrads: true, inputGrad: false });
+    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.config.leak, { weightGrads: true, inputGrad: !!labels });
     const loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
-    return { grads, loss, probs };
+    return { grads: labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads, loss, probs };
   }
 
-  /** Gradients of G's non-saturating loss mean(BCE(D(G(z)), 1)) for noise z, and the loss. */
-  generatorGradients(z: Tensor2D, masks: Tensor2D[]): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+  /** Gradients of G's non-saturating loss mean(BCE(D(G(z)), 1)) for noise z, and the loss. Dense networks only. */
+  generatorGradients(z: Tensor2D, masks: Tensor2D[], labels?: Tensor1D): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
     const tf = this.tf;
+    const { g, d } = this.dense!;
     const b = z.shape[0];
-    const gActs = this.model.generatorActivations();
-    const dActs = this.model.discriminatorActivations();
-    const g = forwardCached(tf, this.model.generator, z, gActs, this.config.leak);
-    const d = forwardCached(tf, this.model.discriminator, g.y, dActs, this.config.leak, masks);
-    const dLogits = tf.mul(tf.sub(tf.sigmoid(d.y), 1), 1 / b) as Tensor2D;
+    const gOut = forwardCached(tf, g, this.model.generator.joinLabel(z, labels) as Tensor2D, g.activations, this.config.leak);
+    const dIn = this.model.discriminator.joinLabel(gOut.y, labels) as Tensor2D;
+    const dOut = forwardCached(tf, d, dIn, d.activations, this.config.leak, this.perLayerMasks(masks));
+    const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
     // Through D to its input (D's weight gradients are not needed), then through G.
-    const { dx } = backward(tf, this.model.discriminator, d.cache, dLogits, dActs, this.config.leak, { weightGrads: false, inputGrad: true });
-    const { grads } = backward(tf, this.model.generator, g.cache, dx!, gActs, this.config.leak, { weightGrads: true, inputGrad: false });
-    const loss = tf.mean(tf.softplus(tf.neg(d.y))) as tfType.Scalar;
-    return { grads, loss };
+    let { dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.config.leak, { weightGrads: false, inputGrad: true });
+    if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
+    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.config.leak, { weightGrads: true, inputGrad: !!labels });
+    const loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
+    return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
+  }
+
+  /**
+   * The gradient of an Embedding(10, dim) joined after the first `inputWidth` columns, from the
+   * gradient of the joined input [B, inputWidth + dim]: onehot(labels)^T dx[:, inputWidth:].
+   */
+  private embeddingGrad(dInput: Tensor2D, inputWidth: number, labels: Tensor1D): Tensor2D {
+    const tf = this.tf;
+    const dEmb = tf.slice(dInput, [0, inputWidth], [-1, -1]) as Tensor2D;
+    return tf.matMul(tf.oneHot(labels, LABEL_CLASSES).toFloat() as Tensor2D, dEmb, true, false);
   }
 
   private readonly labelCache = new Map<number, { target: Tensor2D; sign: Tensor2D }>();
@@ -164,22 +253,17 @@ export class GanTrainer {
     return l;
   }
 
-  /** Images [n, 784] in [-1, 1] from noise [n, latent] (inference: no dropout anywhere in G). */
-  generate(z: Tensor2D): Tensor2D {
-    return this.tf.tidy(() => this.model.generate(z));
-  }
-
   /** Named tensors that, with the weights, make the full training state. */
   optimizerTensors(): NamedTensor[] {
     const named = (prefix: string, ts: tfType.Tensor[]) => ts.map((tensor, i) => ({ name: `${prefix}/${i}`, tensor }));
     return [...named('adam/generator', this.optG.stateTensors()), ...named('adam/discriminator', this.optD.stateTensors())];
   }
 
-  /** Puts a checkpoint's weights and optimizer state into this trainer. */
+  /** Puts a checkpoint's weights (batch-norm moving averages included) and optimizer state into this trainer. */
   restore(c: LoadedCheckpoint): void {
     const assign = (vars: tfType.Variable[], values: tfType.Tensor[]) => vars.forEach((v, i) => v.assign(values[i]));
-    assign(this.model.generator.variables(), c.generatorWeights);
-    assign(this.model.discriminator.variables(), c.discriminatorWeights);
+    assign(this.model.generator.variables, c.generatorWeights);
+    assign(this.model.discriminator.variables, c.discriminatorWeights);
     const take = (prefix: string, n: number) => Array.from({ length: 2 * n }, (_, i) => c.tensors[`${prefix}/${i}`]);
     this.optG.restore(c.state.adamSteps.generator, take('adam/generator', this.optG.variables.length));
     this.optD.restore(c.state.adamSteps.discriminator, take('adam/discriminator', this.optD.variables.length));
@@ -194,6 +278,19 @@ export class GanTrainer {
     this.optD.dispose();
     this.optG.dispose();
   }
+}
+
+/**
+ * Keeps a pass's batch statistics alive past the gradient tape's tidy. Kept tensors escape every
+ * tidy, so releaseKept() must dispose them once the moving averages are updated.
+ */
+function keepStats(tf: Tf, ...passes: TrainingPass[]): void {
+  for (const p of passes) for (const s of p.batchStats) (tf.keep(s.mean), tf.keep(s.variance));
+}
+
+function releaseKept(tensors: tfType.Tensor[], ...passes: TrainingPass[]): void {
+  for (const t of tensors) t.dispose();
+  for (const p of passes) for (const s of p.batchStats) (s.mean.dispose(), s.variance.dispose());
 }
 
 /** Evaluation figures that join an epoch's metrics line when --eval-every asks for them. */
@@ -283,7 +380,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let data: DataFingerprint;
   let trainer: GanTrainer;
   try {
-    images = opts.data?.images ?? loadImages({ dir: config.data, limit: config.limit });
+    images = opts.data?.images ?? loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
     data = opts.data?.fingerprint ?? dataFingerprint(images);
     if (c) checkResumable(c, config, data, batchesPerEpoch(images.n, config.batchSize));
     trainer = new GanTrainer(tf, config);
@@ -293,7 +390,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   }
   const n = images.n;
   const itersPerEpoch = batchesPerEpoch(n, config.batchSize);
-  const dataset = datasetTensor(tf, images);
+  const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
+  const grid = epochGridLayout(config);
 
   let epoch = 0; // completed
   let iteration = 0; // done within epoch + 1
@@ -310,7 +408,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
     disposeLoaded(c);
   } else {
-    fixedNoise = noiseTensor(tf, config.gridSize, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
+    fixedNoise = noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
   }
   dropOutputsAfter(runDir, epoch);
   samplesDir(runDir);
@@ -403,8 +501,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         backend: opts.backend,
         batch_size: config.batchSize,
       };
-      const grid = epochGridPath(runDir, epoch);
-      writeFileAtomic(grid, gridFromNoise(trainer, fixedNoise, config.imageSize));
+      const gridFile = epochGridPath(runDir, epoch);
+      writeFileAtomic(gridFile, gridFromNoise(trainer.model, fixedNoise, grid));
       const ev = opts.evaluation;
       if (ev && epoch % ev.every === 0) {
         const row = ev.evaluator.evaluate(
@@ -422,28 +520,46 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
       lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
       if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(), 1, BEST_DIR);
-      hooks.onEpoch?.(m, { grid, checkpoint: lastCheckpoint });
+      hooks.onEpoch?.(m, { grid: gridFile, checkpoint: lastCheckpoint });
       if (epoch < config.epochs && hooks.shouldStop?.()) return { runDir, epoch, step, stopped: true, checkpoint: lastCheckpoint };
     }
     return { runDir, epoch, step, stopped: false, checkpoint: lastCheckpoint };
   } finally {
-    dataset.dispose();
+    dataset.images.dispose();
+    dataset.labels?.dispose();
     fixedNoise.dispose();
     trainer.dispose();
   }
 }
 
-/** The whole training set on the backend, once, as [N, 784] in [-1, 1]: a batch is then a gather, not an upload. */
-export function datasetTensor(tf: Tf, images: ImageSet): Tensor2D {
-  return tf.tensor2d(scaleToSigned(images.pixels), [images.n, images.rows * images.cols]);
+/**
+ * The whole training set on the backend, once: images [N, work * work] in [-1, 1] (padded with
+ * the background to the network's working size), and the labels when the run is conditional.
+ * A batch is then a gather, not an upload.
+ */
+export function datasetTensor(tf: Tf, images: ImageSet, workSize = images.rows): Dataset {
+  const signed = padCenter(scaleToSigned(images.pixels), images.n, images.rows, workSize, -1);
+  return {
+    images: tf.tensor2d(signed, [images.n, workSize * workSize]),
+    labels: images.labels ? tf.tensor1d(Int32Array.from(images.labels), 'int32') : undefined,
+  };
 }
 
-/** PNG of the generator's images for a noise batch, in a near-square grid. */
-export function gridFromNoise(trainer: GanTrainer, noise: Tensor2D, imageSize: number): Buffer {
-  const images = trainer.generate(noise);
-  const bytes = toBytes(images.dataSync() as Float32Array);
-  images.dispose();
-  return gridPng(bytes, noise.shape[0], imageSize, imageSize);
+/**
+ * The per-epoch grid: `gridSize` samples in a near-square grid, or for a conditional run one
+ * row per digit 0-9 (as many columns as a near-square grid of gridSize has).
+ */
+export function epochGridLayout(config: TrainConfig): { n: number; cols?: number; labels?: Int32Array } {
+  if (!config.conditional) return { n: config.gridSize };
+  const cols = Math.ceil(Math.sqrt(config.gridSize));
+  return { n: LABEL_CLASSES * cols, cols, labels: sampleLabels(LABEL_CLASSES * cols) };
+}
+
+/** PNG of the generator's images for a noise batch (and the grid's labels), in the grid's layout. */
+export function gridFromNoise(model: GanModel, noise: Tensor2D, grid: { cols?: number; labels?: Int32Array }): Buffer {
+  const size = model.spec.imageSize;
+  const bytes = pixelsFromNoise(model.tf, model, noise, grid.labels);
+  return gridPng(bytes, noise.shape[0], size, size, { cols: grid.cols });
 }
 
 /**
@@ -474,7 +590,7 @@ function checkResumable(c: LoadedCheckpoint, config: TrainConfig, data: DataFing
 
 /** The checkpoint's optimizer tensors and fixed noise must be exactly those this trainer saves. */
 function checkStateTensors(trainer: GanTrainer, c: LoadedCheckpoint): void {
-  const want = [...trainer.optimizerTensors().map((t) => ({ name: t.name, shape: t.tensor.shape })), { name: 'fixed_noise', shape: [trainer.config.gridSize, trainer.config.latentDim] }];
+  const want = [...trainer.optimizerTensors().map((t) => ({ name: t.name, shape: t.tensor.shape })), { name: 'fixed_noise', shape: [epochGridLayout(trainer.config).n, trainer.config.latentDim] }];
   for (const w of want) {
     const got = c.tensors[w.name];
     if (!got || JSON.stringify(got.shape) !== JSON.stringify(w.shape)) {

@@ -37,8 +37,8 @@ test('a checkpoint restores weights and both Adam states exactly', async () => {
   const restored = new GanTrainer(tf, trainer.config);
   restored.restore(loadCheckpoint(tf, dirs[1]));
   const pairs: Array<[string, import('@tensorflow/tfjs').Tensor[], import('@tensorflow/tfjs').Tensor[]]> = [
-    ['G', trainer.model.generator.variables(), restored.model.generator.variables()],
-    ['D', trainer.model.discriminator.variables(), restored.model.discriminator.variables()],
+    ['G', trainer.model.generator.variables, restored.model.generator.variables],
+    ['D', trainer.model.discriminator.variables, restored.model.discriminator.variables],
     ['Adam', trainer.optimizerTensors().map((t) => t.tensor), restored.optimizerTensors().map((t) => t.tensor)],
   ];
   for (const [name, a, b] of pairs) snapshot(a).forEach((w, i) => assert.ok(!changed(w, snapshot(b)[i]), `${name} tensor ${i} differs`));
@@ -119,7 +119,7 @@ test('state.json is protected by its own checksum, and a re-sealed one is still 
   // Valid JSON, valid checksum, wrong contents: each named.
   const cases: Array<[(s: Record<string, any>) => void, RegExp]> = [
     [(s) => delete s.epoch, /state.json is not valid: epoch is missing, not a whole number/],
-    [(s) => (s.config = {}), /config.arch is missing; config.latentDim is missing/],
+    [(s) => (s.config = {}), /config.latentDim is missing; config.generatorHidden is missing/],
     [(s) => delete s.config.seed, /config.seed is missing/],
     [(s) => (s.config.batchSize = '64'), /config.batchSize is "64", not a whole number from 1 to 65536/],
     [(s) => (s.config.lr = -1), /config.lr is -1, not a number in \(0, 1\)/],

@@ -20,7 +20,7 @@ test('stored configs of the wrong shape are named field by field', () => {
   const good = resolveTrainConfig({ seed: 3 });
   assert.match(configProblems(undefined)[0], /config is missing/);
   assert.match(configProblems([])[0], /not an object/);
-  assert.equal(configProblems({}).length, Object.values(CONFIG_FIELDS).filter((f) => !f.optional).length);
+  assert.equal(configProblems({}).length, Object.values(CONFIG_FIELDS).filter((f) => !f.optional && f.absentMeans === undefined).length);
   const bad = (edit: Record<string, unknown>) => configProblems({ ...good, ...edit }).join('; ');
   assert.match(bad({ batchSize: '64' }), /config.batchSize is "64", not a whole number from 1 to 65536/);
   assert.match(bad({ batchSize: 6.5 }), /config.batchSize is 6.5/);
@@ -67,4 +67,13 @@ test('--out: a run that never reached a checkpoint is restarted in place; one wi
   fs.mkdirSync(locked);
   fs.writeFileSync(path.join(locked, 'train.lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: require('node:os').hostname(), startedAt: 'then' }));
   assert.equal(checkOutDir(locked), 'new');
+});
+
+test('a config stored before the model family (checkpoint version 1) reads as an unconditional MLP', () => {
+  const { arch: _a, channels: _c, conditional: _k, ...v1 } = resolveTrainConfig({ seed: 3 });
+  const { config, problems } = readStoredConfig(v1);
+  assert.deepEqual(problems, []);
+  assert.equal(config!.arch, 'mlp');
+  assert.equal(config!.conditional, false);
+  assert.equal(typeof config!.channels, 'number');
 });

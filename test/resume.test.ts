@@ -30,23 +30,29 @@ function weightHashes(run: string): Record<string, string> {
 
 const COMMON = ['--limit', '320', '--batch-size', '32', '--seed', '11'];
 
-test('exact resume: 3 epochs straight and 1 + resume to 3 give bit-identical weights and optimizer state', () => {
-  const work = tmpDir();
-  const straight = path.join(work, 'straight');
-  const split = path.join(work, 'split');
-  assert.equal(gan(['train', '--epochs', '3', ...COMMON, '--out', straight]).code, 0);
-  assert.equal(gan(['train', '--epochs', '1', ...COMMON, '--out', split]).code, 0);
-  const r = gan(['train', '--resume', '--epochs', '3', '--out', split]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /resuming .* from step-000000010 \(epoch 1, step 10\)/);
-  const a = weightHashes(straight);
-  const b = weightHashes(split);
-  assert.deepEqual(b, a);
-  assert.equal(path.basename(newestCheckpoint(split)), 'step-000000030');
-  // metrics.jsonl has one line per epoch, none repeated.
-  const epochs = fs.readFileSync(path.join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
-  assert.deepEqual(epochs, [1, 2, 3]);
-});
+for (const [name, model] of [
+  ['MLP', []],
+  ['DCGAN (batch-norm moving averages in the weights)', ['--arch', 'dcgan', '--channels', '4']],
+  ['conditional MLP', ['--conditional']],
+] as Array<[string, string[]]>) {
+  test(`exact resume, ${name}: 3 epochs straight and 1 + resume to 3 give bit-identical weights and optimizer state`, () => {
+    const work = tmpDir();
+    const straight = path.join(work, 'straight');
+    const split = path.join(work, 'split');
+    assert.equal(gan(['train', '--epochs', '3', ...COMMON, ...model, '--out', straight]).code, 0);
+    assert.equal(gan(['train', '--epochs', '1', ...COMMON, ...model, '--out', split]).code, 0);
+    const r = gan(['train', '--resume', '--epochs', '3', '--out', split]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /resuming .* from step-000000010 \(epoch 1, step 10\)/);
+    const a = weightHashes(straight);
+    const b = weightHashes(split);
+    assert.deepEqual(b, a);
+    assert.equal(path.basename(newestCheckpoint(split)), 'step-000000030');
+    // metrics.jsonl has one line per epoch, none repeated.
+    const epochs = fs.readFileSync(path.join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    assert.deepEqual(epochs, [1, 2, 3]);
+  });
+}
 
 test('resume refuses flags that contradict the run, and a finished run without more epochs', () => {
   const work = tmpDir();

@@ -14,11 +14,11 @@ async function setup(batch = 16) {
 
 test('a D step changes every D variable and no G variable (the fakes are detached)', async () => {
   const { trainer, real } = await setup();
-  const g0 = snapshot(trainer.model.generator.variables());
-  const d0 = snapshot(trainer.model.discriminator.variables());
+  const g0 = snapshot(trainer.model.generator.variables);
+  const d0 = snapshot(trainer.model.discriminator.variables);
   trainer.stepD(real, 0).dispose();
-  const g1 = snapshot(trainer.model.generator.variables());
-  const d1 = snapshot(trainer.model.discriminator.variables());
+  const g1 = snapshot(trainer.model.generator.variables);
+  const d1 = snapshot(trainer.model.discriminator.variables);
   g0.forEach((w, i) => assert.ok(!changed(w, g1[i]), `G variable ${i} changed in the D step`));
   d0.forEach((w, i) => assert.ok(changed(w, d1[i]), `D variable ${i} did not change in the D step`));
   assert.equal(trainer.optD.t, 1);
@@ -29,11 +29,11 @@ test('a D step changes every D variable and no G variable (the fakes are detache
 
 test('a G step changes every G variable and no D variable (gradients flow through D into G only)', async () => {
   const { trainer, real } = await setup();
-  const g0 = snapshot(trainer.model.generator.variables());
-  const d0 = snapshot(trainer.model.discriminator.variables());
+  const g0 = snapshot(trainer.model.generator.variables);
+  const d0 = snapshot(trainer.model.discriminator.variables);
   trainer.stepG(16, 0).dispose();
-  const g1 = snapshot(trainer.model.generator.variables());
-  const d1 = snapshot(trainer.model.discriminator.variables());
+  const g1 = snapshot(trainer.model.generator.variables);
+  const d1 = snapshot(trainer.model.discriminator.variables);
   d0.forEach((w, i) => assert.ok(!changed(w, d1[i]), `D variable ${i} changed in the G step`));
   g0.forEach((w, i) => assert.ok(changed(w, g1[i]), `G variable ${i} did not change in the G step`));
   assert.equal(trainer.optG.t, 1);
@@ -71,8 +71,8 @@ test('steps are deterministic: the same seed and step give bit-identical weights
     a.trainer.step(a.real, s).dispose();
     b.trainer.step(b.real, s).dispose();
   }
-  const wa = snapshot(a.trainer.model.generator.variables());
-  const wb = snapshot(b.trainer.model.generator.variables());
+  const wa = snapshot(a.trainer.model.generator.variables);
+  const wb = snapshot(b.trainer.model.generator.variables);
   wa.forEach((w, i) => assert.ok(!changed(w, wb[i]), `G variable ${i} differs`));
   for (const x of [a, b]) {
     x.trainer.dispose();

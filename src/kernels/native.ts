@@ -16,15 +16,22 @@ import type { Tf } from '../backend';
 type TensorInfo = tfType.TensorInfo;
 type KernelArgs = Parameters<tfType.KernelFunc>[0];
 
-interface GemmAddon {
+export interface GemmAddon {
   sgemm(memory: Uint8Array, aOff: number, bOff: number, cOff: number, M: number, N: number, K: number, transA: boolean, transB: boolean, biasOff: number, activation: number, alpha: number): void;
   threads(): number;
   setThreads(n: number): void;
   kernel(): string;
   adamUpdate(memory: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, outOff: number, n: number, beta1: number, beta2: number, stepSize: number, invSqrtBias2: number, epsilon: number): void;
+  /** geometry: [N, H, W, C, kH, kW, outC, outH, outW, sH, sW, top, left] (NHWC, filter [kH, kW, C, outC]). */
+  conv2d(memory: Uint8Array, xOff: number, wOff: number, yOff: number, geometry: number[]): void;
+  conv2dBackpropInput(memory: Uint8Array, dyOff: number, wOff: number, dxOff: number, geometry: number[]): void;
+  conv2dBackpropFilter(memory: Uint8Array, xOff: number, dyOff: number, dwOff: number, geometry: number[]): void;
+  batchNormForward(memory: Uint8Array, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, varianceOff: number, M: number, C: number, epsilon: number): void;
+  batchNormBackward(memory: Uint8Array, xOff: number, dyOff: number, gammaOff: number, meanOff: number, varianceOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, M: number, C: number, epsilon: number): void;
 }
 
-interface WasmHeapBackend {
+/** The part of tfjs-backend-wasm's BackendWasm that kernels working on its heap use. */
+export interface WasmHeapBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(id: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;

@@ -662,6 +662,8 @@ struct Addon {
   const Kernel* kernel = nullptr;
   Blocking blocking;
   Buffer apack, bpack;
+  Buffer cols;                    // im2col / col2im matrix of the convolutions
+  std::vector<double> partials;   // batch-norm partial sums
   ~Addon() { delete pool; }
 };
 
@@ -757,6 +759,277 @@ bool run_gemm(Addon* ad, const Problem& p) {
     }
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------
+// Convolutions (NHWC, dilation 1) and training-mode batch norm, on the same
+// heap and pool as the products. Every output element is reduced in an order
+// fixed by the shapes alone (never by the thread count), so results are
+// bit-identical for any number of threads:
+//  - im2col / col2im tasks own whole rows / whole images;
+//  - the products are the GEMM above (tiles never split K);
+//  - batch-norm sums go per fixed-size chunk of rows into double partials,
+//    which are then added in chunk order on the calling thread.
+
+struct ConvGeom {
+  int N, H, W, C;        // x
+  int kH, kW, outC;      // filter [kH, kW, C, outC]
+  int outH, outW;        // y
+  int sH, sW, top, left;
+  idx_t M() const { return (idx_t)N * outH * outW; }
+  idx_t K() const { return (idx_t)kH * kW * C; }
+  // The im2col matrix is x itself: the filter covers the whole (unpadded)
+  // image with one output position, or is 1x1 with stride 1 and no padding.
+  bool identity() const {
+    if (top != 0 || left != 0) return false;
+    if (outH == 1 && outW == 1 && kH == H && kW == W) return true;
+    return kH == 1 && kW == 1 && sH == 1 && sW == 1 && outH == H && outW == W;
+  }
+};
+
+// Splits [0, n) into `tasks` near-equal ranges.
+inline void task_range(idx_t n, int tasks, int t, idx_t* b, idx_t* e) {
+  *b = n * t / tasks;
+  *e = n * (t + 1) / tasks;
+}
+
+template <typename F>
+struct RangeJob {
+  F* f;
+  idx_t n;
+  int tasks;
+  static void run(void* ctx, int t) {
+    auto* j = static_cast<RangeJob*>(ctx);
+    idx_t b, e;
+    task_range(j->n, j->tasks, t, &b, &e);
+    if (b < e) (*j->f)(b, e);
+  }
+};
+
+// Runs f(begin, end) over [0, n) in `tasks` pieces on the pool (the split
+// does not change what any element computes).
+template <typename F>
+void parallel_for(Addon* ad, idx_t n, int tasks, F f) {
+  if (n <= 0) return;
+  tasks = (int)std::max<idx_t>(1, std::min<idx_t>({(idx_t)tasks, n, 65535}));
+  RangeJob<F> job{&f, n, tasks};
+  if (tasks == 1 || !ad->pool || ad->pool->size() == 1) {
+    for (int t = 0; t < tasks; t++) RangeJob<F>::run(&job, t);
+  } else {
+    ad->pool->run(RangeJob<F>::run, &job, tasks);
+  }
+}
+
+inline int work_tasks(Addon* ad, double elems) {
+  const int T = ad->pool ? ad->pool->size() : 1;
+  if (T == 1 || elems < 32768) return 1;
+  return 4 * T;
+}
+
+// cols[m, (kh, kw, c)] = x[n, oh*sH + kh - top, ow*sW + kw - left, c] (0 outside).
+void im2col(Addon* ad, const float* x, const ConvGeom& g, float* cols) {
+  const idx_t K = g.K(), M = g.M();
+  const int C = g.C;
+  parallel_for(ad, M, work_tasks(ad, (double)M * K), [&](idx_t m0, idx_t m1) {
+    for (idx_t m = m0; m < m1; m++) {
+      const int n = (int)(m / ((idx_t)g.outH * g.outW));
+      const int r = (int)(m % ((idx_t)g.outH * g.outW));
+      const int oh = r / g.outW, ow = r % g.outW;
+      float* dst = cols + m * K;
+      const float* xn = x + (idx_t)n * g.H * g.W * C;
+      for (int kh = 0; kh < g.kH; kh++) {
+        const int ih = oh * g.sH + kh - g.top;
+        if (ih < 0 || ih >= g.H) {
+          std::memset(dst, 0, sizeof(float) * (size_t)g.kW * C);
+          dst += (idx_t)g.kW * C;
+          continue;
+        }
+        const int iw0 = ow * g.sW - g.left;
+        const int kwLo = std::max(0, -iw0), kwHi = std::min(g.kW, g.W - iw0);
+        if (kwLo >= kwHi) {
+          std::memset(dst, 0, sizeof(float) * (size_t)g.kW * C);
+          dst += (idx_t)g.kW * C;
+          continue;
+        }
+        // Taps [kwLo, kwHi) are one contiguous run of x's row.
+        if (kwLo > 0) std::memset(dst, 0, sizeof(float) * (size_t)kwLo * C);
+        std::memcpy(dst + (idx_t)kwLo * C, xn + ((idx_t)ih * g.W + iw0 + kwLo) * C,
+                    sizeof(float) * (size_t)(kwHi - kwLo) * C);
+        if (kwHi < g.kW) std::memset(dst + (idx_t)kwHi * C, 0, sizeof(float) * (size_t)(g.kW - kwHi) * C);
+        dst += (idx_t)g.kW * C;
+      }
+    }
+  });
+}
+
+// dx[n, ih, iw, c] = sum of cols[(n, oh, ow), (kh, kw, c)] over the taps that
+// land there, in (oh, ow, kh, kw) order. One task per range of images.
+void col2im(Addon* ad, const float* cols, const ConvGeom& g, float* dx) {
+  const idx_t K = g.K();
+  const int C = g.C;
+  const idx_t img = (idx_t)g.H * g.W * C;
+  parallel_for(ad, g.N, work_tasks(ad, (double)g.M() * K), [&](idx_t n0, idx_t n1) {
+    for (idx_t n = n0; n < n1; n++) {
+      float* xn = dx + n * img;
+      std::memset(xn, 0, sizeof(float) * (size_t)img);
+      const float* src = cols + n * (idx_t)g.outH * g.outW * K;
+      for (int oh = 0; oh < g.outH; oh++) {
+        for (int ow = 0; ow < g.outW; ow++, src += K) {
+          const int iw0 = ow * g.sW - g.left;
+          const int kwLo = std::max(0, -iw0), kwHi = std::min(g.kW, g.W - iw0);
+          if (kwLo >= kwHi) continue;
+          for (int kh = 0; kh < g.kH; kh++) {
+            const int ih = oh * g.sH + kh - g.top;
+            if (ih < 0 || ih >= g.H) continue;
+            const float* s = src + ((idx_t)kh * g.kW + kwLo) * C;
+            float* d = xn + ((idx_t)ih * g.W + iw0 + kwLo) * C;
+            const idx_t len = (idx_t)(kwHi - kwLo) * C;
+            for (idx_t i = 0; i < len; i++) d[i] += s[i];
+          }
+        }
+      }
+    }
+  });
+}
+
+// y[M, outC] = im2col(x)[M, K] * w[K, outC]
+bool conv2d_forward(Addon* ad, const float* x, const float* w, float* y, const ConvGeom& g) {
+  const idx_t M = g.M(), K = g.K();
+  const float* a = x;
+  if (!g.identity()) {
+    if (!ad->cols.reserve((size_t)(M * K))) return false;
+    im2col(ad, x, g, ad->cols.p);
+    a = ad->cols.p;
+  }
+  Problem p{a, K, 1, w, g.outC, 1, y, g.outC, (int)M, g.outC, (int)K, nullptr, 0, 0.0f};
+  return run_gemm(ad, p);
+}
+
+// dx = col2im(dy[M, outC] * w[K, outC]^T)
+bool conv2d_backprop_input(Addon* ad, const float* dy, const float* w, float* dx, const ConvGeom& g) {
+  const idx_t M = g.M(), K = g.K();
+  float* cols = dx;
+  if (!g.identity()) {
+    if (!ad->cols.reserve((size_t)(M * K))) return false;
+    cols = ad->cols.p;
+  }
+  Problem p{dy, g.outC, 1, w, 1, g.outC, cols, K, (int)M, (int)K, g.outC, nullptr, 0, 0.0f};
+  if (!run_gemm(ad, p)) return false;
+  if (!g.identity()) col2im(ad, cols, g, dx);
+  return true;
+}
+
+// dw[K, outC] = im2col(x)[M, K]^T * dy[M, outC]
+bool conv2d_backprop_filter(Addon* ad, const float* x, const float* dy, float* dw, const ConvGeom& g) {
+  const idx_t M = g.M(), K = g.K();
+  const float* a = x;
+  if (!g.identity()) {
+    if (!ad->cols.reserve((size_t)(M * K))) return false;
+    im2col(ad, x, g, ad->cols.p);
+    a = ad->cols.p;
+  }
+  Problem p{a, 1, K, dy, g.outC, 1, dw, g.outC, (int)K, g.outC, (int)M, nullptr, 0, 0.0f};
+  return run_gemm(ad, p);
+}
+
+// Rows per partial sum: fixed by M alone (at most 4096 partials).
+inline idx_t bn_chunk_rows(idx_t M) { return std::max<idx_t>(256, (M + 4095) / 4096); }
+
+// Per-channel sums over rows of [M, C] data: for each fixed chunk of rows,
+// part(chunk, c) accumulates in double; chunks are then added in order.
+template <int NS, typename RowFn>
+void bn_sums(Addon* ad, idx_t M, int C, double* out, RowFn row) {
+  const idx_t R = bn_chunk_rows(M);
+  const idx_t chunks = (M + R - 1) / R;
+  std::vector<double>& part = ad->partials;
+  part.assign((size_t)(chunks * NS * C), 0.0);
+  double* pp = part.data();
+  parallel_for(ad, chunks, work_tasks(ad, (double)M * C), [&](idx_t c0, idx_t c1) {
+    for (idx_t ch = c0; ch < c1; ch++) {
+      double* acc = pp + ch * NS * C;
+      const idx_t r1 = std::min(M, (ch + 1) * R);
+      for (idx_t r = ch * R; r < r1; r++) row(r, acc);
+    }
+  });
+  std::fill(out, out + (size_t)NS * C, 0.0);
+  for (idx_t ch = 0; ch < chunks; ch++)
+    for (int i = 0; i < NS * C; i++) out[i] += pp[ch * NS * C + i];
+}
+
+inline float bn_inv_std(float variance, double eps) { return (float)(1.0 / std::sqrt((double)variance + eps)); }
+
+// y = (x - mean) * invStd * gamma + beta per channel; mean and the biased
+// variance of x [M, C] go to mean/variance.
+void batchnorm_forward(Addon* ad, const float* x, const float* gamma, const float* beta, float* y,
+                       float* mean, float* variance, idx_t M, int C, double eps) {
+  // Shifted sums (by the first row) keep E[d^2] - E[d]^2 free of cancellation.
+  std::vector<double> sums(2 * (size_t)C);
+  std::vector<float> shift(x, x + C);
+  const float* sh = shift.data();
+  bn_sums<2>(ad, M, C, sums.data(), [&](idx_t r, double* acc) {
+    const float* xr = x + r * C;
+    for (int c = 0; c < C; c++) {
+      const double d = (double)xr[c] - (double)sh[c];
+      acc[c] += d;
+      acc[C + c] += d * d;
+    }
+  });
+  std::vector<float> scale(C);
+  for (int c = 0; c < C; c++) {
+    const double m1 = sums[c] / (double)M;
+    const double var = std::max(0.0, sums[C + c] / (double)M - m1 * m1);
+    mean[c] = (float)((double)sh[c] + m1);
+    variance[c] = (float)var;
+    const double s = (double)gamma[c] * bn_inv_std(variance[c], eps);
+    scale[c] = (float)s;
+  }
+  const float* sc = scale.data();
+  const float* mu = mean;
+  parallel_for(ad, M, work_tasks(ad, (double)M * C), [&](idx_t r0, idx_t r1) {
+    for (idx_t r = r0; r < r1; r++) {
+      const float* xr = x + r * C;
+      float* yr = y + r * C;
+      for (int c = 0; c < C; c++) yr[c] = (xr[c] - mu[c]) * sc[c] + beta[c];
+    }
+  });
+}
+
+// With xhat = (x - mean) * invStd: dbeta = sum dy, dgamma = sum dy * xhat,
+// dx = gamma * invStd / M * (M dy - dbeta - xhat dgamma).
+void batchnorm_backward(Addon* ad, const float* x, const float* dy, const float* gamma, const float* mean,
+                        const float* variance, float* dx, float* dgamma, float* dbeta, idx_t M, int C,
+                        double eps) {
+  std::vector<double> sums(2 * (size_t)C);
+  bn_sums<2>(ad, M, C, sums.data(), [&](idx_t r, double* acc) {
+    const float* xr = x + r * C;
+    const float* dr = dy + r * C;
+    for (int c = 0; c < C; c++) {
+      acc[c] += (double)dr[c];
+      acc[C + c] += (double)dr[c] * ((double)xr[c] - (double)mean[c]);
+    }
+  });
+  // dx = k1 * dy + k2 * (x - mean) + k3
+  std::vector<float> k1(C), k2(C), k3(C);
+  for (int c = 0; c < C; c++) {
+    const double inv = bn_inv_std(variance[c], eps);
+    const double db = sums[c], dg = sums[C + c] * inv;
+    dbeta[c] = (float)db;
+    dgamma[c] = (float)dg;
+    const double a = (double)gamma[c] * inv;
+    const double b = -a * inv * dg / (double)M;
+    k1[c] = (float)a;
+    k2[c] = (float)b;
+    k3[c] = (float)(-a * db / (double)M);
+  }
+  const float *p1 = k1.data(), *p2 = k2.data(), *p3 = k3.data();
+  parallel_for(ad, M, work_tasks(ad, (double)M * C), [&](idx_t r0, idx_t r1) {
+    for (idx_t r = r0; r < r1; r++) {
+      const float* xr = x + r * C;
+      const float* dr = dy + r * C;
+      float* o = dx + r * C;
+      for (int c = 0; c < C; c++) o[c] = p1[c] * dr[c] + p2[c] * (xr[c] - mean[c]) + p3[c];
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -1039,6 +1312,172 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads argv[first .. first+n) as non-negative heap offsets / integers.
+bool get_ints(napi_env env, const napi_value* argv, int first, int n, const char* const* names,
+              int64_t* out) {
+  for (int i = 0; i < n; i++)
+    if (!get_int(env, argv[first + i], names[i], 9007199254740991.0, false, &out[i])) return false;
+  return true;
+}
+
+bool get_number(napi_env env, napi_value v, const char* name, double* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) {
+    std::string msg = std::string(name) + " must be a number";
+    napi_throw_type_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+// geometry: [N, H, W, C, kH, kW, outC, outH, outW, sH, sW, top, left]
+bool get_geom(napi_env env, napi_value v, ConvGeom* g) {
+  bool is = false;
+  napi_is_array(env, v, &is);
+  uint32_t n = 0;
+  if (is) napi_get_array_length(env, v, &n);
+  if (!is || n != 13) {
+    napi_throw_type_error(env, nullptr,
+                          "geometry must be [N, H, W, C, kH, kW, outC, outH, outW, sH, sW, top, left]");
+    return false;
+  }
+  int vals[13];
+  for (uint32_t i = 0; i < 13; i++) {
+    napi_value e;
+    int64_t x;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !get_int(env, e, "geometry entry", 1 << 30, false, &x))
+      return false;
+    vals[i] = (int)x;
+  }
+  *g = ConvGeom{vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6],
+                vals[7], vals[8], vals[9], vals[10], vals[11], vals[12]};
+  if (g->sH < 1 || g->sW < 1 || (double)g->M() * g->K() > 2147483647.0 ||
+      (double)g->N * g->H * g->W * g->C > 2147483647.0) {
+    napi_throw_range_error(env, nullptr, "geometry: strides must be >= 1 and the matrices < 2^31 elements");
+    return false;
+  }
+  return true;
+}
+
+// conv2d(memory, xOff, wOff, yOff, geometry)                    y = conv(x, w)
+// conv2dBackpropInput(memory, dyOff, wOff, dxOff, geometry)     dx of conv(x, w)
+// conv2dBackpropFilter(memory, xOff, dyOff, dwOff, geometry)    dw of conv(x, w)
+// NHWC; w is [kH, kW, C, outC]; y / dy are [N, outH, outW, outC].
+template <int Which>
+napi_value ConvOp(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  static const char* const kNames[3][3] = {{"xOffset", "wOffset", "yOffset"},
+                                           {"dyOffset", "wOffset", "dxOffset"},
+                                           {"xOffset", "dyOffset", "dwOffset"}};
+  if (argc < 5) {
+    napi_throw_type_error(env, nullptr, "conv: (memory, offset, offset, offset, geometry)");
+    return nullptr;
+  }
+  Addon* ad = get_addon(env);
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  int64_t off[3];
+  if (!get_ints(env, argv, 1, 3, kNames[Which], off)) return nullptr;
+  ConvGeom g;
+  if (!get_geom(env, argv[4], &g)) return nullptr;
+  const uint64_t nx = (uint64_t)g.N * g.H * g.W * g.C, nw = (uint64_t)g.K() * g.outC,
+                 ny = (uint64_t)g.M() * g.outC;
+  const uint64_t counts[3][3] = {{nx, nw, ny}, {ny, nw, nx}, {nx, ny, nw}};
+  for (int i = 0; i < 3; i++)
+    if (!check_range(env, kNames[Which][i], off[i], counts[Which][i], len)) return nullptr;
+  if (overlaps(off[2], counts[Which][2], off[0], counts[Which][0]) ||
+      overlaps(off[2], counts[Which][2], off[1], counts[Which][1])) {
+    napi_throw_range_error(env, nullptr, "conv: the output must not overlap the inputs");
+    return nullptr;
+  }
+  const float* a = reinterpret_cast<const float*>(base + off[0]);
+  const float* b = reinterpret_cast<const float*>(base + off[1]);
+  float* out = reinterpret_cast<float*>(base + off[2]);
+  const bool ok = Which == 0   ? conv2d_forward(ad, a, b, out, g)
+                  : Which == 1 ? conv2d_backprop_input(ad, a, b, out, g)
+                               : conv2d_backprop_filter(ad, a, b, out, g);
+  if (!ok) napi_throw_error(env, nullptr, "conv: out of memory for the im2col buffer");
+  return nullptr;
+}
+
+// batchNormForward(memory, xOff, gammaOff, betaOff, yOff, meanOff, varianceOff, M, C, epsilon)
+napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 10) {
+    napi_throw_type_error(env, nullptr, "batchNormForward(memory, xOff, gammaOff, betaOff, yOff, meanOff, varianceOff, M, C, epsilon)");
+    return nullptr;
+  }
+  static const char* const kNames[8] = {"xOffset", "gammaOffset", "betaOffset", "yOffset", "meanOffset", "varianceOffset", "M", "C"};
+  Addon* ad = get_addon(env);
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  int64_t v[8];
+  double eps;
+  if (!get_ints(env, argv, 1, 8, kNames, v) || !get_number(env, argv[9], "epsilon", &eps)) return nullptr;
+  const int64_t M = v[6], C = v[7];
+  if (M < 1 || C < 1 || C > (1 << 24)) {
+    napi_throw_range_error(env, nullptr, "batchNormForward: M and C must be >= 1");
+    return nullptr;
+  }
+  const uint64_t counts[6] = {(uint64_t)(M * C), (uint64_t)C, (uint64_t)C, (uint64_t)(M * C), (uint64_t)C, (uint64_t)C};
+  for (int i = 0; i < 6; i++)
+    if (!check_range(env, kNames[i], v[i], counts[i], len)) return nullptr;
+  for (int o = 3; o < 6; o++)
+    for (int i = 0; i < 3; i++)
+      if (overlaps(v[o], counts[o], v[i], counts[i])) {
+        napi_throw_range_error(env, nullptr, "batchNormForward: outputs must not overlap inputs");
+        return nullptr;
+      }
+  auto f = [&](int i) { return reinterpret_cast<float*>(base + v[i]); };
+  batchnorm_forward(ad, f(0), f(1), f(2), f(3), f(4), f(5), M, (int)C, eps);
+  return nullptr;
+}
+
+// batchNormBackward(memory, xOff, dyOff, gammaOff, meanOff, varianceOff, dxOff, dgammaOff,
+//                   dbetaOff, M, C, epsilon)
+napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 12) {
+    napi_throw_type_error(env, nullptr, "batchNormBackward(memory, xOff, dyOff, gammaOff, meanOff, varianceOff, dxOff, dgammaOff, dbetaOff, M, C, epsilon)");
+    return nullptr;
+  }
+  static const char* const kNames[10] = {"xOffset", "dyOffset", "gammaOffset", "meanOffset", "varianceOffset", "dxOffset", "dgammaOffset", "dbetaOffset", "M", "C"};
+  Addon* ad = get_addon(env);
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  int64_t v[10];
+  double eps;
+  if (!get_ints(env, argv, 1, 10, kNames, v) || !get_number(env, argv[11], "epsilon", &eps)) return nullptr;
+  const int64_t M = v[8], C = v[9];
+  if (M < 1 || C < 1 || C > (1 << 24)) {
+    napi_throw_range_error(env, nullptr, "batchNormBackward: M and C must be >= 1");
+    return nullptr;
+  }
+  const uint64_t MC = (uint64_t)(M * C);
+  const uint64_t counts[8] = {MC, MC, (uint64_t)C, (uint64_t)C, (uint64_t)C, MC, (uint64_t)C, (uint64_t)C};
+  for (int i = 0; i < 8; i++)
+    if (!check_range(env, kNames[i], v[i], counts[i], len)) return nullptr;
+  for (int o = 5; o < 8; o++)
+    for (int i = 0; i < 5; i++)
+      if (overlaps(v[o], counts[o], v[i], counts[i])) {
+        napi_throw_range_error(env, nullptr, "batchNormBackward: outputs must not overlap inputs");
+        return nullptr;
+      }
+  auto f = [&](int i) { return reinterpret_cast<float*>(base + v[i]); };
+  batchnorm_backward(ad, f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), M, (int)C, eps);
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info info) {
   Addon* ad = get_addon(env);
   napi_value r;
@@ -1175,6 +1614,11 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2d", nullptr, ConvOp<0>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dBackpropInput", nullptr, ConvOp<1>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"conv2dBackpropFilter", nullptr, ConvOp<2>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"kernel", nullptr, KernelName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

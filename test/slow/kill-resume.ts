@@ -6,6 +6,7 @@
  *
  *   npm run test:kill            20 trials
  *   npm run test:kill -- 5       5 trials
+ *   npm run test:kill -- 20 --arch dcgan --channels 4     20 trials of another model (any train flags)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -14,7 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'gan.js');
-const TRAIN = ['train', '--epochs', '2', '--limit', '1024', '--batch-size', '16', '--seed', '21', '--checkpoint-every', '4'];
+/** Train flags after the trial count choose the model: e.g. --arch dcgan --channels 4, --conditional. */
+const MODEL = process.argv.slice(3);
+const TRAIN = ['train', '--epochs', '2', '--limit', '1024', '--batch-size', '16', '--seed', '21', '--checkpoint-every', '4', ...MODEL];
 const TOTAL_STEPS = 2 * 64;
 
 function sleep(ms: number) {
@@ -40,7 +43,7 @@ async function main() {
   const ref = spawnSync(process.execPath, [BIN, ...TRAIN, '--out', reference], { encoding: 'utf8' });
   if (ref.status !== 0) throw new Error(`reference run failed: ${ref.stderr}`);
   const want = finalHashes(reference);
-  console.log(`reference (uninterrupted) final weights: ${want}`);
+  console.log(`reference (uninterrupted${MODEL.length ? `, ${MODEL.join(' ')}` : ''}) final weights: ${want}`);
 
   let ok = 0;
   for (let t = 1; t <= trials; t++) {

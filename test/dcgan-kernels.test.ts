@@ -1,0 +1,176 @@
+/**
+ * The DCGAN's layers on the embedded backend against float64 references written with PyTorch's
+ * semantics (Conv2d / ConvTranspose2d with kernel 4, stride s, padding p), forward and both
+ * gradients; that the tfjs calls the model makes (explicit padding 1 for stride-2 convs, 'same'
+ * for stride-2 transposed convs, 'valid' for the 1x1 <-> 4x4 ends) are those layers; and that
+ * the native kernels give bit-identical results on 1 and 2 threads.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import type * as tfType from '@tensorflow/tfjs';
+import { testTf } from './helpers';
+import { Rng } from '../src/rng';
+import { loadGemmAddon } from '../src/kernels/native';
+import { batchNormTraining } from '../src/kernels/batchnorm';
+
+type Tensor = tfType.Tensor;
+type Tensor4D = tfType.Tensor4D;
+const PAD1: tfType.backend_util.ExplicitPadding = [[0, 0], [1, 1], [1, 1], [0, 0]];
+
+interface Layer {
+  kind: 'conv' | 'convT';
+  /** x: [n, h, w, inC] */
+  x: [number, number, number, number];
+  outC: number;
+  stride: number;
+  pad: number;
+}
+
+/** PyTorch's output size. */
+function outSize(l: Layer): number {
+  const h = l.x[1];
+  return l.kind === 'conv' ? Math.floor((h + 2 * l.pad - 4) / l.stride) + 1 : (h - 1) * l.stride - 2 * l.pad + 4;
+}
+
+/**
+ * y, dL/dx and dL/dW of L = sum(r * layer(x, w)) in float64, by the definition of
+ * Conv2d (y[o] += x[o*s - p + k] w) and ConvTranspose2d (y[i*s - p + k] += x[i] w).
+ * w is in tfjs layout: [4, 4, inC, outC] for conv, [4, 4, outC, inC] for convT.
+ */
+function reference(l: Layer, x: Float32Array, w: Float32Array, r: Float32Array) {
+  const [n, h, wd, ci] = l.x;
+  const o = outSize(l), co = l.outC;
+  const y = new Float64Array(n * o * o * co), dx = new Float64Array(x.length), dw = new Float64Array(w.length);
+  // Visit every (input position, output position, tap) pair once; pass 1 computes y, pass 2 the gradients.
+  const visit = (f: (xi: number, yi: number, wi: number) => void) => {
+    for (let b = 0; b < n; b++)
+      for (let kh = 0; kh < 4; kh++)
+        for (let kw = 0; kw < 4; kw++)
+          for (let a = 0; a < (l.kind === 'conv' ? o : h); a++)
+            for (let c = 0; c < (l.kind === 'conv' ? o : wd); c++) {
+              // conv: (a, c) is the output position; convT: the input position.
+              const p = a * l.stride - l.pad + kh, q = c * l.stride - l.pad + kw;
+              const lim = l.kind === 'conv' ? h : o;
+              if (p < 0 || q < 0 || p >= lim || q >= lim) continue;
+              const [ih, iw, oh, ow] = l.kind === 'conv' ? [p, q, a, c] : [a, c, p, q];
+              for (let i = 0; i < ci; i++)
+                for (let j = 0; j < co; j++) {
+                  const wi = l.kind === 'conv' ? ((kh * 4 + kw) * ci + i) * co + j : ((kh * 4 + kw) * co + j) * ci + i;
+                  f(((b * h + ih) * wd + iw) * ci + i, ((b * o + oh) * o + ow) * co + j, wi);
+                }
+            }
+  };
+  visit((xi, yi, wi) => { y[yi] += x[xi] * w[wi]; });
+  visit((xi, yi, wi) => {
+    dx[xi] += r[yi] * w[wi];
+    dw[wi] += r[yi] * x[xi];
+  });
+  return { y, dx, dw };
+}
+
+/** The tfjs call the DCGAN model makes for a layer. */
+function apply(tf: typeof tfType, l: Layer, x: Tensor4D, w: Tensor4D): Tensor4D {
+  const o = outSize(l);
+  if (l.kind === 'conv') return tf.conv2d(x, w, l.stride, l.pad === 1 ? PAD1 : 'valid');
+  return tf.conv2dTranspose(x, w, [l.x[0], o, o, l.outC], l.stride, l.pad === 1 ? 'same' : 'valid');
+}
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0, scale = 1e-12;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+/** The DCGAN's eight layers at width C and batch n. */
+function dcganLayers(c: number, n: number): Layer[] {
+  return [
+    { kind: 'convT', x: [n, 1, 1, 100], outC: 4 * c, stride: 1, pad: 0 },
+    { kind: 'convT', x: [n, 4, 4, 4 * c], outC: 2 * c, stride: 2, pad: 1 },
+    { kind: 'convT', x: [n, 8, 8, 2 * c], outC: c, stride: 2, pad: 1 },
+    { kind: 'convT', x: [n, 16, 16, c], outC: 1, stride: 2, pad: 1 },
+    { kind: 'conv', x: [n, 32, 32, 1], outC: c, stride: 2, pad: 1 },
+    { kind: 'conv', x: [n, 16, 16, c], outC: 2 * c, stride: 2, pad: 1 },
+    { kind: 'conv', x: [n, 8, 8, 2 * c], outC: 4 * c, stride: 2, pad: 1 },
+    { kind: 'conv', x: [n, 4, 4, 4 * c], outC: 1, stride: 1, pad: 0 },
+  ];
+}
+
+function layerData(l: Layer, seed: number) {
+  const wShape = l.kind === 'conv' ? [4, 4, l.x[3], l.outC] : [4, 4, l.outC, l.x[3]];
+  const o = outSize(l);
+  return {
+    wShape: wShape as [number, number, number, number],
+    x: Rng.for(seed, 0).fillUniform(new Float32Array(l.x.reduce((a, b) => a * b)), -1, 1),
+    w: Rng.for(seed, 1).fillUniform(new Float32Array(wShape.reduce((a, b) => a * b)), -1, 1),
+    r: Rng.for(seed, 2).fillUniform(new Float32Array(l.x[0] * o * o * l.outC), -1, 1),
+  };
+}
+
+test('every DCGAN layer (conv k4 s2 p1, convT k4 s2 p1, the 1x1 <-> 4x4 ends): forward and both gradients match PyTorch semantics in float64', async () => {
+  const tf = await testTf();
+  for (const [i, l] of dcganLayers(3, 2).entries()) {
+    const { wShape, x, w, r } = layerData(l, i);
+    const ref = reference(l, x, w, r);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const xT = tf.tensor4d(x, l.x), wT = tf.tensor4d(w, wShape), rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
+      const y = apply(tf, l, xT, wT);
+      assert.deepEqual(y.shape, rT.shape, `layer ${i} output shape`);
+      const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
+      for (const [name, got, want] of [['y', y, ref.y], ['dx', gx, ref.dx], ['dW', gw, ref.dw]] as const) {
+        const e = relativeError(got.dataSync(), want);
+        assert.ok(e < 1e-5, `layer ${i} (${l.kind} ${l.x} -> ${l.outC}) ${name}: relative error ${e}`);
+      }
+    });
+    assert.equal(tf.memory().numTensors, before, `layer ${i} leaks tensors`);
+  }
+});
+
+test('native convolutions and batch norm give bit-identical results on 1 and 2 threads', async (t) => {
+  const tf = await testTf();
+  const gemm = loadGemmAddon();
+  if (!gemm) {
+    t.skip('native addon not built (GAN_NATIVE=0 or no toolchain): the wasm kernels run');
+    return;
+  }
+  const threadsBefore = gemm.threads();
+  // Wide enough that every product, im2col and batch-norm pass is split across threads.
+  const run = (threads: number): Float32Array[] => {
+    gemm.setThreads(threads);
+    const outs: Float32Array[] = [];
+    for (const [i, l] of dcganLayers(16, 16).entries()) {
+      const { wShape, x, w, r } = layerData(l, 10 + i);
+      tf.tidy(() => {
+        const xT = tf.tensor4d(x, l.x), wT = tf.tensor4d(w, wShape), rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
+        outs.push(Float32Array.from(apply(tf, l, xT, wT).dataSync()));
+        const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
+        outs.push(Float32Array.from(gx.dataSync()), Float32Array.from(gw.dataSync()));
+        if (l.outC > 1 && l.kind === 'conv') {
+          const g = tf.tensor1d(Rng.for(i, 5).fillUniform(new Float32Array(l.outC), 0.5, 1.5)), b = tf.zeros([l.outC]) as tfType.Tensor1D;
+          const yT = apply(tf, l, xT, wT);
+          const bn = batchNormTraining(tf, yT, g, b, 1e-5);
+          outs.push(Float32Array.from(bn.y.dataSync()), Float32Array.from(bn.mean.dataSync()), Float32Array.from(bn.variance.dataSync()));
+          const grads = tf.grads((a: Tensor, gg: Tensor, bb: Tensor) => tf.sum(tf.mul(batchNormTraining(tf, a as Tensor4D, gg as tfType.Tensor1D, bb as tfType.Tensor1D, 1e-5).y, rT)))([yT, g, b]);
+          for (const gr of grads) outs.push(Float32Array.from(gr.dataSync()));
+        }
+      });
+    }
+    return outs;
+  };
+  try {
+    const one = run(1);
+    const two = run(2);
+    assert.equal(gemm.threads(), 2, 'the addon runs 2 threads here');
+    assert.equal(one.length, two.length);
+    for (let i = 0; i < one.length; i++) {
+      const a = new Uint32Array(one[i].buffer), b = new Uint32Array(two[i].buffer);
+      const diff = a.findIndex((v, j) => v !== b[j]);
+      assert.equal(diff, -1, `output ${i} differs between 1 and 2 threads at element ${diff}`);
+    }
+  } finally {
+    gemm.setThreads(threadsBefore);
+  }
+});
