@@ -170,12 +170,22 @@ export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems
 
 // ---- flag parsers: each names the flag and the fix in its error ----
 
-/** A whole number from `min` (default 1) to `max`. */
-export function parsePositiveInt(flag: string, max = Number.MAX_SAFE_INTEGER, min = 1) {
+export function parsePositiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+      throw new ConfigError(`${flag} must be a whole number from 1 to ${max}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+/** A whole number in [lo, hi] (ports, point counts). */
+export function parseIntIn(flag: string, lo: number, hi: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < lo || n > hi) {
+      throw new ConfigError(`${flag} must be a whole number from ${lo} to ${hi}, got '${value}'`);
     }
     return n;
   };

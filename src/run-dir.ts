@@ -165,7 +165,8 @@ export function dropOutputsAfter(runDir: string, epoch: number): void {
     if (kept.length !== lines.length) writeFileAtomic(metrics, kept.map((l) => l + '\n').join(''));
   }
   const samples = path.join(runDir, SAMPLES_DIR);
-  for (const [dir, names] of [[runDir, safeList(runDir)], [samples, safeList(samples)]] as const) {
+  const plots = path.join(runDir, 'plots'); // the report's (src/report)
+  for (const [dir, names] of [[runDir, safeList(runDir)], [samples, safeList(samples)], [plots, safeList(plots)]] as const) {
     for (const name of names) {
       const later = /^epoch-(\d+)\.png$/.exec(name);
       const debris = /^\..*\.tmp-\d+-[0-9a-f]+$/.test(name);

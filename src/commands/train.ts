@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice } from '../backend';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError } from '../errors';
+import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run-dir';
 import { checkNotLocked, lockRun } from '../run-lock';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
@@ -17,6 +17,7 @@ import { classifierDir } from '../classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../fsutil';
 import { onOutputFailure, printLine } from './output';
+import { REPORT_FILE, writeReport } from '../report/report';
 
 export interface TrainCommandOptions {
   overrides: Partial<TrainConfig>;
@@ -152,6 +153,16 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
 
     const interactive = process.stdout.isTTY === true;
     let lastLogged = 0;
+    // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
+    // view of files already saved, so a failure to write it is reported and training goes on.
+    const reportTimes: number[] = [];
+    const refreshReport = () => {
+      try {
+        reportTimes.push(writeReport(dir).seconds);
+      } catch (e) {
+        log(`report not refreshed: ${describeError(e)}`);
+      }
+    };
     const result = await train(
       { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: p.kind === 'resume', data: { images, fingerprint }, checkpointEvery: opts.checkpointEvery, evaluation },
       {
@@ -198,6 +209,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           bar?.stop();
           bar = undefined;
           log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
+          refreshReport();
         },
         shouldStop: () => stopReason !== undefined,
       },
@@ -217,6 +229,10 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       throw new InterruptedError(`${stopReason} came as the run finished: ${where}`, `Sample it with: gan sample --run ${dir}`, code);
     }
     log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
+    if (reportTimes.length) {
+      const mean = reportTimes.reduce((a, b) => a + b, 0) / reportTimes.length;
+      log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
+    }
     log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
   } catch (e) {
     // An I/O failure while training leaves the last complete checkpoint (or a run that resumes
