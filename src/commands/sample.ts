@@ -61,7 +61,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
     const walk = sampleWalk(backend.tf, runDir, { walks: opts.n ?? WALK_DEFAULT_N, points: opts.interpolate, framesPerSegment, seed: opts.seed });
     for (const why of walk.skipped) log(`skipped a damaged checkpoint: ${why}`);
     writeFileAtomic(opts.out, grayGif(walk.frames, walk.width, walk.height, { delayMs: WALK_FRAME_MS }));
-    log(`wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`);
+    log(`wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side${walk.morphs ? ', each digit morphing into the next on every leg' : ''}) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`);
     return;
   }
   const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit });
