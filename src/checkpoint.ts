@@ -52,7 +52,7 @@ export interface CheckpointState {
   /** Updates applied by each optimizer (Adam's bias correction needs them). */
   adamSteps: { generator: number; discriminator: number };
   /** Running sums of the current partial epoch, so its averages survive an interrupt. */
-  partialEpoch: { sums: number[]; iterations: number; seconds: number };
+  partialEpoch: { sums: number[]; iterations: number; seconds: number; sumsSq?: number[] };
   /** Lowest FID measured so far in the run (with --eval-every), for keeping best/. */
   bestFid?: number;
   /** Manifest of state.bin (tf.io weight specs). */

@@ -31,6 +31,7 @@ import type { Evaluator } from './eval';
 import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
 import { appendLineDurable, writeFileAtomic } from './fsutil';
 import { CheckpointError, DivergedError } from './errors';
+import { diagnose, type Diagnosis } from './diagnose';
 import { EmaGenerator, HistoricalAverage, ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from './tricks';
 import { METRICS_FILE, epochGridPath, samplesDir } from './run-dir';
 
@@ -480,6 +481,11 @@ export interface EpochEval {
 export interface EpochMetrics extends StepStats, Partial<EpochEval> {
   epoch: number;
   step: number;
+  /** Standard deviation of the per-step losses over the epoch. */
+  d_loss_std: number;
+  g_loss_std: number;
+  /** The failure mode the run shows at this epoch (src/diagnose.ts), if any. */
+  diagnosis?: Diagnosis;
   iterations: number;
   seconds: number;
   ms_per_iter: number;
@@ -532,6 +538,18 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
+/** Running sums of the epoch in progress (its means and spreads), saved in checkpoints. */
+function emptyPartial(): { sums: number[]; sumsSq: number[]; iterations: number; seconds: number } {
+  return { sums: [0, 0, 0, 0], sumsSq: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+}
+
+/** Standard deviation over the epoch's steps of stat j, from the running sums. */
+function spread(p: { sums: number[]; sumsSq: number[]; iterations: number }, j: number): number {
+  const n = Math.max(1, p.iterations);
+  const mean = p.sums[j] / n;
+  return Math.sqrt(Math.max(0, p.sumsSq[j] / n - mean * mean));
+}
+
 function zeroStats(): StepStats {
   return { d_loss: 0, g_loss: 0, d_real: 0, d_fake: 0 };
 }
@@ -550,8 +568,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let epoch = 0; // completed
   let iteration = 0; // done within epoch + 1
   let step = 0;
-  let partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+  let partial = emptyPartial();
   let bestFid: number | undefined;
+  /** The run's metrics lines so far, for diagnosis. */
+  let history: EpochMetrics[] = [];
   let fixedNoise: Tensor2D;
   let resumedFrom: string | undefined;
   let skipped: string[] = [];
@@ -561,12 +581,14 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     skipped = latest.skipped;
     trainer.restore(c);
     ({ epoch, iteration, step } = c.state);
-    partial = c.state.partialEpoch;
+    // Checkpoints from before the loss spreads were kept lack sumsSq: the epoch's spread then counts from here.
+    partial = { sumsSq: [0, 0, 0, 0], ...c.state.partialEpoch };
     bestFid = c.state.bestFid;
     fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
     resumedFrom = c.dir;
     disposeLoaded(c);
     dropMetricsAfter(runDir, epoch);
+    history = readMetrics(runDir);
   } else {
     fixedNoise = noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
   }
@@ -607,7 +629,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
               `The last good checkpoint is kept in ${runDir}; try a lower --lr or another --seed`,
             );
           }
-          for (let j = 0; j < 4; j++) partial.sums[j] += row[j];
+          for (let j = 0; j < 4; j++) {
+            partial.sums[j] += row[j];
+            partial.sumsSq[j] += row[j] * row[j];
+          }
         }
         partial.iterations += values.length / 4;
         const now = performance.now();
@@ -648,6 +673,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       epoch++;
       const m: EpochMetrics = {
         epoch, step, ...means(),
+        d_loss_std: +spread(partial, 0).toFixed(4),
+        g_loss_std: +spread(partial, 1).toFixed(4),
         iterations: partial.iterations,
         seconds: +partial.seconds.toFixed(3),
         ms_per_iter: +((1000 * partial.seconds) / Math.max(1, partial.iterations)).toFixed(2),
@@ -670,9 +697,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         if (best) bestFid = row.fid;
         Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
       }
+      // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
+      history.push(m);
+      const found = diagnose(history);
+      if (found) m.diagnosis = found;
       appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
       iteration = 0;
-      partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+      partial = emptyPartial();
       lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
       if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(), 1, BEST_DIR);
       hooks.onEpoch?.(m, { grid: gridFile, checkpoint: lastCheckpoint });
@@ -715,6 +746,22 @@ export function gridFromNoise(model: GanModel, noise: Tensor2D, grid: { cols?: n
   const size = model.spec.imageSize;
   const bytes = pixelsFromNoise(model.tf, model, noise, grid.labels);
   return gridPng(bytes, noise.shape[0], size, size, { cols: grid.cols });
+}
+
+/** The run's metrics lines (complete ones). */
+function readMetrics(runDir: string): EpochMetrics[] {
+  const file = path.join(runDir, METRICS_FILE);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return l.trim() ? [JSON.parse(l) as EpochMetrics] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 /** On resume: metrics lines of epochs after the checkpoint are from work being redone. */

@@ -109,6 +109,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const interactive = process.stdout.isTTY === true;
   let bar: SingleBar | undefined;
   let lastLogged = 0;
+  let lastDiagnosis: string | undefined;
   try {
     const result = await train(
       { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery, evaluation },
@@ -154,6 +155,9 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           bar?.stop();
           bar = undefined;
           log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
+          // A failure mode is announced when it first shows (metrics.jsonl has it every epoch it holds).
+          if (m.diagnosis && m.diagnosis.mode !== lastDiagnosis) log(`warning: ${m.diagnosis.message}`);
+          lastDiagnosis = m.diagnosis?.mode;
         },
         shouldStop: () => stopSignal !== undefined,
       },
