@@ -32,6 +32,7 @@ import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, save
 import { appendLineDurable, writeFileAtomic } from './fsutil';
 import { CheckpointError, DivergedError } from './errors';
 import { diagnose, type Diagnosis } from './diagnose';
+import { readMetricsLog } from './report/metrics-log';
 import { EmaGenerator, HistoricalAverage, ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from './tricks';
 import { METRICS_FILE, epochGridPath, samplesDir } from './run-dir';
 
@@ -588,7 +589,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     resumedFrom = c.dir;
     disposeLoaded(c);
     dropMetricsAfter(runDir, epoch);
-    history = readMetrics(runDir);
+    history = readMetricsLog(runDir);
   } else {
     fixedNoise = noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
   }
@@ -746,22 +747,6 @@ export function gridFromNoise(model: GanModel, noise: Tensor2D, grid: { cols?: n
   const size = model.spec.imageSize;
   const bytes = pixelsFromNoise(model.tf, model, noise, grid.labels);
   return gridPng(bytes, noise.shape[0], size, size, { cols: grid.cols });
-}
-
-/** The run's metrics lines (complete ones). */
-function readMetrics(runDir: string): EpochMetrics[] {
-  const file = path.join(runDir, METRICS_FILE);
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((l) => {
-      try {
-        return l.trim() ? [JSON.parse(l) as EpochMetrics] : [];
-      } catch {
-        return [];
-      }
-    });
 }
 
 /** On resume: metrics lines of epochs after the checkpoint are from work being redone. */

@@ -7,12 +7,13 @@ import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice } from '../backend';
 import { resolveTrainConfig, resumeConflicts, withModelDefaults, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, InterruptedError } from '../errors';
+import { ConfigError, CheckpointError, InterruptedError, describeError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
 import { Evaluator, obtainClassifier } from '../eval';
 import { peekLatestState } from '../checkpoint';
 import { loadImages } from '../data/mnist';
+import { REPORT_FILE, writeReport } from '../report/report';
 
 export interface TrainCommandOptions {
   overrides: Partial<TrainConfig>;
@@ -110,6 +111,16 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   let bar: SingleBar | undefined;
   let lastLogged = 0;
   let lastDiagnosis: string | undefined;
+  // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
+  // view of files already saved, so a failure to write it is reported and training goes on.
+  const reportTimes: number[] = [];
+  const refreshReport = () => {
+    try {
+      reportTimes.push(writeReport(dir).seconds);
+    } catch (e) {
+      log(`report not refreshed: ${describeError(e)}`);
+    }
+  };
   try {
     const result = await train(
       { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery, evaluation },
@@ -158,6 +169,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           // A failure mode is announced when it first shows (metrics.jsonl has it every epoch it holds).
           if (m.diagnosis && m.diagnosis.mode !== lastDiagnosis) log(`warning: ${m.diagnosis.message}`);
           lastDiagnosis = m.diagnosis?.mode;
+          refreshReport();
         },
         shouldStop: () => stopSignal !== undefined,
       },
@@ -172,6 +184,10 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       );
     }
     log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
+    if (reportTimes.length) {
+      const mean = reportTimes.reduce((a, b) => a + b, 0) / reportTimes.length;
+      log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
+    }
     log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
   } finally {
     bar?.stop();
