@@ -328,9 +328,10 @@ const STATE_FIELDS: Record<string, Check> = {
   }),
   bestFid: optional(isNumberIn(0, Infinity, true)),
   tensors: (v) =>
-    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' ? undefined : "'float32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
+    // int32: the digits of a conditional run's replay ring (--replay).
+    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' || d === 'int32' ? undefined : "'float32' or 'int32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
       ? undefined
-      : 'a list of float32 tensor specs {name, shape, dtype}',
+      : 'a list of float32 or int32 tensor specs {name, shape, dtype}',
   files: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined) ? undefined : 'a map of file names to sha256 hashes'),
   data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash })),
 };

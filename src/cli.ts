@@ -41,7 +41,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', parse: parseIntIn('--eval-samples', 2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
   // The stabilising tricks (src/tricks.ts), each off by default; README "Stabilising tricks".
-  { flags: '--preset <name>', description: `recommended: --preset stable, the tricks measured best together (${describePreset('mlp')} for the MLP); flags given beside it win`, parse: parsePreset },
+  { flags: '--preset <name>', description: `recommended: --preset stable, the stabilising tricks that go together (${describePreset('mlp')}); flags given beside it win`, parse: parsePreset },
   { flags: '--label-smoothing <s>', description: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1", parse: parseNumberIn('--label-smoothing', 0, 0.5, true) },
   { flags: '--one-sided', description: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)' },
   { flags: '--smooth-real <how>', description: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])", parse: parseSmoothReal },
