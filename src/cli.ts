@@ -4,8 +4,8 @@
  * GanErrors print one line and exit with their code; the stack only with --verbose or DEBUG.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, GanError, InterruptedError } from './errors';
-import { ARCHS, BACKEND_CHOICES, parseArch, parseBackendChoice, parseDigit, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
+import { ConfigError, describeError, GanError, InterruptedError } from './errors';
+import { ARCHS, BACKEND_CHOICES, parseArch, parseBackendChoice, parseDigit, parseIntIn, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
 
 interface FlagSpec {
   flags: string;
@@ -36,8 +36,10 @@ const TRAIN_FLAGS: FlagSpec[] = [
 ];
 
 const SAMPLE_FLAGS: FlagSpec[] = [
-  { flags: '--n <n>', description: 'number of samples, up to 10000', parse: parsePositiveInt('--n', 10000), default: 64 },
-  { flags: '--out <file>', description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file', default: 'grid.png' },
+  { flags: '--n <n>', description: 'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16)', parse: parsePositiveInt('--n', 10000) },
+  { flags: '--out <file>', description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk', default: 'grid.png' },
+  { flags: '--interpolate <k>', description: 'write a GIF of a smooth latent walk (spherical interpolation) through K random points and back', parse: parseIntIn('--interpolate', 2, 100) },
+  { flags: '--frames <n>', description: 'with --interpolate: frames between two points (default: 12)', parse: parsePositiveInt('--frames', 240) },
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
   { flags: '--seed <n>', description: 'seed of the noise', parse: parseNonNegativeInt('--seed'), default: 0 },
   { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square; conditional runs: one row per digit)', parse: parsePositiveInt('--nrow', 10000) },
@@ -55,6 +57,21 @@ const EVAL_FLAGS: FlagSpec[] = [
 const CLASSIFIER_FLAGS: FlagSpec[] = [
   { flags: '--epochs <n>', description: 'training epochs', parse: parsePositiveInt('--epochs', 100), default: 2 },
   { flags: '--seed <n>', description: 'seed of initial weights and data order', parse: parseNonNegativeInt('--seed'), default: 0 },
+];
+
+const REPORT_FLAGS: FlagSpec[] = [
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+];
+
+const EXPORT_FLAGS: FlagSpec[] = [
+  { flags: '--web <dir>', description: "folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)" },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+];
+
+const SERVE_FLAGS: FlagSpec[] = [
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web' },
+  { flags: '--port <n>', description: 'port to listen on (0: any free port)', parse: parseIntIn('--port', 0, 65535), default: 8080 },
+  { flags: '--host <address>', description: 'address to listen on; another than 127.0.0.1 makes the page reachable from other machines', default: '127.0.0.1' },
 ];
 
 const COMMON_FLAGS: FlagSpec[] = [
@@ -102,12 +119,30 @@ function buildProgram(): Command {
   addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { sampleCommand } = await import('./commands/sample.js');
-    await sampleCommand({ n: o.n, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, backend: o.backend, threads: o.threads });
+    await sampleCommand({ n: o.n, interpolate: o.interpolate, frames: o.frames, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, backend: o.backend, threads: o.threads });
   });
   addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { evalCommand } = await import('./commands/eval.js');
     await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, backend: o.backend, threads: o.threads });
+  });
+
+  addFlags(program.command('report').description('write report.html, plots/ (PNG and SVG) and timeline.gif into a run directory'), [...REPORT_FLAGS, { flags: '--verbose', description: 'print stack traces of errors' }]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { reportCommand } = await import('./commands/report.js');
+    await reportCommand({ run: o.run });
+  });
+
+  addFlags(program.command('export').description('write a static web page that runs the generator in the browser with tfjs (--web DIR)'), [...EXPORT_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    if (!o.web) throw new ConfigError('gan export needs --web DIR', 'Pass the folder to write the page to, e.g. gan export --web site');
+    const { exportCommand } = await import('./commands/export.js');
+    await exportCommand({ web: o.web, run: o.run, backend: o.backend });
+  });
+  addFlags(program.command('serve').description("serve a run's web page on 127.0.0.1 and print its URL"), [...SERVE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+    verbose ||= !!o.verbose;
+    const { serveCommand } = await import('./commands/export.js');
+    await serveCommand({ run: o.run, port: o.port, host: o.host, backend: o.backend });
   });
 
   program

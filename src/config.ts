@@ -102,6 +102,17 @@ export function parsePositiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A whole number in [lo, hi] (ports, point counts). */
+export function parseIntIn(flag: string, lo: number, hi: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < lo || n > hi) {
+      throw new ConfigError(`${flag} must be a whole number from ${lo} to ${hi}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
 export function parseNonNegativeInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);

@@ -16,12 +16,17 @@ import { toBytes } from './data/mnist';
 import { ganSpec, type GanSpec } from './nets';
 import { Network } from './nets/network';
 import { LABEL_CLASSES } from './nets/mlp';
+import { cropCenter } from './image/pixels';
+import { sampleLabels } from './labels';
 
 type Tensor = tfType.Tensor;
 type Tensor1D = tfType.Tensor1D;
 type Tensor2D = tfType.Tensor2D;
 
 export { DenseStack, Network } from './nets/network';
+// Import-free modules, shared with the browser page (src/web).
+export { cropCenter } from './image/pixels';
+export { sampleLabels } from './labels';
 export type { Activation } from './nets/spec';
 
 export class GanModel {
@@ -86,34 +91,6 @@ export function noiseTensor(tf: Tf, n: number, latentDim: number, rng: Rng): Ten
 export function randomLabels(n: number, rng: Rng): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.int(LABEL_CLASSES);
-  return out;
-}
-
-/**
- * Labels for n samples of a conditional run: all `digit`, or else every digit in equal shares
- * in order (rows of a grid `cols` wide hold one digit each when cols = ceil(n / 10)).
- */
-export function sampleLabels(n: number, digit?: number): Int32Array {
-  const out = new Int32Array(n);
-  const per = Math.ceil(n / LABEL_CLASSES);
-  for (let i = 0; i < n; i++) out[i] = digit ?? Math.floor(i / per);
-  return out;
-}
-
-/**
- * Cuts the centre size x size of n square images of side `from` (bytes or floats): the DCGAN's
- * 32 x 32 back to MNIST's 28 x 28. A no-op when the sides agree.
- */
-export function cropCenter<T extends Uint8Array | Float32Array>(images: T, n: number, from: number, size: number): T {
-  if (from === size) return images;
-  const off = (from - size) >> 1;
-  const out = new (images.constructor as { new (n: number): T })(n * size * size);
-  for (let i = 0; i < n; i++) {
-    for (let r = 0; r < size; r++) {
-      const src = i * from * from + (r + off) * from + off;
-      out.set(images.subarray(src, src + size) as unknown as ArrayLike<number>, (i * size + r) * size);
-    }
-  }
   return out;
 }
 

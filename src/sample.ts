@@ -5,9 +5,11 @@
 import type { Tf } from './backend';
 import { disposeLoaded, loadLatestCheckpoint } from './checkpoint';
 import { ConfigError } from './errors';
-import { GanModel, Network, generatePixels, sampleLabels } from './model';
+import { GanModel, Network, generatePixels, pixelsFromNoise, sampleLabels } from './model';
 import { ganSpec } from './nets';
 import { Rng, Stream } from './rng';
+import { latentWalk } from './latent';
+import { tileImages } from './image/tile';
 
 export interface Samples {
   /** n x size x size bytes, 0 = background, 255 = stroke (MNIST's convention). */
@@ -50,4 +52,51 @@ export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: numbe
   } finally {
     model.dispose();
   }
+}
+
+export interface LatentWalk {
+  /** One grid per frame (width x height gray bytes): cell j follows walk j. */
+  frames: Uint8Array[];
+  width: number;
+  height: number;
+  checkpoint: string;
+  epoch: number;
+  skipped: string[];
+}
+
+/**
+ * `walks` latent walks side by side, each a loop through `points` random points (slerp,
+ * `framesPerSegment` frames per leg). Point k of walk j is the (k * walks + j)-th noise vector
+ * drawn from `seed`, so the first frame holds what `gan sample --seed S --n walks` draws.
+ */
+export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number }): LatentWalk {
+  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  const latent = model.config.latentDim;
+  const size = model.spec.imageSize;
+  // A conditional run's walks keep their digits: every digit in equal shares, one per row.
+  const labels = model.conditional ? sampleLabels(opts.walks) : undefined;
+  const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
+  const vector = (k: number, j: number) => noise.subarray((k * opts.walks + j) * latent, (k * opts.walks + j + 1) * latent);
+  const perWalk = Array.from({ length: opts.walks }, (_, j) => latentWalk(Array.from({ length: opts.points }, (_, k) => vector(k, j)), opts.framesPerSegment));
+  const cols = labels ? Math.ceil(opts.walks / 10) : undefined;
+  const frames: Uint8Array[] = [];
+  let width = 0;
+  let height = 0;
+  try {
+    for (let f = 0; f < perWalk[0].length; f++) {
+      // Frame f: [walks, latent], row j on walk j.
+      const z = new Float32Array(opts.walks * latent);
+      for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
+      const zt = tf.tensor2d(z, [opts.walks, latent]);
+      const pixels = pixelsFromNoise(tf, model, zt, labels);
+      zt.dispose();
+      const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
+      frames.push(gray);
+      width = layout.width;
+      height = layout.height;
+    }
+  } finally {
+    model.dispose();
+  }
+  return { frames, width, height, checkpoint, epoch, skipped };
 }

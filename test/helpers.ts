@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { GifReader } from 'omggif';
 import { loadBackend, type Tf } from '../src/backend';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 
@@ -25,4 +26,20 @@ export function snapshot(tensors: Array<{ dataSync(): ArrayLike<number> }>): Flo
 export function changed(a: Float32Array, b: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return true;
   return false;
+}
+
+/** Every frame of a GIF as gray bytes (the red channel of the decoded RGBA). */
+export function decodeGifFrames(bytes: Uint8Array): { width: number; height: number; frames: Uint8Array[]; delays: number[] } {
+  const reader = new GifReader(Buffer.from(bytes));
+  const frames: Uint8Array[] = [];
+  const delays: number[] = [];
+  const rgba = new Uint8Array(reader.width * reader.height * 4);
+  for (let i = 0; i < reader.numFrames(); i++) {
+    reader.decodeAndBlitFrameRGBA(i, rgba);
+    const gray = new Uint8Array(reader.width * reader.height);
+    for (let p = 0; p < gray.length; p++) gray[p] = rgba[4 * p];
+    frames.push(gray);
+    delays.push(reader.frameInfo(i).delay);
+  }
+  return { width: reader.width, height: reader.height, frames, delays };
 }

@@ -5,11 +5,23 @@ import { encodeIdx3 } from '../data/idx';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import { gridPng } from '../image/grid';
+import { grayGif } from '../image/gif';
 import { newestRun } from '../run-dir';
-import { sampleRun } from '../sample';
+import { sampleRun, sampleWalk } from '../sample';
+
+/** Latent walks: frames per leg between two points, and how long each frame shows. */
+export const WALK_FRAMES_PER_SEGMENT = 12;
+export const WALK_FRAME_MS = 80;
+/** Walks side by side in a walk GIF when --n is not given (4 x 4). */
+export const WALK_DEFAULT_N = 16;
 
 export interface SampleCommandOptions {
-  n: number;
+  /** Samples (with interpolate: walks side by side); default 64 (16 for a walk). */
+  n?: number;
+  /** A latent walk through this many random points, written as a GIF. */
+  interpolate?: number;
+  /** Frames per leg of the walk. */
+  frames?: number;
   out: string;
   run?: string;
   seed: number;
@@ -23,19 +35,35 @@ export interface SampleCommandOptions {
 }
 
 /** `.idx` or MNIST's own `-idx3-ubyte` suffix selects the IDX3 format; `.png` a grid. */
-export function outputKind(out: string): 'png' | 'idx' {
+export function outputKind(out: string): 'png' | 'idx' | 'gif' {
   if (out.endsWith('.idx') || out.endsWith('-idx3-ubyte')) return 'idx';
   if (out.toLowerCase().endsWith('.png')) return 'png';
-  throw new ConfigError(`--out ${out}: unknown file type`, 'End it in .png for a grid, or .idx / -idx3-ubyte for an MNIST-format sample file');
+  if (out.toLowerCase().endsWith('.gif')) return 'gif';
+  throw new ConfigError(`--out ${out}: unknown file type`, 'End it in .png for a grid, .idx / -idx3-ubyte for an MNIST-format sample file, or .gif with --interpolate K');
 }
 
 export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const kind = outputKind(opts.out);
+  if ((kind === 'gif') !== (opts.interpolate !== undefined)) {
+    throw new ConfigError(
+      opts.interpolate !== undefined ? `--interpolate writes a GIF, not ${opts.out}` : `--out ${opts.out}: a GIF is a latent walk`,
+      opts.interpolate !== undefined ? 'End --out in .gif, e.g. --out walk.gif' : 'Add --interpolate K (K random points to walk through), or end --out in .png',
+    );
+  }
+  if (opts.frames !== undefined && opts.interpolate === undefined) throw new ConfigError('--frames needs --interpolate K', 'Add --interpolate K, or drop --frames');
   const runDir = opts.run ?? newestRun();
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
-  const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, digit: opts.digit });
+  if (opts.interpolate !== undefined) {
+    const framesPerSegment = opts.frames ?? WALK_FRAMES_PER_SEGMENT;
+    const walk = sampleWalk(backend.tf, runDir, { walks: opts.n ?? WALK_DEFAULT_N, points: opts.interpolate, framesPerSegment, seed: opts.seed });
+    for (const why of walk.skipped) log(`skipped a damaged checkpoint: ${why}`);
+    writeFileAtomic(opts.out, grayGif(walk.frames, walk.width, walk.height, { delayMs: WALK_FRAME_MS }));
+    log(`wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`);
+    return;
+  }
+  const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit });
   const what = s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '';
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
   if (kind === 'idx') {

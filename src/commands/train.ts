@@ -7,12 +7,13 @@ import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice } from '../backend';
 import { resolveTrainConfig, resumeConflicts, withModelDefaults, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, InterruptedError } from '../errors';
+import { ConfigError, CheckpointError, InterruptedError, describeError } from '../errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
 import { Evaluator, obtainClassifier } from '../eval';
 import { peekLatestState } from '../checkpoint';
 import { loadImages } from '../data/mnist';
+import { REPORT_FILE, writeReport } from '../report/report';
 
 export interface TrainCommandOptions {
   overrides: Partial<TrainConfig>;
@@ -109,6 +110,16 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const interactive = process.stdout.isTTY === true;
   let bar: SingleBar | undefined;
   let lastLogged = 0;
+  // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
+  // view of files already saved, so a failure to write it is reported and training goes on.
+  const reportTimes: number[] = [];
+  const refreshReport = () => {
+    try {
+      reportTimes.push(writeReport(dir).seconds);
+    } catch (e) {
+      log(`report not refreshed: ${describeError(e)}`);
+    }
+  };
   try {
     const result = await train(
       { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery, evaluation },
@@ -154,6 +165,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           bar?.stop();
           bar = undefined;
           log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
+          refreshReport();
         },
         shouldStop: () => stopSignal !== undefined,
       },
@@ -168,6 +180,10 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       );
     }
     log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
+    if (reportTimes.length) {
+      const mean = reportTimes.reduce((a, b) => a + b, 0) / reportTimes.length;
+      log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
+    }
     log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
   } finally {
     bar?.stop();

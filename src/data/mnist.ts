@@ -10,6 +10,9 @@ import { DataError } from '../errors';
 import { parseIdx } from './idx';
 import { Rng, Stream, permutation } from '../rng';
 
+// Shared with the browser page (src/web): kept in a module without imports.
+export { toBytes } from '../image/pixels';
+
 export type Split = 'train' | 't10k';
 
 export interface ImageSet {
@@ -88,15 +91,6 @@ export function scaleToSigned(pixels: Uint8Array): Float32Array {
   return out;
 }
 
-/** Floats in [-1, 1] back to bytes, rounding and clipping (what a PNG or IDX sample holds). */
-export function toBytes(values: Float32Array | number[]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = Math.round((values[i] + 1) * 127.5);
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-  }
-  return out;
-}
 
 /** Iterations in one epoch: the last, smaller batch is kept (as PyTorch's DataLoader does). */
 export function batchesPerEpoch(n: number, batchSize: number): number {

@@ -1,0 +1,128 @@
+/**
+ * The training timeline: the per-epoch grids of a run (samples/epoch-NNNN.png, all from the
+ * run's fixed noise, so each cell shows one noise vector's digit as training goes) as one GIF.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataError } from '../errors';
+import { decodeGrayPng } from '../image/grid';
+import { grayGifChunk, joinGifChunks } from '../image/gif';
+import { SAMPLES_DIR } from '../run-dir';
+
+export interface EpochGrid {
+  epoch: number;
+  file: string;
+}
+
+/** The run's per-epoch grids, in epoch order. */
+export function listEpochGrids(runDir: string): EpochGrid[] {
+  const dir = path.join(runDir, SAMPLES_DIR);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .map((name) => ({ m: /^epoch-(\d+)\.png$/.exec(name), name }))
+    .filter((x): x is { m: RegExpExecArray; name: string } => x.m !== null)
+    .map((x) => ({ epoch: Number(x.m[1]), file: path.join(dir, x.name) }))
+    .sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Rows of the progress band under each frame: how far through `totalEpochs` the frame is. */
+export const BAND_HEIGHT = 6;
+
+/**
+ * One frame: the grid, then a band whose bright part grows with the epoch, so the GIF shows
+ * where in training each frame is without any text to rasterise.
+ */
+export function timelineFrame(grid: Uint8Array, width: number, height: number, epoch: number, totalEpochs: number): Uint8Array {
+  const frame = new Uint8Array(width * (height + BAND_HEIGHT)).fill(128);
+  frame.set(grid);
+  const filled = Math.round((width - 4) * Math.min(1, epoch / Math.max(1, totalEpochs)));
+  for (let y = height + 1; y < height + BAND_HEIGHT - 1; y++) {
+    const row = y * width;
+    frame.fill(40, row + 2, row + width - 2);
+    frame.fill(255, row + 2, row + 2 + filled);
+  }
+  return frame;
+}
+
+/** Frame delays: long enough to see each epoch, and a pause on the last (the current state). */
+export const TIMELINE_DELAY_MS = 400;
+export const TIMELINE_LAST_DELAY_MS = 2000;
+
+export interface Timeline {
+  gif: Uint8Array;
+  /** Epochs shown, in order. */
+  epochs: number[];
+  width: number;
+  height: number;
+  /** The newest readable grid, as PNG bytes (the report shows it). */
+  latest: { epoch: number; png: Uint8Array };
+  /** Grids left out: unreadable, or of another size than the newest. */
+  skipped: string[];
+}
+
+interface DecodedGrid {
+  epoch: number;
+  png: Uint8Array;
+  gray: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decoded grids and encoded frames of earlier calls, by file and what they were made with: gan
+ * train refreshes the report every epoch, and decoding 50 PNGs and encoding 50 frames again
+ * each time would cost seconds, where only the newest frame is new.
+ */
+const decodedCache = new Map<string, { key: string; grid: DecodedGrid }>();
+const chunkCache = new Map<string, Uint8Array>();
+
+function decodeGrid(g: EpochGrid): DecodedGrid {
+  const stat = fs.statSync(g.file);
+  const key = `${stat.size}:${stat.mtimeMs}`;
+  const hit = decodedCache.get(g.file);
+  if (hit && hit.key === key) return hit.grid;
+  const png = fs.readFileSync(g.file);
+  const grid = { epoch: g.epoch, png, ...decodeGrayPng(png) };
+  decodedCache.set(g.file, { key, grid });
+  return grid;
+}
+
+function frameChunk(d: DecodedGrid, file: string, totalEpochs: number, first: boolean, delayMs: number): Uint8Array {
+  const key = `${file}:${d.width}x${d.height}:${totalEpochs}:${first}:${delayMs}:${decodedCache.get(file)?.key}`;
+  let chunk = chunkCache.get(key);
+  if (!chunk) {
+    chunk = grayGifChunk(timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs), d.width, d.height + BAND_HEIGHT, { first, delayMs });
+    chunkCache.set(key, chunk);
+  }
+  return chunk;
+}
+
+/** The timeline GIF of the given grids. Unreadable grids, and grids of another size than the newest, are left out. */
+export function timelineGif(grids: EpochGrid[], totalEpochs: number): Timeline {
+  const skipped: string[] = [];
+  const decoded: Array<{ grid: DecodedGrid; file: string }> = [];
+  for (const g of grids) {
+    try {
+      decoded.push({ grid: decodeGrid(g), file: g.file });
+    } catch (e) {
+      skipped.push(`${g.file}: ${(e as Error).message}`);
+    }
+  }
+  const newest = decoded[decoded.length - 1]?.grid;
+  if (!newest) throw new DataError(`none of the ${grids.length} sample grids can be read (${skipped[0]})`, 'Retrain, or resume, so that gan train writes new ones');
+  const same = decoded.filter(({ grid: d }) => {
+    const ok = d.width === newest.width && d.height === newest.height;
+    if (!ok) skipped.push(`epoch ${d.epoch}: its grid is ${d.width}x${d.height}, the newest is ${newest.width}x${newest.height}`);
+    return ok;
+  });
+  const chunks = same.map(({ grid, file }, i) => frameChunk(grid, file, totalEpochs, i === 0, i === same.length - 1 ? TIMELINE_LAST_DELAY_MS : TIMELINE_DELAY_MS));
+  return {
+    gif: joinGifChunks(chunks),
+    epochs: same.map(({ grid }) => grid.epoch),
+    width: newest.width,
+    height: newest.height + BAND_HEIGHT,
+    latest: { epoch: newest.epoch, png: newest.png },
+    skipped,
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * The exported generator's page: runs model/model.json with stock tfjs (vendor/tf.min.js, no
+ * network beyond the page's own folder), draws grids, a latent point to edit with sliders, a
+ * digit picker for conditional runs, and a latent walk.
+ *
+ * It draws noise exactly as `gan sample` does (the same seeded generator, compiled from
+ * src/rng.ts) and turns outputs into bytes and grids with the same code (src/image), so
+ * `?seed=S&n=N` shows the pixels of `gan sample --seed S --n N` (bit for bit on the same
+ * backend arithmetic; see the test).
+ *
+ * URL parameters: seed, n (digits in the grid), backend (webgl, wasm, cpu), digit (0-9).
+ * Tests and scripts drive it through window.gan (see GanPage below).
+ */
+import type * as tfType from '@tensorflow/tfjs';
+import { Rng, Stream } from '../rng.js';
+import { latentWalk } from '../latent.js';
+import { cropCenter, toBytes } from '../image/pixels.js';
+import { tileImages } from '../image/tile.js';
+import { sampleLabels } from '../labels.js';
+import type { WebModelInfo } from './model-info.js';
+
+declare const tf: typeof tfType & { wasm?: { setWasmPaths(prefix: string): void } };
+
+interface Generated {
+  /** n images of info.imageSize^2 bytes. */
+  pixels: Uint8Array;
+  ms: number;
+}
+
+/** What window.gan offers scripts and tests. */
+interface GanPage {
+  ready: Promise<void>;
+  info?: WebModelInfo;
+  backend?: string;
+  /** Draws a grid: noise from `seed` (as gan sample --seed), or the given latents [n * latentDim]. */
+  generate(opts?: { seed?: number; n?: number; latents?: Float32Array | number[]; digit?: number | null }): Promise<void>;
+  /** The grid canvas's gray pixels (what gan sample writes as a PNG). */
+  gridPixels(): { width: number; height: number; gray: number[] };
+  /** The latent vectors of the grid on show, [n * latentDim]. */
+  latents(): number[];
+  lastMs?: number;
+  error?: string;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const PADDING = 2;
+const PAD_VALUE = 128;
+const WALK_FRAMES = 24;
+const WALK_POINTS = 4;
+
+let model: tfType.LayersModel;
+let info: WebModelInfo;
+let seed = Number(params.get('seed') ?? 0) >>> 0;
+let count = Math.max(1, Math.min(256, Number(params.get('n') ?? 64) || 64));
+let gridLatents: Float32Array = new Float32Array(0);
+let gridLabels: Int32Array = new Int32Array(0);
+let focus = 0;
+let focusZ: Float32Array = new Float32Array(0);
+let walking = false;
+
+/** Noise as `gan sample --seed S` draws it: n * latentDim normals from (seed, Stream.sample). */
+function seededLatents(s: number, n: number): Float32Array {
+  return Rng.for(s, Stream.sample).fillNormal(new Float32Array(n * info.latentDim));
+}
+
+function chosenDigit(): number | null {
+  const v = ($('digit') as HTMLSelectElement).value;
+  return info.conditional && v !== 'all' ? Number(v) : null;
+}
+
+function labelsFor(n: number, digit: number | null): Int32Array {
+  return sampleLabels(n, digit ?? undefined, info.numClasses);
+}
+
+/** Runs the generator on latents [n, latentDim] (and labels) and returns bytes, cropped to imageSize. */
+async function run(z: Float32Array, n: number, labels?: Int32Array): Promise<Generated> {
+  const t0 = performance.now();
+  const out = tf.tidy(() => {
+    const inputs: tfType.Tensor[] = [tf.tensor2d(z, [n, info.latentDim])];
+    if (info.conditional) {
+      const shape = model.inputs[1].shape;
+      const dtype = model.inputs[1].dtype === 'int32' ? 'int32' : 'float32';
+      inputs.push(shape.length === 1 ? tf.tensor1d(labels!, dtype) : tf.tensor2d(labels!, [n, 1], dtype));
+    }
+    return model.predict(inputs.length === 1 ? inputs[0] : inputs) as tfType.Tensor;
+  });
+  const values = (await out.data()) as Float32Array;
+  out.dispose();
+  const ms = performance.now() - t0;
+  const side = Math.round(Math.sqrt(values.length / n));
+  return { pixels: toBytes(cropCenter(values, n, side, info.imageSize)), ms };
+}
+
+function drawGray(canvas: HTMLCanvasElement, gray: Uint8Array, width: number, height: number): void {
+  canvas.width = width;
+  canvas.height = height;
+  const image = new ImageData(width, height);
+  for (let i = 0; i < gray.length; i++) {
+    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = gray[i];
+    image.data[4 * i + 3] = 255;
+  }
+  canvas.getContext('2d')!.putImageData(image, 0, 0);
+}
+
+function showTiming(ms: number, what: string): void {
+  page.lastMs = ms;
+  $('timing').textContent = `${ms.toFixed(1)} ms per generation (${what})`;
+}
+
+async function generate(opts: { seed?: number; n?: number; latents?: Float32Array | number[]; digit?: number | null } = {}): Promise<void> {
+  if (opts.n !== undefined) count = opts.n;
+  if (opts.seed !== undefined) seed = opts.seed >>> 0;
+  if (opts.digit !== undefined) ($('digit') as HTMLSelectElement).value = opts.digit === null ? 'all' : String(opts.digit);
+  const z = opts.latents ? Float32Array.from(opts.latents) : seededLatents(seed, count);
+  if (z.length !== count * info.latentDim) throw new Error(`latents: need ${count} x ${info.latentDim} numbers, got ${z.length}`);
+  gridLatents = z;
+  gridLabels = labelsFor(count, chosenDigit());
+  const g = await run(z, count, gridLabels);
+  // As gan sample lays out a conditional grid: one digit per row.
+  const cols = info.conditional && chosenDigit() === null ? Math.ceil(count / info.numClasses) : undefined;
+  const { layout, gray } = tileImages(g.pixels, count, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
+  drawGray($('grid'), gray, layout.width, layout.height);
+  $('grid').dataset.cols = String(layout.cols);
+  $('seed').textContent = opts.latents
+    ? 'latents given by a script'
+    : `seed ${seed}: the same digits as gan sample --seed ${seed} --n ${count}${info.conditional && chosenDigit() !== null ? ` --digit ${chosenDigit()}` : ''}`;
+  showTiming(g.ms, `${count} digits`);
+  await setFocus(Math.min(focus, count - 1));
+}
+
+/** The digit under the sliders: a copy of one grid cell's latent vector. */
+async function setFocus(cell: number): Promise<void> {
+  focus = cell;
+  focusZ = gridLatents.slice(cell * info.latentDim, (cell + 1) * info.latentDim);
+  const sliders = $('sliders').querySelectorAll('input');
+  sliders.forEach((s, i) => ((s as HTMLInputElement).value = focusZ[i].toFixed(2)));
+  await drawFocus();
+}
+
+async function drawFocus(): Promise<void> {
+  const g = await run(focusZ, 1, gridLabels.subarray(focus, focus + 1));
+  drawGray($('focus'), g.pixels, info.imageSize, info.imageSize);
+  if (!walking) drawGray($('walk'), g.pixels, info.imageSize, info.imageSize);
+}
+
+function buildSliders(): void {
+  const box = $('sliders');
+  for (let i = 0; i < info.latentDim; i++) {
+    const label = document.createElement('label');
+    label.textContent = `z${i}`;
+    const input = document.createElement('input');
+    input.type = 'range';
+    input.min = '-3';
+    input.max = '3';
+    input.step = '0.01';
+    input.value = '0';
+    input.addEventListener('input', () => {
+      focusZ[i] = Number(input.value);
+      void drawFocus();
+    });
+    label.appendChild(input);
+    box.appendChild(label);
+  }
+}
+
+/** Animates a slerp walk from the focused digit through random points and back. */
+async function walk(): Promise<void> {
+  if (walking) {
+    walking = false;
+    return;
+  }
+  walking = true;
+  $('play').textContent = 'Stop';
+  const rng = Rng.for(seed, Stream.sample, 1 + focus);
+  const points = [Float32Array.from(focusZ), ...Array.from({ length: WALK_POINTS - 1 }, () => rng.fillNormal(new Float32Array(info.latentDim)))];
+  const frames = latentWalk(points, WALK_FRAMES);
+  const label = gridLabels.subarray(focus, focus + 1);
+  for (let f = 0; walking; f = (f + 1) % frames.length) {
+    const g = await run(frames[f], 1, label);
+    drawGray($('walk'), g.pixels, info.imageSize, info.imageSize);
+    showTiming(g.ms, '1 digit');
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  $('play').textContent = 'Play';
+}
+
+function webglAvailable(): boolean {
+  const c = document.createElement('canvas');
+  return !!(c.getContext('webgl2') ?? c.getContext('webgl'));
+}
+
+/** The requested backend, or the fastest that starts here: WebGL, then WebAssembly, then plain JS. */
+async function startBackend(requested: string | null): Promise<string> {
+  tf.wasm?.setWasmPaths(new URL('vendor/', location.href).href);
+  const order = requested ? [requested] : ['webgl', 'wasm', 'cpu'];
+  for (const name of order) {
+    if (name === 'webgl' && !webglAvailable()) continue;
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return tf.getBackend();
+      }
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error(`no tfjs backend started (tried ${order.join(', ')})`);
+}
+
+async function start(): Promise<void> {
+  tf.enableProdMode();
+  info = (await (await fetch('gan-model.json')).json()) as WebModelInfo;
+  page.info = info;
+  page.backend = await startBackend(params.get('backend'));
+  model = await tf.loadLayersModel('model/model.json');
+  document.title = `gan: ${info.run}`;
+  $('title').textContent = `gan: ${info.run}`;
+  $('about').textContent = `${info.arch}${info.conditional ? ', conditional' : ''} generator after epoch ${info.epoch} (step ${info.step}); z has ${info.latentDim} dimensions`;
+  $('backend').textContent = `tfjs ${tf.version.tfjs}, backend ${page.backend}`;
+  if (info.conditional) {
+    $('digit-picker').hidden = false;
+    const d = params.get('digit');
+    if (d !== null) ($('digit') as HTMLSelectElement).value = d;
+  }
+  buildSliders();
+  $('generate').addEventListener('click', () => void generate({ seed: seed + 1 }));
+  $('digit').addEventListener('change', () => void generate());
+  $('play').addEventListener('click', () => void walk());
+  $('grid').addEventListener('click', (e) => {
+    const canvas = $('grid') as HTMLCanvasElement;
+    const rect = canvas.getBoundingClientRect();
+    const x = ((e.clientX - rect.left) / rect.width) * canvas.width;
+    const y = ((e.clientY - rect.top) / rect.height) * canvas.height;
+    const cols = Number(canvas.dataset.cols);
+    const cell = Math.floor(y / (info.imageSize + PADDING)) * cols + Math.floor(x / (info.imageSize + PADDING));
+    if (cell >= 0 && cell < count) void setFocus(cell);
+  });
+  // One untimed run first: WebGL compiles its shaders on the first call (seconds), which is
+  // not what "ms per generation" should report.
+  await run(new Float32Array(count * info.latentDim), count, labelsFor(count, null));
+  await generate();
+  $('status').textContent = '';
+}
+
+const page: GanPage = {
+  ready: Promise.resolve(),
+  generate,
+  gridPixels() {
+    const c = $('grid') as HTMLCanvasElement;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const gray: number[] = [];
+    for (let i = 0; i < data.length; i += 4) gray.push(data[i]);
+    return { width: c.width, height: c.height, gray };
+  },
+  latents: () => Array.from(gridLatents),
+};
+page.ready = start().catch((e: unknown) => {
+  page.error = e instanceof Error ? e.message : String(e);
+  $('status').textContent = `error: ${page.error}`;
+  throw e;
+});
+(window as unknown as { gan: GanPage }).gan = page;

@@ -1,0 +1,266 @@
+/**
+ * What a run shows, through the built command: the report gan train refreshes, latent-walk GIFs,
+ * the exported web page in a real headless Chromium (driven by playwright-core, never a
+ * downloaded browser), and the failures of report / export / serve.
+ */
+import { before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { decodeGifFrames, tmpDir } from './helpers';
+import { Rng, Stream } from '../src/rng';
+import { loadBackend, type Tf } from '../src/backend';
+import { sampleRun } from '../src/sample';
+import { gridPng } from '../src/image/grid';
+
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
+const CHROMIUM = '/usr/bin/chromium';
+
+function gan(args: string[], cwd?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd, env: { ...process.env, DEBUG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function oneLineFailure(r: { code: number | null; stderr: string }, code: number, message: RegExp): void {
+  assert.equal(r.code, code, r.stderr);
+  assert.match(r.stderr, message);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+const work = tmpDir('gan-web-');
+/** A plain MLP run and a conditional one, one epoch on 512 images each. */
+const plainRun = path.join(work, 'plain');
+const condRun = path.join(work, 'cond');
+
+before(() => {
+  for (const [dir, extra] of [[plainRun, []], [condRun, ['--conditional']]] as const) {
+    const t = gan(['train', '--epochs', '1', '--limit', '512', '--seed', '3', '--out', dir, ...extra]);
+    assert.equal(t.code, 0, t.stderr);
+  }
+});
+
+test('gan train refreshes the report after every epoch: report.html, plots/, a timeline frame per epoch', () => {
+  for (const f of ['report.html', 'timeline.gif', 'plots/losses.png', 'plots/losses.svg', 'plots/discriminator.png', 'plots/speed.svg']) {
+    assert.ok(fs.existsSync(path.join(plainRun, f)), f);
+  }
+  assert.equal(decodeGifFrames(fs.readFileSync(path.join(plainRun, 'timeline.gif'))).frames.length, 1);
+  const r = gan(['report', '--run', condRun]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote .*report\.html \(1 epochs, 3 charts .* a 1-frame .*timeline\.gif\) in \d/);
+});
+
+test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less than random pairs', () => {
+  const walk = path.join(work, 'walk.gif');
+  const r = gan(['sample', '--run', plainRun, '--interpolate', '8', '--n', '4', '--out', walk]);
+  assert.equal(r.code, 0, r.stderr);
+  const gif = decodeGifFrames(fs.readFileSync(walk));
+  assert.equal(gif.frames.length, 8 * 12);
+  const diff = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+  const n = gif.frames.length;
+  const neighbours = gif.frames.map((f, i) => diff(f, gif.frames[(i + 1) % n]));
+  const rng = Rng.for(1, 99);
+  const random = Array.from({ length: 200 }, () => diff(gif.frames[rng.int(n)], gif.frames[rng.int(n)]));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(neighbours) < 0.5 * mean(random), `neighbours ${mean(neighbours).toFixed(2)} vs random pairs ${mean(random).toFixed(2)}`);
+  // The walk starts where gan sample --n 4 does: its first frame is that grid.
+  const grid = path.join(work, 'first.png');
+  assert.equal(gan(['sample', '--run', plainRun, '--n', '4', '--out', grid]).code, 0);
+  const png = PNG.sync.read(fs.readFileSync(grid));
+  assert.deepEqual(Array.from(gif.frames[0]), Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]));
+});
+
+test('bad input: report without metrics or grids, an unwritable or foreign --web DIR, a port in use; nothing written', async () => {
+  const bare = path.join(work, 'bare');
+  fs.mkdirSync(bare);
+  fs.copyFileSync(path.join(plainRun, 'run.json'), path.join(bare, 'run.json'));
+  oneLineFailure(gan(['report', '--run', bare]), 1, /has no metrics yet.*Train at least one epoch/);
+  fs.copyFileSync(path.join(plainRun, 'metrics.jsonl'), path.join(bare, 'metrics.jsonl'));
+  oneLineFailure(gan(['report', '--run', bare]), 1, /has no sample grids/);
+  assert.deepEqual(fs.readdirSync(bare).sort(), ['metrics.jsonl', 'run.json']);
+
+  const file = path.join(work, 'a-file');
+  fs.writeFileSync(file, 'x');
+  oneLineFailure(gan(['export', '--run', plainRun, '--web', path.join(file, 'site')]), 2, /a-file is a file, not a folder/);
+  // A folder nobody may write to, root included (sysfs refuses new entries).
+  oneLineFailure(gan(['export', '--run', plainRun, '--web', '/sys/gan-site']), 1, /cannot write the site to \/sys\/gan-site: (permission denied|the file system is read-only).*--web DIR.*nothing was written/);
+  assert.ok(!fs.existsSync('/sys/gan-site'));
+  const foreign = path.join(work, 'foreign');
+  fs.mkdirSync(foreign);
+  fs.writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
+  oneLineFailure(gan(['export', '--run', plainRun, '--web', foreign]), 2, /is not empty and is not a gan web export/);
+  assert.deepEqual(fs.readdirSync(foreign), ['notes.txt']);
+  oneLineFailure(gan(['export', '--run', plainRun]), 2, /needs --web DIR/);
+  assert.deepEqual(fs.readdirSync(work).filter((n) => n.includes('.tmp-')), []);
+
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    oneLineFailure(gan(['serve', '--run', plainRun, '--port', String(port)]), 1, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use.*--port`));
+  } finally {
+    blocker.close();
+  }
+  assert.ok(!fs.existsSync(path.join(plainRun, 'web')), 'serve wrote nothing');
+  oneLineFailure(gan(['serve', '--port', '70000']), 2, /--port must be a whole number from 0 to 65535/);
+});
+
+/** `gan serve --port 0` on a run: the child and the URL it printed. */
+async function serve(run: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--run', run, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gan serve printed no URL in 60 s: ${out} ${err}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`gan serve exited ${code}: ${err}`)));
+  });
+  return { child, url };
+}
+
+/**
+ * gan sample's pixels, through the library in this process on tfjs's plain-JS backend (the
+ * page's cpu backend runs the same code): the grid PNG `gan sample --backend cpu` writes.
+ */
+let cpuTf: Tf | undefined;
+async function samplePixels(run: string, opts: { seed: number; n: number; digit?: number }): Promise<number[]> {
+  cpuTf ??= (await loadBackend('cpu')).tf;
+  const s = sampleRun(cpuTf, run, opts);
+  const cols = s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined;
+  const png = PNG.sync.read(gridPng(s.pixels, s.n, s.size, s.size, { cols }));
+  return Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]);
+}
+
+type Grid = { width: number; height: number; gray: number[] };
+const gridOf = (page: Page) => page.evaluate(() => (window as unknown as { gan: { gridPixels(): Grid } }).gan.gridPixels());
+const differing = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v !== b[i] ? 1 : 0), 0);
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/** A slider moves the chosen digit's latent point; Play animates a walk, and stops. */
+async function slidersAndWalk(page: Page): Promise<void> {
+  const focus = () => page.evaluate(() => Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data));
+  const before = await focus();
+  await page.evaluate(() => {
+    const s = document.querySelector('#sliders input') as HTMLInputElement;
+    s.value = '-3';
+    s.dispatchEvent(new Event('input'));
+    const t = document.querySelectorAll('#sliders input')[1] as HTMLInputElement;
+    t.value = '3';
+    t.dispatchEvent(new Event('input'));
+  });
+  await page.waitForFunction((b) => Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some((v, i) => v !== b[i]), before);
+  const walkPixels = () => page.evaluate(() => Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data));
+  await page.click('#play');
+  const w0 = await walkPixels();
+  await page.waitForFunction((b) => Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some((v, i) => v !== b[i]), w0);
+  await page.click('#play');
+}
+
+async function openPage(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.evaluate(() => (window as unknown as { gan: { ready: Promise<void> } }).gan.ready);
+  return page;
+}
+
+test('the exported page in headless Chromium: local only, no console error, Generate, digit picker, sliders, walk, and gan sample\'s pixels', async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    if (process.env.CI) assert.fail(`${CHROMIUM} is missing: .ci/run installs it with apt-get install -y chromium`);
+    t.skip(`${CHROMIUM} is not installed (apt-get install -y chromium)`);
+    return;
+  }
+  const site = path.join(work, 'site');
+  const e = gan(['export', '--run', condRun, '--web', site]);
+  assert.equal(e.code, 0, e.stderr);
+  const html = fs.readFileSync(path.join(site, 'index.html'), 'utf8');
+  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+  assert.ok(fs.existsSync(path.join(site, 'vendor', 'tf.min.js')));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8')).conditional, true);
+
+  const servers = await Promise.all([serve(condRun), serve(plainRun)]);
+  const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+  const offsite: string[] = [];
+  const problems: string[] = [];
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === '127.0.0.1' || u.protocol === 'data:') return route.continue();
+    offsite.push(u.href);
+    return route.abort();
+  });
+  context.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  context.on('weberror', (err) => problems.push(`page error: ${err.error().message}`));
+  try {
+    const [cond, plain] = servers.map((s) => s.url);
+
+    // The conditional run on the page's default backend.
+    const page = await openPage(context, `${cond}?seed=7&n=20`);
+    assert.equal(await page.isVisible('#digit-picker'), true, 'a conditional run shows the digit picker');
+    const first = await gridOf(page);
+    const cli = await samplePixels(condRun, { seed: 7, n: 20 });
+    assert.equal(first.gray.length, cli.length);
+    // Another backend's float arithmetic may round a pixel the other way: at most one level.
+    assert.ok(maxDiff(first.gray, cli) <= 1, `page (${await page.evaluate(() => (window as unknown as { gan: { backend: string } }).gan.backend)}) vs gan sample: ${differing(first.gray, cli)} pixels differ, by up to ${maxDiff(first.gray, cli)}`);
+
+    // Generate: the next seed, new digits, with strokes on a dark background.
+    await page.click('#generate');
+    await page.waitForFunction(() => document.getElementById('seed')!.textContent!.startsWith('seed 8'));
+    const generated = await gridOf(page);
+    assert.ok(differing(generated.gray, first.gray) > generated.gray.length / 4, 'Generate drew new digits');
+    // Images, not a blank canvas (after one short epoch they are blotches rather than digits).
+    const mean = generated.gray.reduce((a, b) => a + b, 0) / generated.gray.length;
+    const sd = Math.sqrt(generated.gray.reduce((a, b) => a + (b - mean) ** 2, 0) / generated.gray.length);
+    assert.ok(sd > 10, `the grid holds images (pixel standard deviation ${sd.toFixed(1)})`);
+
+    // The digit picker: all 3s, as gan sample --digit 3 draws them.
+    await page.selectOption('#digit', '3');
+    await page.waitForFunction(() => document.getElementById('seed')!.textContent!.includes('--digit 3'));
+    const threes = await gridOf(page);
+    assert.ok(differing(threes.gray, generated.gray) > threes.gray.length / 4, 'the digit picker changed the grid');
+    assert.ok(maxDiff(threes.gray, await samplePixels(condRun, { seed: 8, n: 20, digit: 3 })) <= 1);
+
+    assert.match((await page.textContent('#backend'))!, /backend (webgl|wasm|cpu)/);
+    assert.match((await page.textContent('#timing'))!, /[\d.]+ ms per generation/);
+    await page.close();
+
+    // The same arithmetic on both sides (tfjs's plain-JS backend): the same latent vectors and
+    // exactly gan sample's pixels, for the plain MLP (no digit picker) too.
+    for (const [url, run, conditional] of [[cond, condRun, true], [plain, plainRun, false]] as const) {
+      const p = await openPage(context, `${url}?seed=5&n=20&backend=cpu`);
+      assert.equal(await p.isVisible('#digit-picker'), conditional);
+      const latents = await p.evaluate(() => (window as unknown as { gan: { latents(): number[] } }).gan.latents());
+      assert.deepEqual(latents, Array.from(Rng.for(5, Stream.sample).fillNormal(new Float32Array(20 * 100))));
+      const g = await gridOf(p);
+      const c = await samplePixels(run, { seed: 5, n: 20 });
+      assert.equal(differing(g.gray, c), 0, `${run}: the page on cpu equals gan sample --backend cpu`);
+      if (conditional) await slidersAndWalk(p);
+      await p.close();
+    }
+    assert.deepEqual(offsite, [], 'no request left 127.0.0.1');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    for (const s of servers) {
+      const exited = new Promise((resolve) => s.child.once('exit', resolve));
+      s.child.kill('SIGTERM');
+      await exited;
+    }
+  }
+});
