@@ -172,8 +172,17 @@ async function installWebGpuGlobals(): Promise<NonNullable<typeof webGpu>> {
 function adapterInfoRecord(info: object | undefined): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   if (!info) return out;
-  for (const key in info) {
-    const v = (info as Record<string, unknown>)[key];
+  // Enumerable or not (native bindings differ): own keys, inherited ones, and the prototype's accessors.
+  const keys = new Set<string>(['vendor', 'architecture', 'device', 'description']);
+  for (const key in info) keys.add(key);
+  for (const key of Object.getOwnPropertyNames(Object.getPrototypeOf(info) ?? {})) if (key !== 'constructor') keys.add(key);
+  for (const key of keys) {
+    let v: unknown;
+    try {
+      v = (info as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[key] = v;
   }
   return out;
