@@ -22,6 +22,8 @@ import { MAX_WASM_THREADS, registerThreadedWasm } from './kernels/wasm-threads';
 import { installNativeMatMul, nativeGemmStatus } from './kernels/native';
 import { installWasmRowGather } from './kernels/wasm-gather';
 import { installNativeConv } from './kernels/native-conv';
+import { installNativeActivations } from './kernels/native-activations';
+import { installWasmSharedIdentity } from './kernels/wasm-identity';
 import { installNativeBatchNorm } from './kernels/batchnorm';
 import { installWebGpuUploadFix, type UploadFixResult } from './kernels/webgpu-upload';
 import { installWebGpuReadSyncGuard } from './kernels/webgpu-read';
@@ -114,11 +116,13 @@ async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
   registerConv2DBackpropFilterWasm(tf);
   registerConv2DBackpropInputWasm(tf);
   installWasmRowGather(tf);
+  installWasmSharedIdentity(tf);
   // Matrix products natively on the wasm heap, where the optional addon was built.
   installNativeMatMul(tf, threads);
   // Convolutions (wrapping the wasm ones above) and training-mode batch norm, natively too.
   installNativeConv(tf);
   installNativeBatchNorm(tf);
+  installNativeActivations(tf);
   return undefined;
 }
 

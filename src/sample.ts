@@ -57,6 +57,8 @@ export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: numbe
 export interface LatentWalk {
   /** One grid per frame (width x height gray bytes): cell j follows walk j. */
   frames: Uint8Array[];
+  /** A conditional run's walks also morph each digit into the next, leg by leg. */
+  morphs: boolean;
   width: number;
   height: number;
   checkpoint: string;
@@ -73,12 +75,14 @@ export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points
   const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
   const latent = model.config.latentDim;
   const size = model.spec.imageSize;
-  // A conditional run's walks keep their digits: every digit in equal shares, one per row.
-  const labels = model.conditional ? sampleLabels(opts.walks) : undefined;
   const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
   const vector = (k: number, j: number) => noise.subarray((k * opts.walks + j) * latent, (k * opts.walks + j + 1) * latent);
   const perWalk = Array.from({ length: opts.walks }, (_, j) => latentWalk(Array.from({ length: opts.points }, (_, k) => vector(k, j)), opts.framesPerSegment));
-  const cols = labels ? Math.ceil(opts.walks / 10) : undefined;
+  // A conditional run also morphs each walk's digit into the next one (d -> d + 1) on every
+  // leg, through the label embedding: the table is replaced by rows (1 - t) E[d] + t E[d + 1]
+  // for the frame's t, so label d draws the in-between digit (this loaded copy is ours to change).
+  const morph = model.conditional ? digitMorph(tf, model.generator, sampleLabels(opts.walks)) : undefined;
+  const cols = morph ? Math.ceil(opts.walks / 10) : undefined;
   const frames: Uint8Array[] = [];
   let width = 0;
   let height = 0;
@@ -87,6 +91,7 @@ export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points
       // Frame f: [walks, latent], row j on walk j.
       const z = new Float32Array(opts.walks * latent);
       for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
+      const labels = morph?.at(Math.floor(f / opts.framesPerSegment), (f % opts.framesPerSegment) / opts.framesPerSegment);
       const zt = tf.tensor2d(z, [opts.walks, latent]);
       const pixels = pixelsFromNoise(tf, model, zt, labels);
       zt.dispose();
@@ -98,5 +103,30 @@ export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points
   } finally {
     model.dispose();
   }
-  return { frames, width, height, checkpoint, epoch, skipped };
+  return { frames, morphs: !!morph, width, height, checkpoint, epoch, skipped };
+}
+
+/**
+ * Digit morphs for a conditional generator: at(leg, t) sets the embedding table so that label
+ * d draws (1 - t) of digit d + leg and t of digit d + leg + 1 (mod 10), and returns the labels
+ * (each walk's first digit) to ask for.
+ */
+function digitMorph(tf: Tf, generator: Network, first: Int32Array): { at(leg: number, t: number): Int32Array } {
+  const label = generator.spec.label!;
+  const table = generator.get(`${label.layer}/embeddings`);
+  const original = table.dataSync().slice() as Float32Array;
+  const classes = label.classes;
+  const dim = label.dim;
+  return {
+    at(leg, t) {
+      const mixed = new Float32Array(classes * dim);
+      for (let d = 0; d < classes; d++) {
+        const a = ((d + leg) % classes) * dim;
+        const b = ((d + leg + 1) % classes) * dim;
+        for (let i = 0; i < dim; i++) mixed[d * dim + i] = (1 - t) * original[a + i] + t * original[b + i];
+      }
+      tf.tidy(() => table.assign(tf.tensor2d(mixed, [classes, dim])));
+      return first;
+    },
+  };
 }

@@ -137,7 +137,10 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
     return;
   }
   const threadsBefore = gemm.threads();
-  // Wide enough that every product, im2col and batch-norm pass is split across threads.
+  // Every product and every im2col, col2im, batch-norm and activation pass split across threads,
+  // however small (the defaults keep small ones on one thread).
+  const blockingBefore = gemm._setBlocking();
+  gemm._setBlocking(0, 0, 0, 1, 0, 0, 1);
   const run = (threads: number): Float32Array[] => {
     gemm.setThreads(threads);
     const outs: Float32Array[] = [];
@@ -149,6 +152,8 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
         const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
         outs.push(Float32Array.from(gx.dataSync()), Float32Array.from(gw.dataSync()));
         if (l.outC > 1 && l.kind === 'conv') {
+          const act = tf.grads((a: Tensor) => tf.sum(tf.mul(tf.leakyRelu(tf.tanh(a), 0.2), tf.relu(a))))([xT]);
+          outs.push(Float32Array.from(act[0].dataSync()));
           const g = tf.tensor1d(Rng.for(i, 5).fillUniform(new Float32Array(l.outC), 0.5, 1.5)), b = tf.zeros([l.outC]) as tfType.Tensor1D;
           const yT = apply(tf, l, xT, wT);
           const bn = batchNormTraining(tf, yT, g, b, 1e-5);
@@ -172,5 +177,30 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
     }
   } finally {
     gemm.setThreads(threadsBefore);
+    gemm._setBlocking(0, 0, 0, blockingBefore.mtThreshold, 0, 0, blockingBefore.streamMtThreshold);
+  }
+});
+
+test('LeakyReLU, ReLU and tanh (forward and gradients) match float64, zeros and negatives included', async () => {
+  const tf = await testTf();
+  const x = Rng.for(3, 0).fillUniform(new Float32Array(40000), -3, 3);
+  x.set([0, -0, 1e-30, -1e-30, 20, -20], 0);
+  const r = Rng.for(3, 1).fillUniform(new Float32Array(x.length), -1, 1);
+  const cases: Array<[string, (t: Tensor) => Tensor, (v: number) => number, (v: number) => number]> = [
+    ['leakyRelu', (t) => tf.leakyRelu(t, 0.2), (v) => (v > 0 ? v : 0.2 * v), (v) => (v > 0 ? 1 : 0.2)],
+    ['relu', (t) => tf.relu(t), (v) => Math.max(v, 0), (v) => (v > 0 ? 1 : 0)],
+    ['tanh', (t) => tf.tanh(t), Math.tanh, (v) => 1 - Math.tanh(v) ** 2],
+  ];
+  for (const [name, f, fRef, dRef] of cases) {
+    tf.tidy(() => {
+      const xT = tf.tensor1d(x), rT = tf.tensor1d(r);
+      const y = f(xT).dataSync();
+      const [g] = tf.grads((a: Tensor) => tf.sum(tf.mul(f(a), rT)))([xT]);
+      const dx = g.dataSync();
+      for (let i = 0; i < x.length; i++) {
+        assert.ok(Math.abs(y[i] - fRef(x[i])) <= 1e-6 * Math.max(1, Math.abs(fRef(x[i]))), `${name}(${x[i]}) = ${y[i]}`);
+        assert.ok(Math.abs(dx[i] - r[i] * dRef(x[i])) <= 1e-5, `${name}'(${x[i]}) * ${r[i]} = ${dx[i]}`);
+      }
+    });
   }
 });

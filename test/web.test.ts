@@ -72,6 +72,19 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
   assert.equal(gan(['sample', '--run', plainRun, '--n', '4', '--out', grid]).code, 0);
   const png = PNG.sync.read(fs.readFileSync(grid));
   assert.deepEqual(Array.from(gif.frames[0]), Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]));
+
+  // A conditional walk starts at gan sample's digits 0-9 (one per row) and morphs them.
+  const condWalk = path.join(work, 'cond-walk.gif');
+  const c = gan(['sample', '--run', condRun, '--interpolate', '2', '--frames', '4', '--n', '10', '--out', condWalk]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /each digit morphing into the next/);
+  const cgif = decodeGifFrames(fs.readFileSync(condWalk));
+  assert.equal(cgif.frames.length, 8);
+  const digits = path.join(work, 'digits.png');
+  assert.equal(gan(['sample', '--run', condRun, '--n', '10', '--out', digits]).code, 0);
+  const dpng = PNG.sync.read(fs.readFileSync(digits));
+  assert.deepEqual(Array.from(cgif.frames[0]), Array.from({ length: dpng.width * dpng.height }, (_, i) => dpng.data[4 * i]));
+  assert.ok(diff(cgif.frames[1], cgif.frames[0]) > 0);
 });
 
 test('bad input: report without metrics or grids, an unwritable or foreign --web DIR, a port in use; nothing written', async () => {

@@ -11,6 +11,15 @@
  *   dbeta  = sum(dy)                dgamma = sum(dy * xhat)
  *   dx     = gamma * invStd / M * (M * dy - dbeta - xhat * dgamma)
  * which is a handful of ops where autodiff through tf.moments records about twenty.
+ *
+ * On wasm with the native addon, forward and backward are one kernel each
+ * (GanBatchNormTraining / GanBatchNormTrainingGrad, src/native/gemm.cc): a pass for the
+ * per-channel sums (double partials over fixed 256-row chunks, added in chunk order, so any
+ * thread count gives the same bits; shifted by the first row against cancellation) and a pass
+ * for the output. Elsewhere, the tf ops below.
+ * Measured, DCGAN step C = 32, batch 64, 2 threads (bench-dcgan --profile, ms per iteration):
+ *   tf ops: Mean 16.1, Sub 12.8, Multiply ~10, Sum 10.2 and part of Identity/Add/Square
+ *   (about 50 ms); native: forward 4.9 + backward 5.1.
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backend';

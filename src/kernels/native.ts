@@ -19,6 +19,8 @@ type KernelArgs = Parameters<tfType.KernelFunc>[0];
 export interface GemmAddon {
   sgemm(memory: Uint8Array, aOff: number, bOff: number, cOff: number, M: number, N: number, K: number, transA: boolean, transB: boolean, biasOff: number, activation: number, alpha: number): void;
   threads(): number;
+  /** Tuning hook: (mc, kc, nc, mtThreshold, tilesPerThread, packCapFloats, streamMtThreshold); 0 keeps a value. Returns the settings. */
+  _setBlocking(...values: number[]): Record<string, number>;
   setThreads(n: number): void;
   kernel(): string;
   adamUpdate(memory: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, outOff: number, n: number, beta1: number, beta2: number, stepSize: number, invSqrtBias2: number, epsilon: number): void;
@@ -27,6 +29,9 @@ export interface GemmAddon {
   conv2dBackpropInput(memory: Uint8Array, dyOff: number, wOff: number, dxOff: number, geometry: number[]): void;
   conv2dBackpropFilter(memory: Uint8Array, xOff: number, dyOff: number, dwOff: number, geometry: number[]): void;
   batchNormForward(memory: Uint8Array, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, varianceOff: number, M: number, C: number, epsilon: number): void;
+  /** op 0: LeakyReLU(alpha), 1: tanh, 2: ReLU. */
+  activation(memory: Uint8Array, op: number, xOff: number, yOff: number, n: number, alpha: number): void;
+  leakyReluGrad(memory: Uint8Array, dyOff: number, xOff: number, dxOff: number, n: number, alpha: number): void;
   batchNormBackward(memory: Uint8Array, xOff: number, dyOff: number, gammaOff: number, meanOff: number, varianceOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, M: number, C: number, epsilon: number): void;
 }
 

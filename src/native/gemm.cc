@@ -425,6 +425,10 @@ struct Blocking {
   double mt_threshold = 4e5;  // M*N*K below which we stay single-threaded (measured break-even ~3.5e5)
   int tiles_per_thread = 4;     // compute tiles per thread (dynamic balance)
   idx_t pack_cap = 4L << 20;     // max floats of one packed operand (16 MB)
+  // Elements below which memory-bound passes (im2col, col2im, batch norm,
+  // activations) stay on the calling thread: waking a worker, and waiting for
+  // one that the OS descheduled on a busy machine, costs more than they save.
+  double stream_mt_threshold = 4e6;
 };
 
 void* aligned_malloc(size_t bytes) {
@@ -822,7 +826,7 @@ void parallel_for(Addon* ad, idx_t n, int tasks, F f) {
 
 inline int work_tasks(Addon* ad, double elems) {
   const int T = ad->pool ? ad->pool->size() : 1;
-  if (T == 1 || elems < 32768) return 1;
+  if (T == 1 || elems < ad->blocking.stream_mt_threshold) return 1;
   return 4 * T;
 }
 
@@ -1029,6 +1033,28 @@ void batchnorm_backward(Addon* ad, const float* x, const float* dy, const float*
       float* o = dx + r * C;
       for (int c = 0; c < C; c++) o[c] = p1[c] * dr[c] + p2[c] * (xr[c] - mean[c]) + p3[c];
     }
+  });
+}
+
+// Elementwise activations (the wasm backend's LeakyRelu, Tanh and the
+// gradient it builds for LeakyRelu/Relu out of Greater, Select and Multiply
+// take 10-60 ns an element).
+void activation_forward(Addon* ad, int op, const float* x, float* y, idx_t n, float alpha) {
+  parallel_for(ad, n, work_tasks(ad, (double)n), [&](idx_t b, idx_t e) {
+    if (op == 0) {
+      for (idx_t i = b; i < e; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * alpha;
+    } else if (op == 2) {
+      for (idx_t i = b; i < e; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    } else {
+      for (idx_t i = b; i < e; i++) y[i] = std::tanh(x[i]);
+    }
+  });
+}
+
+// dx = dy where x > 0, else alpha * dy (alpha 0: ReLU's gradient).
+void leaky_relu_grad(Addon* ad, const float* dy, const float* x, float* dx, idx_t n, float alpha) {
+  parallel_for(ad, n, work_tasks(ad, (double)n), [&](idx_t b, idx_t e) {
+    for (idx_t i = b; i < e; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * alpha;
   });
 }
 
@@ -1478,6 +1504,55 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// activation(memory, op, xOff, yOff, n, alpha): op 0 LeakyReLU(alpha), 1 tanh, 2 ReLU.
+napi_value Activation(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 6) {
+    napi_throw_type_error(env, nullptr, "activation(memory, op, xOff, yOff, n, alpha)");
+    return nullptr;
+  }
+  static const char* const kNames[4] = {"op", "xOffset", "yOffset", "n"};
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  int64_t v[4];
+  double alpha;
+  if (!get_ints(env, argv, 1, 4, kNames, v) || !get_number(env, argv[5], "alpha", &alpha)) return nullptr;
+  if (v[0] > 2) {
+    napi_throw_range_error(env, nullptr, "activation: op must be 0 (LeakyReLU), 1 (tanh) or 2 (ReLU)");
+    return nullptr;
+  }
+  if (!check_range(env, "x", v[1], (uint64_t)v[3], len) || !check_range(env, "y", v[2], (uint64_t)v[3], len)) return nullptr;
+  activation_forward(get_addon(env), (int)v[0], reinterpret_cast<const float*>(base + v[1]),
+                     reinterpret_cast<float*>(base + v[2]), v[3], (float)alpha);
+  return nullptr;
+}
+
+// leakyReluGrad(memory, dyOff, xOff, dxOff, n, alpha)
+napi_value LeakyReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 6) {
+    napi_throw_type_error(env, nullptr, "leakyReluGrad(memory, dyOff, xOff, dxOff, n, alpha)");
+    return nullptr;
+  }
+  static const char* const kNames[4] = {"dyOffset", "xOffset", "dxOffset", "n"};
+  uint8_t* base = nullptr;
+  uint64_t len = 0;
+  if (!get_memory(env, argv[0], &base, &len)) return nullptr;
+  int64_t v[4];
+  double alpha;
+  if (!get_ints(env, argv, 1, 4, kNames, v) || !get_number(env, argv[5], "alpha", &alpha)) return nullptr;
+  for (int i = 0; i < 3; i++)
+    if (!check_range(env, kNames[i], v[i], (uint64_t)v[3], len)) return nullptr;
+  leaky_relu_grad(get_addon(env), reinterpret_cast<const float*>(base + v[0]), reinterpret_cast<const float*>(base + v[1]),
+                  reinterpret_cast<float*>(base + v[2]), v[3], (float)alpha);
+  return nullptr;
+}
+
 napi_value Threads(napi_env env, napi_callback_info info) {
   Addon* ad = get_addon(env);
   napi_value r;
@@ -1551,14 +1626,16 @@ napi_value Kernels(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// _setBlocking(mc, kc, nc, mtThreshold, tilesPerThread, packCapFloats): tuning hook (0 keeps a value).
+// _setBlocking(mc, kc, nc, mtThreshold, tilesPerThread, packCapFloats, streamMtThreshold):
+// tuning hook (0 keeps a value).
 napi_value SetBlocking(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   Addon* ad = get_addon(env);
-  double v[6] = {0, 0, 0, 0, 0, 0};
-  for (size_t i = 0; i < argc && i < 6; i++) napi_get_value_double(env, argv[i], &v[i]);
+  double v[7] = {0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < argc && i < 7; i++) napi_get_value_double(env, argv[i], &v[i]);
+  if (v[6] >= 1) ad->blocking.stream_mt_threshold = v[6];
   if (v[0] >= 1) ad->blocking.mc = (int)std::min(v[0], 4096.0);
   if (v[1] >= 1) ad->blocking.kc = (int)std::min(v[1], 4096.0);
   if (v[2] >= 1) ad->blocking.nc = (int)std::min(v[2], 65536.0);
@@ -1579,6 +1656,8 @@ napi_value SetBlocking(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, r, "tilesPerThread", x);
   napi_create_double(env, (double)ad->blocking.pack_cap, &x);
   napi_set_named_property(env, r, "packCap", x);
+  napi_create_double(env, ad->blocking.stream_mt_threshold, &x);
+  napi_set_named_property(env, r, "streamMtThreshold", x);
   return r;
 }
 
@@ -1606,6 +1685,10 @@ NAPI_MODULE_INIT() {
     if (v > 0) nt = v;
   }
   set_pool_size(ad, nt);
+  if (const char* s = std::getenv("GEMM_STREAM_MT")) {
+    double v = std::atof(s);
+    if (v > 0) ad->blocking.stream_mt_threshold = v;
+  }
   if (napi_set_instance_data(env, ad, FinalizeAddon, nullptr) != napi_ok) {
     delete ad;
     napi_throw_error(env, nullptr, "gemm: napi_set_instance_data failed");
@@ -1619,6 +1702,8 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropFilter", nullptr, ConvOp<2>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormForward", nullptr, BatchNormForward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"batchNormBackward", nullptr, BatchNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"activation", nullptr, Activation, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"leakyReluGrad", nullptr, LeakyReluGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"kernel", nullptr, KernelName, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

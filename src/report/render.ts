@@ -3,8 +3,12 @@
  * PNG. resvg gets its font from the dejavu-fonts-ttf package and never looks at system fonts,
  * so the PNGs come out the same on every machine, with or without fonts installed.
  */
-import * as echarts from 'echarts';
-import { Resvg } from '@resvg/resvg-js';
+import type * as Echarts from 'echarts';
+import type * as ResvgJs from '@resvg/resvg-js';
+
+// Loaded on first use: importing the library (src/index.ts) stays cheap.
+const echarts = () => require('echarts') as typeof Echarts;
+const resvg = () => require('@resvg/resvg-js') as typeof ResvgJs;
 
 export const CHART_WIDTH = 720;
 export const CHART_HEIGHT = 360;
@@ -12,7 +16,7 @@ export const CHART_HEIGHT = 360;
 const FONT_FILE = require.resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
 
 export function renderChartSvg(option: Record<string, unknown>, width = CHART_WIDTH, height = CHART_HEIGHT): string {
-  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+  const chart = echarts().init(null, null, { renderer: 'svg', ssr: true, width, height });
   try {
     chart.setOption(option);
     return chart.renderToSVGString();
@@ -22,9 +26,9 @@ export function renderChartSvg(option: Record<string, unknown>, width = CHART_WI
 }
 
 export function svgToPng(svg: string): Buffer {
-  const resvg = new Resvg(svg, {
+  const renderer = new (resvg().Resvg)(svg, {
     background: '#ffffff',
     font: { fontFiles: [FONT_FILE], loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
   });
-  return resvg.render().asPng();
+  return renderer.render().asPng();
 }

@@ -121,6 +121,9 @@ async function generate(opts: { seed?: number; n?: number; latents?: Float32Arra
   const cols = info.conditional && chosenDigit() === null ? Math.ceil(count / info.numClasses) : undefined;
   const { layout, gray } = tileImages(g.pixels, count, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
   drawGray($('grid'), gray, layout.width, layout.height);
+  // Shown at twice its size, pixels kept square; the caption wraps under it.
+  $('grid').style.width = `${2 * layout.width}px`;
+  $('grid').parentElement!.style.maxWidth = `${Math.max(2 * layout.width + 2, 240)}px`;
   $('grid').dataset.cols = String(layout.cols);
   $('seed').textContent = opts.latents
     ? 'latents given by a script'
