@@ -19,7 +19,7 @@ import type * as tfType from '@tensorflow/tfjs';
 /** A tensor with a name, as tf.io.encodeWeights takes it. */
 type NamedTensor = { name: string; tensor: tfType.Tensor };
 import type { Tf } from './backend';
-import { withModelDefaults, type TrainConfig } from './config';
+import { isInt, isNumberIn, isString, readStoredConfig, type Check, type TrainConfig } from './config';
 import { CheckpointError } from './errors';
 import { fsyncDir, ioError, sha256, writeFileDurable } from './fsutil';
 import { ganSpec } from './nets';
@@ -32,8 +32,17 @@ export const CHECKPOINTS_DIR = 'checkpoints';
 export const BEST_DIR = 'best';
 export const STATE_FILE = 'state.json';
 const FORMAT = 'gan-checkpoint';
-/** 2: the model family (config.arch / channels / conditional, weights matched by name). 1: the MLP only; still read. */
-const VERSION = 2;
+/**
+ * 3: state.json carries its own checksum and the data fingerprint. 2: the model family
+ * (config.arch / channels / conditional, weights matched by name). 1: the MLP only. All are read.
+ */
+const VERSION = 3;
+
+/** Which training images a run uses: their count and the sha256 of their bytes. */
+export interface DataFingerprint {
+  images: number;
+  sha256: string;
+}
 
 export interface CheckpointState {
   format: typeof FORMAT;
@@ -57,10 +66,14 @@ export interface CheckpointState {
   tensors: tfType.io.WeightsManifestEntry[];
   /** sha256 of every other file in the checkpoint, by relative path. */
   files: Record<string, string>;
+  /** The training images the run started with; a resume on other data is refused. */
+  data?: DataFingerprint;
+  /** sha256 of this JSON without this field (as written: one-space indent), so edits and bit rot are caught. */
+  checksum?: string;
 }
 
 export interface CheckpointContents {
-  state: Omit<CheckpointState, 'format' | 'version' | 'files' | 'tensors' | 'savedAt'>;
+  state: Omit<CheckpointState, 'format' | 'version' | 'files' | 'tensors' | 'savedAt' | 'checksum'>;
   generator: Network;
   discriminator: Network;
   /** Extra named tensors: optimizer moments, the fixed noise. */
@@ -167,7 +180,7 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
     fs.mkdirSync(path.join(tmpDir, 'generator'), { recursive: true });
     fs.mkdirSync(path.join(tmpDir, 'discriminator'));
     for (const [name, data] of files) writeFileDurable(path.join(tmpDir, name), data);
-    writeFileDurable(path.join(tmpDir, STATE_FILE), JSON.stringify(state, null, 1));
+    writeFileDurable(path.join(tmpDir, STATE_FILE), sealedStateJson(state));
     fsyncDir(path.join(tmpDir, 'generator'));
     fsyncDir(path.join(tmpDir, 'discriminator'));
     fsyncDir(tmpDir);
@@ -259,24 +272,100 @@ function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Recor
   return params.map((p) => byParam.get(p.name)!);
 }
 
-/** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
-export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
-  let state: CheckpointState;
+/** sha256 of a state as state.json holds it, without its checksum field. */
+function stateChecksum(state: Omit<CheckpointState, 'checksum'>): string {
+  return sha256(JSON.stringify(state, null, 1));
+}
+
+/** The text of state.json for a state: the state with its checksum (any old one replaced). */
+export function sealedStateJson(state: CheckpointState | Omit<CheckpointState, 'checksum'>): string {
+  const { checksum: _old, ...unsealed } = state as CheckpointState;
+  return JSON.stringify({ ...unsealed, checksum: stateChecksum(unsealed) }, null, 1);
+}
+
+const isHash: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'a sha256 in hex');
+const isCount = isInt(0, Number.MAX_SAFE_INTEGER);
+const isObjectOf = (fields: Record<string, Check>): Check => (v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'an object';
+  for (const [k, check] of Object.entries(fields)) {
+    const want = check((v as Record<string, unknown>)[k]);
+    if (want) return `an object whose ${k} is ${want}`;
+  }
+  return undefined;
+};
+const optional = (check: Check): Check => (v) => (v === undefined ? undefined : check(v));
+
+/** The fields of state.json other than config (validated by config.ts's table), and their checks. */
+const STATE_FIELDS: Record<string, Check> = {
+  epoch: isCount,
+  iteration: isCount,
+  step: isCount,
+  backend: isString,
+  savedAt: isString,
+  adamSteps: isObjectOf({ generator: isCount, discriminator: isCount }),
+  partialEpoch: isObjectOf({
+    sums: (v) => (Array.isArray(v) && v.length === 4 && v.every(Number.isFinite) ? undefined : 'a list of 4 finite numbers'),
+    iterations: isCount,
+    seconds: isNumberIn(0, Infinity, true),
+  }),
+  bestFid: optional(isNumberIn(0, Infinity, true)),
+  tensors: (v) =>
+    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' ? undefined : "'float32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
+      ? undefined
+      : 'a list of float32 tensor specs {name, shape, dtype}',
+  files: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined) ? undefined : 'a map of file names to sha256 hashes'),
+  data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash })),
+};
+
+/**
+ * Reads and validates a checkpoint's state.json: its checksum (version 3 on), every field's
+ * type and range, and its config against config.ts's table. Throws CheckpointError naming what
+ * is wrong.
+ */
+export function readCheckpointState(dir: string): CheckpointState {
+  const file = path.join(dir, STATE_FILE);
+  let text: string;
+  let raw: Record<string, unknown>;
   try {
-    state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is ${missing ? 'missing' : 'not valid JSON'}`, 'It is incomplete or damaged; use an earlier checkpoint or retrain');
+    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is ${missing ? 'missing' : `unreadable (${(e as Error).message})`}`, 'It is incomplete or damaged; use an earlier checkpoint or retrain');
   }
-  if (state.format !== FORMAT || typeof state.version !== 'number' || state.version > VERSION || !state.config || !state.files) {
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is not valid JSON`, 'It is damaged; use an earlier checkpoint or retrain');
+  }
+  if (typeof raw !== 'object' || raw === null || raw.format !== FORMAT || typeof raw.version !== 'number' || raw.version > VERSION) {
     throw new CheckpointError(`checkpoint ${dir} is not a gan checkpoint of a version this program reads`, 'Update gan, or use a checkpoint written by this version');
   }
-  // Version 1 checkpoints predate the model family: their config lacks its keys.
-  state.config = withModelDefaults(state.config);
+  const { checksum, ...unsealed } = raw;
+  if (raw.version >= 3 && (typeof checksum !== 'string' || checksum !== stateChecksum(unsealed as Omit<CheckpointState, 'checksum'>))) {
+    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} does not match its checksum (altered or damaged)`, 'Use another checkpoint of the run, or retrain');
+  }
+  const problems: string[] = [];
+  for (const [key, check] of Object.entries(STATE_FIELDS)) {
+    const want = check(raw[key]);
+    if (want) problems.push(`${key} is ${JSON.stringify(raw[key]) ?? 'missing'}, not ${want}`);
+  }
+  const stored = readStoredConfig(raw.config);
+  problems.push(...stored.problems);
+  if (problems.length) {
+    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is not valid: ${problems.join('; ')}`, 'Use another checkpoint of the run, or retrain');
+  }
+  return { ...(raw as unknown as CheckpointState), config: stored.config! };
+}
+
+/** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
+export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
+  const state = readCheckpointState(dir);
   const spec = ganSpec(state.config);
   const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
   const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
   const bin = readChecked(dir, 'state.bin', state.files);
+  const binBytes = state.tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
+  if (bin.length !== binBytes) throw new CheckpointError(`checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`, 'Use another checkpoint of the run, or retrain');
   const tensors = tf.io.decodeWeights(new Uint8Array(bin).buffer, state.tensors);
   return { dir, state, generatorWeights, discriminatorWeights, tensors };
 }
@@ -285,14 +374,18 @@ export function disposeLoaded(c: LoadedCheckpoint): void {
   for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...Object.values(c.tensors)]) t.dispose();
 }
 
-/** Where the newest checkpoint with a readable state.json stands (not verified: a quick look). */
-export function peekLatestState(runDir: string): { epoch: number; iteration: number; step: number } | undefined {
+/**
+ * The newest checkpoint whose state.json is valid (weights not verified: a quick look), with
+ * the messages of newer ones skipped; undefined when there is none.
+ */
+export function peekLatestState(runDir: string): { dir: string; state: CheckpointState; skipped: string[] } | undefined {
+  const skipped: string[] = [];
   for (const dir of listCheckpoints(runDir)) {
     try {
-      const s = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as CheckpointState;
-      if (typeof s.epoch === 'number') return { epoch: s.epoch, iteration: s.iteration, step: s.step };
-    } catch {
-      // damaged: look at the one before
+      return { dir, state: readCheckpointState(dir), skipped };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      skipped.push(e.message);
     }
   }
   return undefined;
@@ -303,17 +396,24 @@ export function peekLatestState(runDir: string): { epoch: number; iteration: num
  * in `skipped`, so a run killed while writing still resumes from the one before.
  */
 export function loadLatestCheckpoint(tf: Tf, runDir: string): { checkpoint: LoadedCheckpoint; skipped: string[] } {
-  const skipped: string[] = [];
-  for (const dir of listCheckpoints(runDir)) {
-    try {
-      return { checkpoint: loadCheckpoint(tf, dir), skipped };
-    } catch (e) {
-      if (!(e instanceof CheckpointError)) throw e;
-      skipped.push(e.message);
+  let skipped: string[] = [];
+  // A run being trained prunes old checkpoints while we read: if every one we listed failed and
+  // the list has changed meanwhile, look again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    skipped = [];
+    const listed = listCheckpoints(runDir);
+    for (const dir of listed) {
+      try {
+        return { checkpoint: loadCheckpoint(tf, dir), skipped };
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+        skipped.push(e.message);
+      }
     }
+    if (JSON.stringify(listCheckpoints(runDir)) === JSON.stringify(listed)) break;
   }
   throw new CheckpointError(
     skipped.length ? `no usable checkpoint in ${runDir} (${skipped.join('; ')})` : `no checkpoint in ${runDir}`,
-    skipped.length ? 'Every checkpoint is damaged; retrain' : 'Train first with `gan train`, or pass --run DIR of a run that has finished an epoch',
+    skipped.length ? 'Every checkpoint is damaged; retrain' : 'Train first with `gan train`, or pass --run DIR of a run that has written a checkpoint',
   );
 }

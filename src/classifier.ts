@@ -11,9 +11,11 @@
  * stall at 98.98% test accuracy; this size passes 99% in two epochs of about 110 s (2 threads).
  *
  * Trained by the project itself, deterministically for a seed: seeded initialisers, our own
- * data order, no dropout. Cached under data/classifier/ (never committed).
+ * data order, no dropout. Cached per user (classifierDir()), so that `gan eval` from any folder
+ * finds it.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from './backend';
@@ -24,7 +26,16 @@ import { fsyncDir, ioError, sha256, writeFileDurable } from './fsutil';
 
 export const CLASSIFIER_VERSION = 1;
 export const FEATURES_LAYER = 'features';
-export const DEFAULT_CLASSIFIER_DIR = path.join('data', 'classifier');
+
+/**
+ * Where the trained classifier is cached: $GAN_CACHE_DIR/classifier, else
+ * $XDG_CACHE_HOME/gan/classifier, else ~/.cache/gan/classifier. Per user, not per folder.
+ */
+export function classifierDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GAN_CACHE_DIR) return path.join(env.GAN_CACHE_DIR, 'classifier');
+  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(cache, 'gan', 'classifier');
+}
 
 export interface ClassifierInfo {
   version: number;

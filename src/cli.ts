@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, GanError, InterruptedError } from './errors';
 import { ARCHS, BACKEND_CHOICES, parseArch, parseBackendChoice, parseDigit, parseIntIn, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
+import { guardOutput } from './commands/output';
 
 interface FlagSpec {
   flags: string;
@@ -31,7 +32,8 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', parse: parsePositiveInt('--log-every') },
   { flags: '--checkpoint-every <steps>', description: 'also write a checkpoint every N steps inside epochs (default: after each epoch)', parse: parsePositiveInt('--checkpoint-every') },
   { flags: '--eval-every <epochs>', description: 'measure FID, Inception Score and mode coverage every K epochs (into metrics.jsonl) and keep the best checkpoint by FID in best/', parse: parsePositiveInt('--eval-every') },
-  { flags: '--eval-samples <n>', description: 'samples per evaluation (default: 10000)', parse: parsePositiveInt('--eval-samples', 60000) },
+  // Two samples at least: FID needs a covariance.
+  { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', parse: parseIntIn('--eval-samples', 2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
 ];
 
@@ -49,7 +51,7 @@ const SAMPLE_FLAGS: FlagSpec[] = [
 const EVAL_FLAGS: FlagSpec[] = [
   { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)' },
   { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run' },
-  { flags: '--n <n>', description: 'samples to generate and real images to compare, up to 60000', parse: parsePositiveInt('--n', 60000), default: 10000 },
+  { flags: '--n <n>', description: 'samples to generate and real images to compare, 2 to 60000', parse: parseIntIn('--n', 2, 60000), default: 10000 },
   { flags: '--seed <n>', description: 'seed of the generated noise', parse: parseNonNegativeInt('--seed'), default: 0 },
   { flags: '--json', description: 'one JSON object per row instead of a table' },
 ];
@@ -146,7 +148,7 @@ function buildProgram(): Command {
   });
 
   const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
-  addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it in data/classifier/'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
+  addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it per user (see gan eval --help)'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { classifierTrainCommand } = await import('./commands/eval.js');
     await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend, threads: o.threads });
@@ -156,6 +158,7 @@ function buildProgram(): Command {
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   verbose ||= argv.includes('--verbose');
+  guardOutput();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

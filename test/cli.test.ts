@@ -71,6 +71,10 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     [['sample', '--n', '10001'], 2, /--n must be a whole number from 1 to 10000/],
     [['sample', '--out', path.join(work, 'g.jpg')], 2, /unknown file type/],
     [['train', '--epoch', '3'], 2, /unknown option '--epoch' \(Did you mean --epochs\?\)/],
+    // One sample has no covariance: refused with the flags, before any work.
+    [['eval', '--n', '1'], 2, /--n must be a whole number from 2 to 60000, got '1'/],
+    [['train', '--eval-every', '1', '--eval-samples', '1'], 2, /--eval-samples must be a whole number from 2 to 60000/],
+    [['train', '--resume', '--out', path.join(work, 'norun')], 1, /norun is not a run directory \(no run.json\)\. Start a run there with: gan train --out/],
   ];
   for (const [args, code, message] of cases) {
     const r = gan(args, work);

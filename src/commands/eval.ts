@@ -2,13 +2,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice } from '../backend';
-import { DEFAULT_CLASSIFIER_DIR, saveClassifier, trainClassifier } from '../classifier';
+import { classifierDir, saveClassifier, trainClassifier } from '../classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
 import { DataError } from '../errors';
 import { Evaluator, obtainClassifier, type EvalRow } from '../eval';
 import { newestRun } from '../run-dir';
 import { sampleRun } from '../sample';
+import { printLine } from './output';
 
 export interface EvalCommandOptions {
   run?: string;
@@ -43,17 +44,17 @@ function readSamplesFile(file: string, limit: number): { pixels: Uint8Array; n: 
 }
 
 export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? printLine;
   const info = (line: string) => (opts.json ? process.stderr.write(line + '\n') : log(line));
   // Check inputs before the backend loads and before any long work.
   const samples = opts.samples ? readSamplesFile(opts.samples, opts.n) : undefined;
-  const runDir = samples ? undefined : opts.run ?? newestRun();
+  const runDir = samples ? undefined : opts.run ?? newestRun(undefined, { withCheckpoint: true });
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);
   const t0 = performance.now();
   const classifier = await obtainClassifier(backend.tf, backend.name, {
-    onTrainStart: () => info(`training the evaluation classifier once (cached in ${DEFAULT_CLASSIFIER_DIR}/)...`),
+    onTrainStart: () => info(`training the evaluation classifier once (cached in ${classifierDir()})...`),
   });
   info(`classifier: MNIST test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
   const evaluator = new Evaluator(backend.tf, classifier);
@@ -89,7 +90,7 @@ export interface ClassifierCommandOptions {
 }
 
 export async function classifierTrainCommand(opts: ClassifierCommandOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? printLine;
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const c = await trainClassifier(backend.tf, backend.name, {
@@ -99,6 +100,6 @@ export async function classifierTrainCommand(opts: ClassifierCommandOptions): Pr
       if (p.batch === p.batches || p.batch % 200 === 1) log(`epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}  loss ${p.loss.toFixed(4)}`);
     },
   });
-  await saveClassifier(backend.tf, DEFAULT_CLASSIFIER_DIR, c);
-  log(`classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${c.info.epochs} epochs, ${c.info.trainSeconds.toFixed(1)} s; saved to ${DEFAULT_CLASSIFIER_DIR}/`);
+  await saveClassifier(backend.tf, classifierDir(), c);
+  log(`classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${c.info.epochs} epochs, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`);
 }

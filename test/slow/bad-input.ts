@@ -12,6 +12,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sealedStateJson } from '../../src/checkpoint';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'gan.js');
 
@@ -90,7 +91,7 @@ function main() {
     const f = path.join(newestCkpt(r), 'state.json');
     const s = JSON.parse(fs.readFileSync(f, 'utf8'));
     s.config.generatorHidden = [128, 256, 512];
-    fs.writeFileSync(f, JSON.stringify(s));
+    fs.writeFileSync(f, sealedStateJson(s)); // re-sealed: the architecture check itself is tested
   });
   const escapeRun = damaged('run-escape', (r) => {
     const dir = newestCkpt(r);
@@ -102,7 +103,7 @@ function main() {
     const sf = path.join(dir, 'state.json');
     const s = JSON.parse(fs.readFileSync(sf, 'utf8'));
     s.files['generator/model.json'] = crypto.createHash('sha256').update(text).digest('hex');
-    fs.writeFileSync(sf, JSON.stringify(s));
+    fs.writeFileSync(sf, sealedStateJson(s));
   });
 
   const out = (n: string) => path.join(work, n);
