@@ -7,6 +7,7 @@
  *   npm run bench -- --json            one JSON object per configuration
  *   npm run bench -- --backends wasm --batches 64 --iters 100
  *   npm run bench -- --archs dcgan --channels 32,128
+ *   npm run bench -- --backends webgpu --batches 64,256,1024 --dcgan-backend webgpu --dcgan-batches 64,256,1024 --channels 128
  *
  * The MLP rows run every backend at batch 64 and 256; the DCGAN rows (the tutorials' network) run
  * on the wasm backend with all threads at batch 64, at the default width and the tutorial's 128.
@@ -22,7 +23,7 @@ import { ganSpec } from './nets';
 import { iterationFlops } from './nets/spec';
 import { GanTrainer, datasetTensor } from './train';
 
-const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface BenchRow {
   kind: 'train_step';
@@ -78,7 +79,9 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
     const b = k % nb;
     const t0 = performance.now();
     const stats = trainer.stepOnIndices(dataset, order.subarray(b * batch, (b + 1) * batch), k);
-    stats.dataSync(); // wait for the device: each iteration is timed to completion
+    // Wait for the device: each iteration is timed to completion. An async read, because the
+    // webgpu backend cannot read synchronously in Node (on the CPU backends it is the same).
+    await stats.data();
     stats.dispose();
     if (k >= warmup) times.push(performance.now() - t0);
   }
@@ -112,13 +115,13 @@ async function benchData(backend: BackendName, batch: number, threads?: number):
   const images = loadImages();
   const t1 = performance.now();
   const dataset = datasetTensor(tf, images).images;
-  dataset.dataSync();
+  await dataset.data();
   const t2 = performance.now();
   const start = performance.now();
   const order = epochOrder(images.n, 0, 1);
   for (let b = 0; b < batchesPerEpoch(images.n, batch); b++) {
     const batchT = tf.tidy(() => tf.gather(dataset, tf.tensor1d(order.subarray(b * batch, (b + 1) * batch), 'int32')));
-    batchT.dataSync();
+    await batchT.data();
     batchT.dispose();
   }
   const end = performance.now();
@@ -212,15 +215,20 @@ async function main(args: string[]): Promise<void> {
   if (archs.includes('dcgan')) dcganRows(args, json, out, line);
 }
 
-/** DCGAN rows: the wasm backend on all threads, batch 64, at each asked width (default and the tutorial's 128). */
+/**
+ * DCGAN rows: the wasm backend on all threads (or --dcgan-backend, e.g. webgpu on a GPU machine),
+ * at each asked width (default and the tutorial's 128), batch 64 (or --dcgan-batches).
+ */
 function dcganRows(args: string[], json: boolean, out: (s: string) => void, line: (r: BenchRow) => string): void {
-  const threads = defaultWasmThreads();
+  const backend = parseList(args, '--dcgan-backend', ['wasm'])[0];
+  const threads = backend === 'wasm' ? defaultWasmThreads() : 1;
   const widths = parseList(args, '--channels', [String(DEFAULT_TRAIN.channels), '128']).map(Number);
-  if (!json) out('DCGAN (the tutorials\' network), wasm, batch 64:');
-  for (const c of widths) {
+  const batches = parseList(args, '--dcgan-batches', ['64']);
+  if (!json) out(`DCGAN (the tutorials' network), ${backend}, batch ${batches.join(', ')}:`);
+  for (const c of widths) for (const batch of batches) {
     // A step at C = 128 takes seconds on 2 cores: few iterations keep the bench short.
-    const iters = parseNum(args, '--iters', 0) || (c >= 96 ? 4 : 15);
-    const { row, error } = runChild(['--backend', 'wasm', '--threads', String(threads), '--batch', '64', '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)]);
+    const iters = parseNum(args, '--iters', 0) || (c >= 96 && backend === 'wasm' ? 4 : 15);
+    const { row, error } = runChild(['--backend', backend, '--threads', String(threads), '--batch', batch, '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)]);
     if (!row) out(json ? JSON.stringify({ kind: 'train_step', arch: 'dcgan', channels: c, skipped: error }) : `  C = ${c}: failed: ${error}`);
     else out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
   }

@@ -147,6 +147,15 @@ function buildProgram(): Command {
     await serveCommand({ run: o.run, port: o.port, host: o.host, backend: o.backend });
   });
 
+  program
+    .command('doctor')
+    .description('what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece')
+    .option('--json', 'one JSON object instead of text')
+    .action(async (o) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      await doctorCommand({ json: !!o.json });
+    });
+
   const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
   addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it per user (see gan eval --help)'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;

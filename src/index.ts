@@ -4,6 +4,8 @@
  */
 export { loadBackend, parseBackendChoice, BACKEND_CHOICES } from './backend';
 export type { Tf, BackendChoice, BackendName, LoadedBackend } from './backend';
+export { runDoctor } from './doctor';
+export type { DoctorReport } from './doctor';
 export * from './errors';
 export { DEFAULT_TRAIN, DEFAULT_MODEL, resolveTrainConfig, resumeConflicts, CONFIG_FIELDS, configProblems, readStoredConfig } from './config';
 export type { TrainConfig, ModelConfig } from './config';
