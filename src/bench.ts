@@ -7,6 +7,8 @@
  *   npm run bench -- --json            one JSON object per configuration
  *   npm run bench -- --backends wasm --batches 64 --iters 100
  *   npm run bench -- --archs dcgan --channels 32,128
+ *   npm run bench -- --backends webgpu --batches 64,256,1024 --dcgan-backend webgpu --dcgan-batches 64,256,1024 --channels 128
+ *   npm run bench -- --preset stable   each MLP/DCGAN row also with the preset's tricks, and the cost ratio
  *
  * The MLP rows run every backend at batch 64 and 256; the DCGAN rows (the tutorials' network) run
  * on the wasm backend with all threads at batch 64, at the default width and the tutorial's 128.
@@ -16,17 +18,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { defaultWasmThreads, loadBackend, type BackendName } from './backend';
-import { DEFAULT_TRAIN, resolveTrainConfig, type Arch, type ModelConfig } from './config';
+import { DEFAULT_TRAIN, applyPreset, resolveTrainConfig, type Arch, type ModelConfig } from './config';
 import { batchesPerEpoch, epochOrder, loadImages } from './data/mnist';
 import { ganSpec } from './nets';
 import { iterationFlops } from './nets/spec';
 import { GanTrainer, datasetTensor } from './train';
 
-const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface BenchRow {
   kind: 'train_step';
   arch: Arch;
+  /** The --preset whose tricks were on (absent: the plain step). */
+  preset?: string;
   /** DCGAN width C (absent for the MLP). */
   channels?: number;
   backend: BackendName;
@@ -65,9 +69,9 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** In a child: time the train step on one backend and batch size. */
-async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads: number | undefined, model: Pick<ModelConfig, 'arch' | 'channels'>): Promise<BenchRow> {
+async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads: number | undefined, model: Pick<ModelConfig, 'arch' | 'channels'>, preset?: string): Promise<BenchRow> {
   const { tf } = await loadBackend(backend, { threads });
-  const config = resolveTrainConfig({ seed: 0, batchSize: batch, ...model });
+  const config = resolveTrainConfig(applyPreset({ seed: 0, batchSize: batch, ...model }, preset));
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
   const trainer = new GanTrainer(tf, config);
   const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
@@ -78,7 +82,9 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
     const b = k % nb;
     const t0 = performance.now();
     const stats = trainer.stepOnIndices(dataset, order.subarray(b * batch, (b + 1) * batch), k);
-    stats.dataSync(); // wait for the device: each iteration is timed to completion
+    // Wait for the device: each iteration is timed to completion. An async read, because the
+    // webgpu backend cannot read synchronously in Node (on the CPU backends it is the same).
+    await stats.data();
     stats.dispose();
     if (k >= warmup) times.push(performance.now() - t0);
   }
@@ -90,6 +96,7 @@ async function benchStep(backend: BackendName, batch: number, iters: number, war
   return {
     kind: 'train_step',
     arch: model.arch,
+    preset,
     channels: model.arch === 'mlp' ? undefined : model.channels,
     backend,
     threads: threads ?? 1,
@@ -112,13 +119,13 @@ async function benchData(backend: BackendName, batch: number, threads?: number):
   const images = loadImages();
   const t1 = performance.now();
   const dataset = datasetTensor(tf, images).images;
-  dataset.dataSync();
+  await dataset.data();
   const t2 = performance.now();
   const start = performance.now();
   const order = epochOrder(images.n, 0, 1);
   for (let b = 0; b < batchesPerEpoch(images.n, batch); b++) {
     const batchT = tf.tidy(() => tf.gather(dataset, tf.tensor1d(order.subarray(b * batch, (b + 1) * batch), 'int32')));
-    batchT.dataSync();
+    await batchT.data();
     batchT.dispose();
   }
   const end = performance.now();
@@ -154,8 +161,26 @@ async function child(args: string[]): Promise<void> {
     : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10), threads, {
         arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
         channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
-      });
+      }, presetOf(args));
   process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+function presetOf(args: string[]): string | undefined {
+  const i = args.indexOf('--preset');
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * With --preset: the same configuration again with the preset's tricks, right after the plain
+ * one (a paired measurement on a noisy machine), and its cost as a ratio of the plain step.
+ */
+function presetRow(childArgs: string[], plain: BenchRow, preset: string | undefined, json: boolean, out: (s: string) => void, line: (r: BenchRow) => string, indent = ''): void {
+  if (!preset) return;
+  const { row, error } = runChild([...childArgs, '--preset', preset]);
+  if (!row) return out(json ? JSON.stringify({ kind: 'train_step', preset, skipped: error }) : `${indent}--preset ${preset}: failed: ${error}`);
+  const r = row as BenchRow;
+  const ratio = r.median_ms_per_iter / plain.median_ms_per_iter;
+  out(json ? JSON.stringify({ ...r, cost_vs_plain: +ratio.toFixed(3) }) : `${indent}${line(r)}  --preset ${preset}: ${ratio.toFixed(2)}x the plain step`);
 }
 
 function runChild(args: string[]): { row?: BenchRow | DataBenchRow; error?: string } {
@@ -189,7 +214,8 @@ async function main(args: string[]): Promise<void> {
     for (const batch of batches) {
       // The pure-JS backend takes seconds per step: fewer iterations keep the bench short.
       const n = iters || (backend === 'cpu' ? 5 : batch >= 256 ? 20 : 50);
-      const { row, error } = runChild(['--backend', backend, '--threads', String(threads), '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10']);
+      const childArgs = ['--backend', backend, '--threads', String(threads), '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10'];
+      const { row, error } = runChild(childArgs);
       if (!row) {
         if (json) out(JSON.stringify({ kind: 'train_step', backend, threads, batch_size: batch, skipped: error }));
         else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  ${String(batch).padStart(5)}  not available: ${error}`);
@@ -199,6 +225,7 @@ async function main(args: string[]): Promise<void> {
       const r = row as BenchRow;
       if (json) out(JSON.stringify(r));
       else out(line(r));
+      presetRow(childArgs, r, presetOf(args), json, out, line);
     }
     if (loaded && backend !== 'cpu') {
       const { row } = runChild(['--backend', backend, '--threads', String(threads), '--batch', '64', '--data']);
@@ -212,17 +239,26 @@ async function main(args: string[]): Promise<void> {
   if (archs.includes('dcgan')) dcganRows(args, json, out, line);
 }
 
-/** DCGAN rows: the wasm backend on all threads, batch 64, at each asked width (default and the tutorial's 128). */
+/**
+ * DCGAN rows: the wasm backend on all threads (or --dcgan-backend, e.g. webgpu on a GPU machine),
+ * at each asked width (default and the tutorial's 128), batch 64 (or --dcgan-batches).
+ */
 function dcganRows(args: string[], json: boolean, out: (s: string) => void, line: (r: BenchRow) => string): void {
-  const threads = defaultWasmThreads();
+  const backend = parseList(args, '--dcgan-backend', ['wasm'])[0];
+  const threads = backend === 'wasm' ? defaultWasmThreads() : 1;
   const widths = parseList(args, '--channels', [String(DEFAULT_TRAIN.channels), '128']).map(Number);
-  if (!json) out('DCGAN (the tutorials\' network), wasm, batch 64:');
-  for (const c of widths) {
+  const batches = parseList(args, '--dcgan-batches', ['64']);
+  if (!json) out(`DCGAN (the tutorials' network), ${backend}, batch ${batches.join(', ')}:`);
+  for (const c of widths) for (const batch of batches) {
     // A step at C = 128 takes seconds on 2 cores: few iterations keep the bench short.
-    const iters = parseNum(args, '--iters', 0) || (c >= 96 ? 4 : 15);
-    const { row, error } = runChild(['--backend', 'wasm', '--threads', String(threads), '--batch', '64', '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)]);
+    const iters = parseNum(args, '--iters', 0) || (c >= 96 && backend === 'wasm' ? 4 : 15);
+    const childArgs = ['--backend', backend, '--threads', String(threads), '--batch', batch, '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)];
+    const { row, error } = runChild(childArgs);
     if (!row) out(json ? JSON.stringify({ kind: 'train_step', arch: 'dcgan', channels: c, skipped: error }) : `  C = ${c}: failed: ${error}`);
-    else out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
+    else {
+      out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
+      presetRow(childArgs, row as BenchRow, presetOf(args), json, out, line, `  C = ${String(c).padEnd(4)} `);
+    }
   }
 }
 

@@ -4,7 +4,9 @@
  *   <run>/checkpoints/step-000000938/
  *     generator/model.json, generator/weights.bin          LayersModel format (tf.loadLayersModel)
  *     discriminator/model.json, discriminator/weights.bin  the same, with its dropout layers
- *     state.bin                                            Adam moments of both nets + the fixed noise
+ *     ema_generator/model.json, ema_generator/weights.bin  with --ema: the EMA of G's weights (what sampling uses)
+ *     state.bin                                            Adam moments of both nets, the fixed noise, and the
+ *                                                          tricks' state (historical averages, the replay ring)
  *     state.json                                           epoch, step, config, seed, Adam steps,
  *                                                          the state.bin manifest, sha256 of every file
  *
@@ -59,7 +61,7 @@ export interface CheckpointState {
   /** Updates applied by each optimizer (Adam's bias correction needs them). */
   adamSteps: { generator: number; discriminator: number };
   /** Running sums of the current partial epoch, so its averages survive an interrupt. */
-  partialEpoch: { sums: number[]; iterations: number; seconds: number };
+  partialEpoch: { sums: number[]; iterations: number; seconds: number; sumsSq?: number[] };
   /** Lowest FID measured so far in the run (with --eval-every), for keeping best/. */
   bestFid?: number;
   /** Manifest of state.bin (tf.io weight specs). */
@@ -76,6 +78,8 @@ export interface CheckpointContents {
   state: Omit<CheckpointState, 'format' | 'version' | 'files' | 'tensors' | 'savedAt' | 'checksum'>;
   generator: Network;
   discriminator: Network;
+  /** With --ema: the exponential moving average of the generator, exported as ema_generator/. */
+  emaGenerator?: Network;
   /** Extra named tensors: optimizer moments, the fixed noise. */
   tensors: NamedTensor[];
 }
@@ -86,8 +90,13 @@ export interface LoadedCheckpoint {
   /** In paramSpecs order of the stored config's networks. */
   generatorWeights: tfType.Tensor[];
   discriminatorWeights: tfType.Tensor[];
+  /** The EMA generator's weights, when the checkpoint has ema_generator/. */
+  emaGeneratorWeights?: tfType.Tensor[];
   tensors: Record<string, tfType.Tensor>;
 }
+
+/** The folder of the EMA generator's LayersModel inside a checkpoint. */
+export const EMA_GENERATOR_DIR = 'ema_generator';
 
 export function checkpointName(step: number): string {
   return `step-${String(step).padStart(9, '0')}`;
@@ -157,12 +166,19 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
   // Serialise everything before touching the disk, so a failure here changes nothing.
   const g = await layersModelFiles(tf, contents.state.config, contents.generator);
   const d = await layersModelFiles(tf, contents.state.config, contents.discriminator);
+  const ema = contents.emaGenerator ? await layersModelFiles(tf, contents.state.config, contents.emaGenerator) : undefined;
   const encoded = await tf.io.encodeWeights(contents.tensors);
   const files: Array<[string, Uint8Array | string]> = [
     ['generator/model.json', g.modelJson],
     ['generator/weights.bin', g.weights],
     ['discriminator/model.json', d.modelJson],
     ['discriminator/weights.bin', d.weights],
+    ...(ema
+      ? ([
+          [`${EMA_GENERATOR_DIR}/model.json`, ema.modelJson],
+          [`${EMA_GENERATOR_DIR}/weights.bin`, ema.weights],
+        ] as Array<[string, Uint8Array | string]>)
+      : []),
     ['state.bin', joinWeightData(encoded.data)],
   ];
   const state: CheckpointState = {
@@ -179,10 +195,12 @@ export async function saveCheckpoint(tf: Tf, runDir: string, contents: Checkpoin
     fs.rmSync(tmpDir, { recursive: true, force: true });
     fs.mkdirSync(path.join(tmpDir, 'generator'), { recursive: true });
     fs.mkdirSync(path.join(tmpDir, 'discriminator'));
+    if (ema) fs.mkdirSync(path.join(tmpDir, EMA_GENERATOR_DIR));
     for (const [name, data] of files) writeFileDurable(path.join(tmpDir, name), data);
     writeFileDurable(path.join(tmpDir, STATE_FILE), sealedStateJson(state));
     fsyncDir(path.join(tmpDir, 'generator'));
     fsyncDir(path.join(tmpDir, 'discriminator'));
+    if (ema) fsyncDir(path.join(tmpDir, EMA_GENERATOR_DIR));
     fsyncDir(tmpDir);
     if (fs.existsSync(finalDir)) {
       // Saving the same step again (an interrupt right at an epoch end): move the old one aside
@@ -310,9 +328,10 @@ const STATE_FIELDS: Record<string, Check> = {
   }),
   bestFid: optional(isNumberIn(0, Infinity, true)),
   tensors: (v) =>
-    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' ? undefined : "'float32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
+    // int32: the digits of a conditional run's replay ring (--replay).
+    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' || d === 'int32' ? undefined : "'float32' or 'int32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
       ? undefined
-      : 'a list of float32 tensor specs {name, shape, dtype}',
+      : 'a list of float32 or int32 tensor specs {name, shape, dtype}',
   files: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined) ? undefined : 'a map of file names to sha256 hashes'),
   data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash })),
 };
@@ -363,15 +382,17 @@ export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
   const spec = ganSpec(state.config);
   const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
   const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
+  const emaGeneratorWeights =
+    `${EMA_GENERATOR_DIR}/model.json` in state.files ? readLayersModelWeights(tf, dir, EMA_GENERATOR_DIR, state.files, paramSpecs(spec.generator)) : undefined;
   const bin = readChecked(dir, 'state.bin', state.files);
   const binBytes = state.tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
   if (bin.length !== binBytes) throw new CheckpointError(`checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`, 'Use another checkpoint of the run, or retrain');
   const tensors = tf.io.decodeWeights(new Uint8Array(bin).buffer, state.tensors);
-  return { dir, state, generatorWeights, discriminatorWeights, tensors };
+  return { dir, state, generatorWeights, discriminatorWeights, emaGeneratorWeights, tensors };
 }
 
 export function disposeLoaded(c: LoadedCheckpoint): void {
-  for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...Object.values(c.tensors)]) t.dispose();
+  for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...(c.emaGeneratorWeights ?? []), ...Object.values(c.tensors)]) t.dispose();
 }
 
 /**

@@ -5,7 +5,10 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, describeError, GanError, InterruptedError } from './errors';
-import { ARCHS, BACKEND_CHOICES, parseArch, parseBackendChoice, parseDigit, parseIntIn, parseNonNegativeInt, parseNumberIn, parsePositiveInt, DEFAULT_TRAIN } from './config';
+import {
+  ARCHS, BACKEND_CHOICES, DEFAULT_TRAIN, DEFAULT_TRICKS, PRESETS, applyPreset, parseArch, parseBackendChoice, parseDigit, parseFraction, parseIntIn, parseNonNegativeInt, parseNumberIn, parsePositiveInt, parsePreset, parseSmoothReal, parseWidths,
+  describeTricks, type Arch,
+} from './config';
 import { guardOutput } from './commands/output';
 
 interface FlagSpec {
@@ -13,6 +16,8 @@ interface FlagSpec {
   description: string;
   parse?: (value: string) => unknown;
   default?: unknown;
+  /** Left out of --help: test knobs. */
+  hidden?: boolean;
 }
 
 /** Options as data: one entry per flag drives commander. */
@@ -35,7 +40,26 @@ const TRAIN_FLAGS: FlagSpec[] = [
   // Two samples at least: FID needs a covariance.
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', parse: parseIntIn('--eval-samples', 2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
+  // The stabilising tricks (src/tricks.ts), each off by default; README "Stabilising tricks".
+  { flags: '--preset <name>', description: `recommended: --preset stable, the stabilising tricks that go together (${describePreset('mlp')}); flags given beside it win`, parse: parsePreset },
+  { flags: '--label-smoothing <s>', description: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1", parse: parseNumberIn('--label-smoothing', 0, 0.5, true) },
+  { flags: '--one-sided', description: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)' },
+  { flags: '--smooth-real <how>', description: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])", parse: parseSmoothReal },
+  { flags: '--instance-noise <sigma>', description: "Gaussian noise of std SIGMA * R^epoch added to every image D sees, real and generated; e.g. 0.1", parse: parseNumberIn('--instance-noise', 0, 10, true) },
+  { flags: '--noise-decay <r>', description: 'per-epoch factor R of the instance noise (default: 1)', parse: parseFraction('--noise-decay') },
+  { flags: '--feature-matching', description: "G's loss: squared distance between the mean D features (its last hidden layer) of real and generated batches" },
+  { flags: '--replay <k>', description: "experience replay: keep the last K generated batches; part of D's generated half comes from them; e.g. 50", parse: parsePositiveInt('--replay', 10000) },
+  { flags: '--replay-fraction <f>', description: `with --replay: share of D's generated half drawn from past batches (default: ${DEFAULT_TRAIN.replayFraction})`, parse: parseFraction('--replay-fraction') },
+  { flags: '--historical-averaging <lambda>', description: "penalise each network's distance to the mean of its past weights, LAMBDA * ||theta - mean||^2; e.g. 0.001", parse: parseNumberIn('--historical-averaging', 0, 1e6, true) },
+  { flags: '--ema <decay>', description: "keep an exponential moving average of G's weights (e.g. 0.999): saved as ema_generator/ and used by sample, eval and the epoch grids", parse: parseNumberIn('--ema', 0, 1, true) },
+  { flags: '--generator-hidden <widths>', description: `MLP generator's hidden widths, comma-separated (default: ${DEFAULT_TRAIN.generatorHidden.join(',')})`, parse: parseWidths('--generator-hidden') },
+  { flags: '--debug-d-real-only', description: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)', hidden: true },
 ];
+
+/** The tricks a preset turns on, as flags. */
+function describePreset(arch: Arch): string {
+  return describeTricks({ ...DEFAULT_TRICKS, ...PRESETS.stable[arch] });
+}
 
 const SAMPLE_FLAGS: FlagSpec[] = [
   { flags: '--n <n>', description: 'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16)', parse: parsePositiveInt('--n', 10000) },
@@ -46,6 +70,7 @@ const SAMPLE_FLAGS: FlagSpec[] = [
   { flags: '--seed <n>', description: 'seed of the noise', parse: parseNonNegativeInt('--seed'), default: 0 },
   { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square; conditional runs: one row per digit)', parse: parsePositiveInt('--nrow', 10000) },
   { flags: '--digit <d>', description: 'conditional runs: draw only this digit, 0-9 (default: every digit in equal shares, in rows)', parse: parseDigit },
+  { flags: '--raw-generator', description: 'sample the trained generator even when the run kept an EMA generator (--ema; used by default)' },
 ];
 
 const EVAL_FLAGS: FlagSpec[] = [
@@ -54,6 +79,7 @@ const EVAL_FLAGS: FlagSpec[] = [
   { flags: '--n <n>', description: 'samples to generate and real images to compare, 2 to 60000', parse: parseIntIn('--n', 2, 60000), default: 10000 },
   { flags: '--seed <n>', description: 'seed of the generated noise', parse: parseNonNegativeInt('--seed'), default: 0 },
   { flags: '--json', description: 'one JSON object per row instead of a table' },
+  { flags: '--raw-generator', description: 'evaluate the trained generator even when the run kept an EMA generator (--ema; used by default)' },
 ];
 
 const CLASSIFIER_FLAGS: FlagSpec[] = [
@@ -87,6 +113,7 @@ function addFlags(cmd: Command, specs: FlagSpec[]): Command {
     const opt = new Option(spec.flags, spec.description);
     if (spec.parse) opt.argParser(spec.parse as (value: string, previous: unknown) => unknown);
     if (spec.default !== undefined) opt.default(spec.default);
+    if (spec.hidden) opt.hideHelp();
     cmd.addOption(opt);
   }
   return cmd;
@@ -106,7 +133,17 @@ function buildProgram(): Command {
     verbose ||= !!o.verbose;
     const { trainCommand } = await import('./commands/train.js');
     await trainCommand({
-      overrides: { arch: o.arch, channels: o.channels, conditional: o.conditional ? true : undefined, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data },
+      overrides: applyPreset(
+        {
+          arch: o.arch, channels: o.channels, conditional: o.conditional ? true : undefined, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, beta1: o.beta1, latentDim: o.latentDim, seed: o.seed, limit: o.limit, data: o.data,
+          generatorHidden: o.generatorHidden,
+          labelSmoothing: o.labelSmoothing, oneSided: o.oneSided ? true : undefined, smoothReal: o.smoothReal,
+          instanceNoise: o.instanceNoise, noiseDecay: o.noiseDecay, featureMatching: o.featureMatching ? true : undefined,
+          replay: o.replay, replayFraction: o.replayFraction, historicalAveraging: o.historicalAveraging, ema: o.ema,
+          dRealOnly: o.debugDRealOnly ? true : undefined,
+        },
+        o.preset,
+      ),
       out: o.out,
       backend: o.backend,
       threads: o.threads,
@@ -121,12 +158,12 @@ function buildProgram(): Command {
   addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { sampleCommand } = await import('./commands/sample.js');
-    await sampleCommand({ n: o.n, interpolate: o.interpolate, frames: o.frames, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, backend: o.backend, threads: o.threads });
+    await sampleCommand({ n: o.n, interpolate: o.interpolate, frames: o.frames, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, raw: !!o.rawGenerator, backend: o.backend, threads: o.threads });
   });
   addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
     verbose ||= !!o.verbose;
     const { evalCommand } = await import('./commands/eval.js');
-    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, backend: o.backend, threads: o.threads });
+    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, raw: !!o.rawGenerator, backend: o.backend, threads: o.threads });
   });
 
   addFlags(program.command('report').description('write report.html, plots/ (PNG and SVG) and timeline.gif into a run directory'), [...REPORT_FLAGS, { flags: '--verbose', description: 'print stack traces of errors' }]).action(async (o) => {
@@ -146,6 +183,15 @@ function buildProgram(): Command {
     const { serveCommand } = await import('./commands/export.js');
     await serveCommand({ run: o.run, port: o.port, host: o.host, backend: o.backend });
   });
+
+  program
+    .command('doctor')
+    .description('what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece')
+    .option('--json', 'one JSON object instead of text')
+    .action(async (o) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      await doctorCommand({ json: !!o.json });
+    });
 
   const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
   addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it per user (see gan eval --help)'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {

@@ -4,8 +4,10 @@
  */
 export { loadBackend, parseBackendChoice, BACKEND_CHOICES } from './backend';
 export type { Tf, BackendChoice, BackendName, LoadedBackend } from './backend';
+export { runDoctor } from './doctor';
+export type { DoctorReport } from './doctor';
 export * from './errors';
-export { DEFAULT_TRAIN, DEFAULT_MODEL, resolveTrainConfig, resumeConflicts } from './config';
+export { DEFAULT_TRAIN, DEFAULT_MODEL, resolveTrainConfig, resumeConflicts, CONFIG_FIELDS, configProblems, readStoredConfig } from './config';
 export type { TrainConfig, ModelConfig } from './config';
 export { parseIdx, encodeIdx3, encodeIdx1 } from './data/idx';
 export { loadImages, scaleToSigned, toBytes, epochOrder, batchesPerEpoch, defaultMnistDir } from './data/mnist';
@@ -25,4 +27,6 @@ export { grayGif } from './image/gif';
 export { writeReport, buildReport } from './report/report';
 export { chartSpecs } from './report/charts';
 export { exportWeb } from './web-export';
-export { createNumberedRun, checkOutDir, createOutDir, newestRun, isRunDir } from './run-dir';
+export { createNumberedRun, checkOutDir, createOutDir, newestRun, isRunDir, isDeadEnd, readRunInfo, writeRunInfo } from './run-dir';
+export { lockRun, checkNotLocked, LOCK_FILE } from './run-lock';
+export type { RunLock } from './run-lock';

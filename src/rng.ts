@@ -20,6 +20,11 @@ export const Stream = {
   /** Conditional runs: the digits asked of G in the D step and in the G step. */
   labelsD: 9,
   labelsG: 10,
+  /** The stabilising tricks (src/tricks.ts): uniform real targets, instance noise in each step, replay picks. */
+  smoothing: 11,
+  instanceNoiseD: 12,
+  instanceNoiseG: 13,
+  replay: 14,
 } as const;
 
 function mix32(x: number): number {

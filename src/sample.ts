@@ -21,16 +21,22 @@ export interface Samples {
   checkpoint: string;
   epoch: number;
   skipped: string[];
+  /** Which generator drew them: the EMA generator when the checkpoint has one (unless raw was asked), else the trained one. */
+  generator: 'ema' | 'raw';
 }
 
-/** A run's generator (and discriminator) from its newest valid checkpoint. The caller disposes it. */
-export function loadRunModel(tf: Tf, runDir: string): { model: GanModel; checkpoint: string; epoch: number; skipped: string[] } {
+/**
+ * A run's generator (and discriminator) from its newest valid checkpoint: the EMA generator when
+ * the run trained one (--ema), unless `raw` asks for the trained weights. The caller disposes it.
+ */
+export function loadRunModel(tf: Tf, runDir: string, opts: { raw?: boolean } = {}): { model: GanModel; checkpoint: string; epoch: number; skipped: string[]; generator: 'ema' | 'raw' } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   try {
     const config = checkpoint.state.config;
     const spec = ganSpec(config);
-    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
-    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped };
+    const ema = !opts.raw && checkpoint.emaGeneratorWeights ? checkpoint.emaGeneratorWeights : undefined;
+    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, ema ?? checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped, generator: ema ? 'ema' : 'raw' };
   } finally {
     disposeLoaded(checkpoint);
   }
@@ -40,15 +46,15 @@ export function loadRunModel(tf: Tf, runDir: string): { model: GanModel; checkpo
  * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
  * conditional run, all of `digit`, or every digit in equal shares, in order.
  */
-export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number }): Samples {
-  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean }): Samples {
+  const { model, checkpoint, epoch, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
     if (opts.digit !== undefined && !model.conditional) {
       throw new ConfigError(`--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`, 'Drop --digit, or sample a run trained with --conditional');
     }
     const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
     const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
-    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped };
+    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped, generator };
   } finally {
     model.dispose();
   }

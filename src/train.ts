@@ -19,7 +19,7 @@ type NamedTensor = { name: string; tensor: tfType.Tensor };
 import type { Tf, BackendName } from './backend';
 import type { TrainConfig } from './config';
 import { Adam } from './adam';
-import { GanModel, generatePixels, noiseTensor, padCenter, pixelsFromNoise, randomLabels, sampleLabels, type DenseStack } from './model';
+import { DenseStack, GanModel, generatePixels, noiseTensor, padCenter, pixelsFromNoise, randomLabels, sampleLabels } from './model';
 import type { TrainingPass } from './nets/network';
 import { LABEL_CLASSES } from './nets/mlp';
 import { backward, forwardCached } from './backprop';
@@ -30,6 +30,9 @@ import type { Evaluator } from './eval';
 import { BEST_DIR, CheckpointContents, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type DataFingerprint, type LoadedCheckpoint } from './checkpoint';
 import { appendLineDurable, writeFileAtomic } from './fsutil';
 import { CheckpointError, ConfigError, DataError, DivergedError } from './errors';
+import { diagnose, type Diagnosis } from './diagnose';
+import { readMetricsLog } from './report/metrics-log';
+import { EmaGenerator, HistoricalAverage, ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from './tricks';
 import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from './run-dir';
 
 type Tensor1D = tfType.Tensor1D;
@@ -44,10 +47,25 @@ export interface Dataset {
   labels?: Tensor1D;
 }
 
+/** D's per-row targets and (with the test knob --debug-d-real-only) per-row loss weights, [2B, 1] each. */
+export interface DTargets {
+  target: Tensor2D;
+  weight?: Tensor2D;
+}
+
+/** What feature matching compares G's batch against: the mean D feature of the real batch, [1, ...feature]. */
+export interface GeneratorExtras {
+  /** Added to G's images before D sees them (instance noise). */
+  inputNoise?: Tensor2D;
+  /** Feature matching: replaces the non-saturating loss. */
+  realFeatureMean?: tfType.Tensor;
+}
+
 /**
  * The two networks, their optimizers and the step that trains them. Dense-only networks (the
  * MLPs) train through the hand-written backward pass; the others (the DCGAN) through tfjs
- * autodiff. Both read as (1) Update D, (2) Update G.
+ * autodiff. Both read as (1) Update D, (2) Update G. The stabilising tricks (src/tricks.ts)
+ * join the step only when the config turns them on.
  */
 export class GanTrainer {
   readonly model: GanModel;
@@ -55,6 +73,13 @@ export class GanTrainer {
   readonly optG: Adam;
   /** The dense views of both networks when the hand-written backward pass applies. */
   private readonly dense?: { g: DenseStack; d: DenseStack };
+  /** The tricks' state, present only when their flags are on. */
+  readonly replay?: ReplayRing;
+  readonly historyD?: HistoricalAverage;
+  readonly historyG?: HistoricalAverage;
+  readonly ema?: EmaGenerator;
+  /** Index of D's layer whose output feature matching compares (src/tricks.ts). */
+  readonly featureLayer: number;
 
   constructor(
     readonly tf: Tf,
@@ -67,19 +92,35 @@ export class GanTrainer {
     const g = this.model.generator.denseStack();
     const d = this.model.discriminator.denseStack();
     if (g && d) this.dense = { g, d };
+    this.featureLayer = featureLayerIndex(this.model.spec.discriminator);
+    if (config.replay > 0) this.replay = new ReplayRing(tf, config.replay);
+    if (config.historicalAveraging > 0) {
+      this.historyD = new HistoricalAverage(tf, this.optD.variables, config.historicalAveraging);
+      this.historyG = new HistoricalAverage(tf, this.optG.variables, config.historicalAveraging);
+    }
+    if (config.ema > 0) this.ema = new EmaGenerator(tf, this.model.generator, config.ema);
+  }
+
+  /**
+   * The model that samples: with --ema, the EMA generator (beside the same D); else the model.
+   * A view: dispose the trainer, not it.
+   */
+  samplingModel(): GanModel {
+    return this.ema ? new GanModel(this.tf, this.config, this.ema.network, this.model.discriminator) : this.model;
   }
 
   /**
    * One training iteration on a real batch [B, work * work] in [-1, 1] (with its labels [B] for
    * a conditional run). `step` (the run's iteration counter) keys every random draw, so the same
-   * step always draws the same noise, labels and masks. Returns the stats [d_loss, g_loss, D(x),
-   * D(G(z))] as a tensor: reading it is the caller's choice, so steps need not wait for the device.
+   * step always draws the same noise, labels and masks; `epoch` (from 0) sets the instance
+   * noise's schedule. Returns the stats [d_loss, g_loss, D(x), D(G(z))] as a tensor: reading it
+   * is the caller's choice, so steps need not wait for the device.
    */
-  step(real: Tensor2D, step: number, realLabels?: Tensor1D): Tensor1D {
+  step(real: Tensor2D, step: number, realLabels?: Tensor1D, epoch = 0): Tensor1D {
     const tf = this.tf;
     return tf.tidy(() => {
-      const [dLoss, dReal, dFake] = tf.unstack(this.stepD(real, step, realLabels));
-      const gLoss = this.stepG(real.shape[0], step);
+      const [dLoss, dReal, dFake] = tf.unstack(this.stepD(real, step, realLabels, epoch));
+      const gLoss = this.stepG(real.shape[0], step, real, realLabels, epoch);
       return tf.stack([dLoss, gLoss, dReal, dFake]) as Tensor1D;
     });
   }
@@ -88,12 +129,12 @@ export class GanTrainer {
    * The step `gan train` runs: gathers the batch rows `indices` of a dataset that lives on the
    * backend, then step(). Benchmarks time exactly this.
    */
-  stepOnIndices(dataset: Dataset, indices: Int32Array, step: number): Tensor1D {
+  stepOnIndices(dataset: Dataset, indices: Int32Array, step: number, epoch = 0): Tensor1D {
     const tf = this.tf;
     return tf.tidy(() => {
       const rows = tf.tensor1d(indices, 'int32');
       const labels = dataset.labels ? (tf.gather(dataset.labels, rows) as Tensor1D) : undefined;
-      return this.step(tf.gather(dataset.images, rows) as Tensor2D, step, labels);
+      return this.step(tf.gather(dataset.images, rows) as Tensor2D, step, labels, epoch);
     });
   }
 
@@ -104,26 +145,73 @@ export class GanTrainer {
   }
 
   /**
+   * Experience replay: the first round(F * B) rows of D's fake batch are replaced by rows drawn
+   * from the ring of past batches, then the current batch joins the ring. A no-op when off.
+   */
+  private replayMix(fake: Tensor2D, labels: Tensor1D | undefined, step: number): { fake: Tensor2D; labels?: Tensor1D } {
+    const ring = this.replay;
+    if (!ring) return { fake, labels };
+    const tf = this.tf;
+    const b = fake.shape[0];
+    const m = Math.min(b, Math.round(this.config.replayFraction * b));
+    const past = ring.draw(m, Rng.for(this.config.seed, Stream.replay, step));
+    ring.push(fake, labels);
+    if (!past) return { fake, labels };
+    return {
+      fake: tf.concat([past.images, tf.slice(fake, [m, 0], [b - m, -1])], 0) as Tensor2D,
+      labels: labels ? (tf.concat([past.labels!, tf.slice(labels, [m], [b - m])]) as Tensor1D) : undefined,
+    };
+  }
+
+  /** Instance noise for `rows` images at a step of an epoch, or undefined when off. */
+  private instanceNoise(rows: number, rng: Rng, epoch: number): Tensor2D | undefined {
+    if (this.config.instanceNoise === 0) return undefined;
+    return gaussianNoise(this.tf, rows, this.model.spec.workSize ** 2, instanceNoiseStd(this.config, epoch), rng);
+  }
+
+  /** D's targets for B real and B generated rows when a trick changes them; undefined: the plain 1s and 0s. */
+  private dTargets(b: number, step: number): DTargets | undefined {
+    const smoothed = smoothedTargets(this.config, b, this.config.seed, step);
+    if (!smoothed && !this.config.dRealOnly) return undefined;
+    const tf = this.tf;
+    const target = tf.tensor2d(smoothed ?? new Float32Array(2 * b).fill(1, 0, b), [2 * b, 1]);
+    const weight = this.config.dRealOnly ? tf.tensor2d(new Float32Array(2 * b).fill(1, 0, b), [2 * b, 1]) : undefined;
+    return { target, weight };
+  }
+
+  /** An optimizer update, with historical averaging's penalty gradient and running mean when on. */
+  private update(opt: Adam, grads: tfType.Tensor[], history?: HistoricalAverage): void {
+    if (history) grads = history.addPenalty(grads, opt.variables);
+    opt.apply(grads);
+    history?.update(opt.variables, opt.t + 1);
+  }
+
+  /**
    * (1) Update D on a real batch (label 1) and a detached generated batch (label 0).
    * Returns [d_loss, mean D(x), mean D(G(z))].
    */
-  stepD(real: Tensor2D, step: number, realLabels?: Tensor1D): Tensor1D {
+  stepD(real: Tensor2D, step: number, realLabels?: Tensor1D, epoch = 0): Tensor1D {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
     const b = real.shape[0];
     return tf.tidy(() => {
       const z = noiseTensor(tf, b, latentDim, Rng.for(seed, Stream.noiseD, step));
-      const fakeLabels = this.fakeLabels(b, Stream.labelsD, step);
+      let fakeLabels = this.fakeLabels(b, Stream.labelsD, step);
+      const targets = this.dTargets(b, step);
+      // Instance noise for [real; fake], [2B, work * work]: rows 0..B-1 real, B..2B-1 fake.
+      const noise = this.instanceNoise(2 * b, Rng.for(seed, Stream.instanceNoiseD, step), epoch);
       if (this.dense) {
         // fake: [B, 784], made outside any gradient: detached by construction.
-        const fake = this.model.generate(z, fakeLabels);
+        let fake = this.model.generate(z, fakeLabels);
+        ({ fake, labels: fakeLabels } = this.replayMix(fake, fakeLabels, step));
         // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no
         // batch statistics in D; dropout masks are per row) and half the kernel launches.
-        const both = tf.concat([real, fake], 0) as Tensor2D;
+        let both = tf.concat([real, fake], 0) as Tensor2D;
+        if (noise) both = tf.add(both, noise) as Tensor2D;
         const labels = fakeLabels ? (tf.concat([realLabels!, fakeLabels]) as Tensor1D) : undefined;
         const masks = this.model.dropoutMasks(2 * b, Rng.for(seed, Stream.dropoutD, step));
-        const { grads, loss, probs } = this.discriminatorGradients(both, masks, labels);
-        this.optD.apply(grads);
+        const { grads, loss, probs } = this.discriminatorGradients(both, masks, labels, targets);
+        this.update(this.optD, grads, this.historyD);
         const [pReal, pFake] = tf.split(probs, 2, 0);
         return tf.stack([loss, tf.mean(pReal), tf.mean(pFake)]) as Tensor1D;
       }
@@ -131,22 +219,35 @@ export class GanTrainer {
       // PyTorch's netG(noise) does), outside the tape so the fakes are detached; D sees the
       // real and the fake batch as two batches, each normalised by its own statistics.
       const gPass: TrainingPass = { batchStats: [] };
-      const fake = this.model.generate(z, fakeLabels, gPass);
+      let fake = this.model.generate(z, fakeLabels, gPass);
       this.model.generator.updateMovingStats(gPass.batchStats);
+      ({ fake, labels: fakeLabels } = this.replayMix(fake, fakeLabels, step));
+      let realIn = real;
+      if (noise) {
+        const [nReal, nFake] = tf.split(noise, 2, 0) as Tensor2D[];
+        realIn = tf.add(real, nReal) as Tensor2D;
+        fake = tf.add(fake, nFake) as Tensor2D;
+      }
+      const [tReal, tFake] = targets ? (tf.split(targets.target, 2, 0) as Tensor2D[]) : [];
       // One dropout stream for both passes: the fake batch's masks follow the real batch's.
       const dropRng = Rng.for(seed, Stream.dropoutD, step);
       const realPass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, dropRng) };
       const fakePass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, dropRng) };
       let logits: Tensor2D[] = [];
       const { value, grads } = tf.variableGrads(() => {
-        const lr = this.model.discriminate(real, realLabels, realPass);
+        const lr = this.model.discriminate(realIn, realLabels, realPass);
         const lf = this.model.discriminate(fake, fakeLabels, fakePass);
         logits = [tf.keep(lr), tf.keep(lf)];
         keepStats(tf, realPass, fakePass);
-        // BCE(D(x), 1) + BCE(D(G(z)), 0), each a mean over its batch.
-        return tf.add(tf.mean(tf.softplus(tf.neg(lr))), tf.mean(tf.softplus(lf))) as tfType.Scalar;
+        if (!targets) {
+          // BCE(D(x), 1) + BCE(D(G(z)), 0), each a mean over its batch.
+          return tf.add(tf.mean(tf.softplus(tf.neg(lr))), tf.mean(tf.softplus(lf))) as tfType.Scalar;
+        }
+        // BCE with soft targets t: softplus(l) - t * l; the fake half drops out with --debug-d-real-only.
+        const bce = (l: Tensor2D, t: Tensor2D) => tf.mean(tf.sub(tf.softplus(l), tf.mul(t, l)));
+        return (this.config.dRealOnly ? bce(lr, tReal) : tf.add(bce(lr, tReal), bce(lf, tFake))) as tfType.Scalar;
       }, this.optD.variables);
-      this.optD.apply(this.optD.variables.map((v) => grads[v.name]));
+      this.update(this.optD, this.optD.variables.map((v) => grads[v.name]), this.historyD);
       this.model.discriminator.updateMovingStats([...realPass.batchStats, ...fakePass.batchStats]);
       const stats = tf.stack([value, tf.mean(tf.sigmoid(logits[0])), tf.mean(tf.sigmoid(logits[1]))]) as Tensor1D;
       releaseKept(logits, realPass, fakePass);
@@ -157,33 +258,59 @@ export class GanTrainer {
   /**
    * (2) Update G with the non-saturating loss -log D(G(z)) on fresh noise: labels 1, gradients
    * through D into G, only G's variables change. D stays in training mode (dropout, batch
-   * statistics), as in the reference. Returns g_loss.
+   * statistics), as in the reference. With --feature-matching the loss is instead
+   * ||mean f(real) - mean f(G(z))||^2 for D's feature layer f, in inference mode (no dropout,
+   * batch norm from its moving averages), so the features are a fixed function of the image and
+   * not of the batch: that needs the real batch (and its labels). Returns g_loss.
    */
-  stepG(batchSize: number, step: number): tfType.Scalar {
+  stepG(batchSize: number, step: number, real?: Tensor2D, realLabels?: Tensor1D, epoch = 0): tfType.Scalar {
     const tf = this.tf;
     const { seed, latentDim } = this.config;
     return tf.tidy(() => {
       const z = noiseTensor(tf, batchSize, latentDim, Rng.for(seed, Stream.noiseG, step));
       const labels = this.fakeLabels(batchSize, Stream.labelsG, step);
       const masks = this.model.dropoutMasks(batchSize, Rng.for(seed, Stream.dropoutG, step));
+      // Instance noise: G's images first, then (feature matching only) the real batch's.
+      const noiseRng = Rng.for(seed, Stream.instanceNoiseG, step);
+      const inputNoise = this.instanceNoise(batchSize, noiseRng, epoch);
+      let realFeatureMean: tfType.Tensor | undefined;
+      if (this.config.featureMatching) {
+        if (!real) throw new Error('feature matching needs the real batch in the G step');
+        const realNoise = this.instanceNoise(real.shape[0], noiseRng, epoch);
+        const x = realNoise ? tf.add(real, realNoise) : real;
+        realFeatureMean = tf.mean(this.model.discriminator.forward(x, realLabels, undefined, this.featureLayer), 0, true);
+      }
       if (this.dense) {
-        const { grads, loss } = this.generatorGradients(z, masks, labels);
-        this.optG.apply(grads);
+        const { grads, loss } = this.generatorGradients(z, masks, labels, { inputNoise, realFeatureMean });
+        this.update(this.optG, grads, this.historyG);
+        this.ema?.update(this.model.generator);
         return loss;
       }
       const gPass: TrainingPass = { batchStats: [] };
       const dPass: TrainingPass = { batchStats: [], dropoutMasks: masks };
       const { value, grads } = tf.variableGrads(() => {
-        const logits = this.model.discriminate(this.model.generate(z, labels, gPass), labels, dPass);
-        keepStats(tf, gPass, dPass);
+        let images = this.model.generate(z, labels, gPass);
+        if (inputNoise) images = tf.add(images, inputNoise) as Tensor2D;
+        keepStats(tf, gPass);
+        if (realFeatureMean) return this.featureDistance(images, labels, realFeatureMean);
+        const logits = this.model.discriminate(images, labels, dPass);
+        keepStats(tf, dPass);
         return tf.mean(tf.softplus(tf.neg(logits))) as tfType.Scalar;
       }, this.optG.variables);
-      this.optG.apply(this.optG.variables.map((v) => grads[v.name]));
+      this.update(this.optG, this.optG.variables.map((v) => grads[v.name]), this.historyG);
       this.model.generator.updateMovingStats(gPass.batchStats);
       this.model.discriminator.updateMovingStats(dPass.batchStats);
       releaseKept([], gPass, dPass);
+      this.ema?.update(this.model.generator);
       return value;
     });
+  }
+
+  /** Feature matching's loss: || mean over the batch of f(images) - realFeatureMean ||^2, f = D's feature layer in inference mode. */
+  featureDistance(images: Tensor2D, labels: Tensor1D | undefined, realFeatureMean: tfType.Tensor): tfType.Scalar {
+    const tf = this.tf;
+    const f = this.model.discriminator.forward(images, labels, undefined, this.featureLayer);
+    return tf.sum(tf.square(tf.sub(tf.mean(f, 0, true), realFeatureMean))) as tfType.Scalar;
   }
 
   /** Dropout masks per dense layer of D (undefined where a layer has none). */
@@ -194,38 +321,68 @@ export class GanTrainer {
 
   /**
    * Gradients of D's loss, BCE(D(real), 1) + BCE(D(fake), 0), for `both` = [real; fake] (equal
-   * halves), with the given dropout masks (and labels, conditional). Also the loss and D's
-   * probabilities [2B, 1]. Dense networks only.
+   * halves), with the given dropout masks (and labels, conditional). With `targets` (label
+   * smoothing, the real-only knob) the per-row BCE is softplus(l) - t l, weighted per row.
+   * Also the loss and D's probabilities [2B, 1]. Dense networks only.
    */
-  discriminatorGradients(both: Tensor2D, masks: Tensor2D[], labels?: Tensor1D): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+  discriminatorGradients(both: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, targets?: DTargets): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
     const tf = this.tf;
     const { d } = this.dense!;
     const b = both.shape[0] / 2;
     const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
     const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.config.leak, this.perLayerMasks(masks));
-    const { target, sign } = this.labels(b);
     const probs = tf.sigmoid(logits);
-    // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
-    const dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
+    let dLogits: Tensor2D;
+    let loss: tfType.Scalar;
+    if (!targets) {
+      const { target, sign } = this.labels(b);
+      // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
+      dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
+      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
+    } else {
+      // d/dlogit of softplus(l) - t l is sigmoid(l) - t.
+      const w = targets.weight;
+      const diff = tf.sub(probs, targets.target);
+      const rowLoss = tf.sub(tf.softplus(logits), tf.mul(targets.target, logits));
+      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, 1 / b) as Tensor2D;
+      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), b) as tfType.Scalar;
+    }
     const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.config.leak, { weightGrads: true, inputGrad: !!labels });
-    const loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
     return { grads: labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads, loss, probs };
   }
 
-  /** Gradients of G's non-saturating loss mean(BCE(D(G(z)), 1)) for noise z, and the loss. Dense networks only. */
-  generatorGradients(z: Tensor2D, masks: Tensor2D[], labels?: Tensor1D): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+  /**
+   * Gradients of G's loss for noise z, and the loss. The non-saturating loss mean(BCE(D(G(z)), 1)),
+   * or with `realFeatureMean` feature matching's ||mean f(G(z)) - realFeatureMean||^2, f = D's
+   * dense layers up to the feature layer without dropout. Dense networks only.
+   */
+  generatorGradients(z: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, extras: GeneratorExtras = {}): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
     const tf = this.tf;
     const { g, d } = this.dense!;
     const b = z.shape[0];
     const gOut = forwardCached(tf, g, this.model.generator.joinLabel(z, labels) as Tensor2D, g.activations, this.config.leak);
-    const dIn = this.model.discriminator.joinLabel(gOut.y, labels) as Tensor2D;
-    const dOut = forwardCached(tf, d, dIn, d.activations, this.config.leak, this.perLayerMasks(masks));
-    const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
-    // Through D to its input (D's weight gradients are not needed), then through G.
-    let { dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.config.leak, { weightGrads: false, inputGrad: true });
+    const images = extras.inputNoise ? (tf.add(gOut.y, extras.inputNoise) as Tensor2D) : gOut.y;
+    const dIn = this.model.discriminator.joinLabel(images, labels) as Tensor2D;
+    let dx: Tensor2D | undefined;
+    let loss: tfType.Scalar;
+    if (extras.realFeatureMean) {
+      // f: D's dense layers up to its last hidden one, [B, F]; dL/df = 2 (mean f - mean f_real) / B per row.
+      const k = this.dense!.d.layers.length - 2;
+      const stack = new DenseStack(d.layers.slice(0, k + 1), d.activations.slice(0, k + 1), d.dropout.slice(0, k + 1).map(() => 0));
+      const fOut = forwardCached(tf, stack, dIn, stack.activations, this.config.leak);
+      const diff = tf.sub(tf.mean(fOut.y, 0, true), extras.realFeatureMean);
+      loss = tf.sum(tf.square(diff)) as tfType.Scalar;
+      const dF = tf.broadcastTo(tf.mul(diff, 2 / b), fOut.y.shape) as Tensor2D;
+      ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.config.leak, { weightGrads: false, inputGrad: true }));
+    } else {
+      const dOut = forwardCached(tf, d, dIn, d.activations, this.config.leak, this.perLayerMasks(masks));
+      const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
+      // Through D to its input (D's weight gradients are not needed), then through G.
+      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.config.leak, { weightGrads: false, inputGrad: true }));
+      loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
+    }
     if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
     const back = backward(tf, g, gOut.cache, dx!, g.activations, this.config.leak, { weightGrads: true, inputGrad: !!labels });
-    const loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
     return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
   }
 
@@ -253,13 +410,19 @@ export class GanTrainer {
     return l;
   }
 
-  /** Named tensors that, with the weights, make the full training state. */
+  /** Named tensors that, with the weights (and the EMA generator's), make the full training state. */
   optimizerTensors(): NamedTensor[] {
     const named = (prefix: string, ts: tfType.Tensor[]) => ts.map((tensor, i) => ({ name: `${prefix}/${i}`, tensor }));
-    return [...named('adam/generator', this.optG.stateTensors()), ...named('adam/discriminator', this.optD.stateTensors())];
+    return [
+      ...named('adam/generator', this.optG.stateTensors()),
+      ...named('adam/discriminator', this.optD.stateTensors()),
+      ...(this.historyG?.tensors('history/generator') ?? []),
+      ...(this.historyD?.tensors('history/discriminator') ?? []),
+      ...(this.replay?.tensors() ?? []),
+    ];
   }
 
-  /** Puts a checkpoint's weights (batch-norm moving averages included) and optimizer state into this trainer. */
+  /** Puts a checkpoint's weights (batch-norm moving averages included), optimizer and tricks' state into this trainer. */
   restore(c: LoadedCheckpoint): void {
     const assign = (vars: tfType.Variable[], values: tfType.Tensor[]) => vars.forEach((v, i) => v.assign(values[i]));
     assign(this.model.generator.variables, c.generatorWeights);
@@ -267,6 +430,13 @@ export class GanTrainer {
     const take = (prefix: string, n: number) => Array.from({ length: 2 * n }, (_, i) => c.tensors[`${prefix}/${i}`]);
     this.optG.restore(c.state.adamSteps.generator, take('adam/generator', this.optG.variables.length));
     this.optD.restore(c.state.adamSteps.discriminator, take('adam/discriminator', this.optD.variables.length));
+    this.historyG?.restore(c.tensors, 'history/generator');
+    this.historyD?.restore(c.tensors, 'history/discriminator');
+    this.replay?.restore(c.tensors);
+    if (this.ema) {
+      if (!c.emaGeneratorWeights) throw new CheckpointError(`checkpoint ${c.dir} has no ema_generator/ although the run trains with --ema`, 'Use another checkpoint of the run, or retrain');
+      this.ema.restore(c.emaGeneratorWeights);
+    }
   }
 
   dispose(): void {
@@ -277,6 +447,10 @@ export class GanTrainer {
     this.model.dispose();
     this.optD.dispose();
     this.optG.dispose();
+    this.replay?.dispose();
+    this.historyD?.dispose();
+    this.historyG?.dispose();
+    this.ema?.dispose();
   }
 }
 
@@ -307,6 +481,11 @@ export interface EpochEval {
 export interface EpochMetrics extends StepStats, Partial<EpochEval> {
   epoch: number;
   step: number;
+  /** Standard deviation of the per-step losses over the epoch. */
+  d_loss_std: number;
+  g_loss_std: number;
+  /** The failure mode the run shows at this epoch (src/diagnose.ts), if any. */
+  diagnosis?: Diagnosis;
   iterations: number;
   seconds: number;
   ms_per_iter: number;
@@ -364,6 +543,18 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
+/** Running sums of the epoch in progress (its means and spreads), saved in checkpoints. */
+function emptyPartial(): { sums: number[]; sumsSq: number[]; iterations: number; seconds: number } {
+  return { sums: [0, 0, 0, 0], sumsSq: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+}
+
+/** Standard deviation over the epoch's steps of stat j, from the running sums. */
+function spread(p: { sums: number[]; sumsSq: number[]; iterations: number }, j: number): number {
+  const n = Math.max(1, p.iterations);
+  const mean = p.sums[j] / n;
+  return Math.sqrt(Math.max(0, p.sumsSq[j] / n - mean * mean));
+}
+
 function zeroStats(): StepStats {
   return { d_loss: 0, g_loss: 0, d_real: 0, d_fake: 0 };
 }
@@ -396,14 +587,17 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let epoch = 0; // completed
   let iteration = 0; // done within epoch + 1
   let step = 0;
-  let partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+  let partial = emptyPartial();
   let bestFid: number | undefined;
+  /** The run's metrics lines so far, for diagnosis. */
+  let history: EpochMetrics[] = [];
   let fixedNoise: Tensor2D;
   if (c) {
     checkStateTensors(trainer, c);
     trainer.restore(c);
     ({ epoch, iteration, step } = c.state);
-    partial = c.state.partialEpoch;
+    // Checkpoints from before the loss spreads were kept lack sumsSq: the epoch's spread then counts from here.
+    partial = { sumsSq: [0, 0, 0, 0], ...c.state.partialEpoch };
     bestFid = c.state.bestFid;
     fixedNoise = tf.clone(c.tensors['fixed_noise']) as Tensor2D;
     disposeLoaded(c);
@@ -411,6 +605,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     fixedNoise = noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise));
   }
   dropOutputsAfter(runDir, epoch);
+  // Diagnosis reads the run's metrics so far (a resumed run's, up to its checkpoint).
+  if (c) history = readMetricsLog(runDir);
   samplesDir(runDir);
   hooks.onStart?.({ runDir, config, itersPerEpoch, images: n, epoch, iteration, step, resumedFrom: c?.dir, skipped: latest?.skipped ?? [] });
 
@@ -424,6 +620,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     },
     generator: trainer.model.generator,
     discriminator: trainer.model.discriminator,
+    emaGenerator: trainer.ema?.network,
     tensors: [...trainer.optimizerTensors(), { name: 'fixed_noise', tensor: fixedNoise }],
   });
 
@@ -448,7 +645,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
               `The last good checkpoint is kept in ${runDir}; try a lower --lr or another --seed`,
             );
           }
-          for (let j = 0; j < 4; j++) partial.sums[j] += row[j];
+          for (let j = 0; j < 4; j++) {
+            partial.sums[j] += row[j];
+            partial.sumsSq[j] += row[j] * row[j];
+          }
         }
         partial.iterations += values.length / 4;
         const now = performance.now();
@@ -465,7 +665,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       while (iteration < itersPerEpoch) {
         const start = iteration * config.batchSize;
         const idx = order.subarray(start, Math.min(n, start + config.batchSize));
-        pending.push(trainer.stepOnIndices(dataset, idx, step));
+        pending.push(trainer.stepOnIndices(dataset, idx, step, epoch));
         iteration++;
         step++;
         if (++sinceProgress >= readEvery || iteration === itersPerEpoch) {
@@ -495,6 +695,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       epoch++;
       const m: EpochMetrics = {
         epoch, step, ...means(),
+        d_loss_std: +spread(partial, 0).toFixed(4),
+        g_loss_std: +spread(partial, 1).toFixed(4),
         iterations: partial.iterations,
         seconds: +partial.seconds.toFixed(3),
         ms_per_iter: +((1000 * partial.seconds) / Math.max(1, partial.iterations)).toFixed(2),
@@ -502,12 +704,14 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         batch_size: config.batchSize,
       };
       const gridFile = epochGridPath(runDir, epoch);
-      writeFileAtomic(gridFile, gridFromNoise(trainer.model, fixedNoise, grid));
+      // With --ema the grids and evaluations show the EMA generator, as gan sample does.
+      const sampler = trainer.samplingModel();
+      writeFileAtomic(gridFile, gridFromNoise(sampler, fixedNoise, grid));
       const ev = opts.evaluation;
       if (ev && epoch % ev.every === 0) {
         const row = ev.evaluator.evaluate(
           // The same noise at every evaluation, so epochs are compared on equal terms.
-          generatePixels(tf, trainer.model, ev.n, Rng.for(config.seed, Stream.sample)),
+          generatePixels(tf, sampler, ev.n, Rng.for(config.seed, Stream.sample)),
           ev.n,
           `epoch ${epoch}`,
         );
@@ -515,9 +719,13 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         if (best) bestFid = row.fid;
         Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
       }
+      // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
+      history.push(m);
+      const found = diagnose(history);
+      if (found) m.diagnosis = found;
       appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
       iteration = 0;
-      partial = { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 };
+      partial = emptyPartial();
       lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents());
       if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(), 1, BEST_DIR);
       hooks.onEpoch?.(m, { grid: gridFile, checkpoint: lastCheckpoint });

@@ -64,7 +64,7 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     [['train', '--epochs', '0'], 2, /--epochs must be a whole number from 1/],
     [['train', '--batch-size', 'abc'], 2, /--batch-size must be a whole number/],
     [['train', '--lr', '0'], 2, /--lr must be a number in \(0, 1\)/],
-    [['train', '--backend', 'tpu'], 2, /unknown backend 'tpu'.*one of: auto, tensorflow-gpu, tensorflow, wasm, cpu/],
+    [['train', '--backend', 'tpu'], 2, /unknown backend 'tpu'.*one of: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/],
     [['train', '--backend', 'tensorflow-gpu', '--out', path.join(work, 'gpu')], 1, /tensorflow-gpu is not available.*npm install @tensorflow\/tfjs-node-gpu@4.22.0/],
     [['train', '--data', path.join(work, 'nodata'), '--out', path.join(work, 'x')], 1, /data folder .*nodata does not exist/],
     [['sample', '--run', path.join(work, 'norun'), '--out', path.join(work, 'g.png')], 1, /no checkpoint in/],

@@ -16,6 +16,7 @@ import { parseMetricsLog, rowWarnings, type MetricsRow } from '../src/report/met
 import { BAND_HEIGHT, timelineFrame } from '../src/report/timeline';
 import { buildReport, writeReport } from '../src/report/report';
 import { Rng } from '../src/rng';
+import { resolveTrainConfig } from '../src/config';
 
 const norm = (v: Float32Array) => Math.hypot(...v);
 const angle = (a: Float32Array, b: Float32Array) => Math.acos(a.reduce((s, x, i) => s + x * b[i], 0) / (norm(a) * norm(b)));
@@ -88,7 +89,7 @@ test('metrics log: cut and foreign lines are skipped, a redone epoch keeps its l
   const rows = parseMetricsLog(text + '\n["not", "a row"]\n');
   assert.deepEqual(rows.map((r) => r.epoch), [1, 2]);
   assert.equal(rows[1].d_loss, 9);
-  assert.deepEqual(rowWarnings(row(1, { warnings: ['D wins'], diagnosis: { message: 'mode collapse' } } as Partial<MetricsRow>)), ['D wins', 'mode collapse']);
+  assert.deepEqual(rowWarnings(row(1, { warnings: ['D wins'], diagnosis: { message: 'mode collapse' } } as unknown as Partial<MetricsRow>)), ['D wins', 'mode collapse']);
   assert.deepEqual(rowWarnings(row(1)), []);
 });
 
@@ -118,7 +119,7 @@ test('timelineFrame: the grid unchanged above a band that fills with the epoch',
 /** A run directory as gan train leaves it, made without training: run.json, metrics, grids. */
 function fakeRun(dir: string, epochs: number): void {
   fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 'gan-run', version: 1, createdAt: '2026-01-01T00:00:00Z', config: { arch: 'mlp', epochs: 5, latentDim: 100, seed: 1 } }));
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 'gan-run', version: 1, createdAt: '2026-01-01T00:00:00Z', config: resolveTrainConfig({ seed: 1, epochs: 5 }) }));
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), Array.from({ length: epochs }, (_, i) => JSON.stringify(row(i + 1)) + '\n').join(''));
   for (let e = 1; e <= epochs; e++) {
     const pixels = Uint8Array.from({ length: 4 * 28 * 28 }, (_, i) => (i * 7 + e * 50) % 256);

@@ -22,18 +22,24 @@ function newestCheckpoint(run: string): string {
 function weightHashes(run: string): Record<string, string> {
   const ckpt = newestCheckpoint(run);
   const out: Record<string, string> = {};
-  for (const f of ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin']) {
+  for (const f of ['generator/weights.bin', 'discriminator/weights.bin', 'ema_generator/weights.bin', 'state.bin']) {
+    if (!fs.existsSync(path.join(ckpt, f))) continue;
     out[f] = crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex');
   }
   return out;
 }
 
 const COMMON = ['--limit', '320', '--batch-size', '32', '--seed', '11'];
+/** Every stabilising trick at once, with state of each kind: EMA weights, replay ring, running averages, a schedule. */
+const ALL_TRICKS = ['--label-smoothing', '0.1', '--smooth-real', 'uniform', '--instance-noise', '0.1', '--noise-decay', '0.5', '--feature-matching', '--replay', '3', '--replay-fraction', '0.5', '--historical-averaging', '0.01', '--ema', '0.9'];
 
 for (const [name, model] of [
   ['MLP', []],
   ['DCGAN (batch-norm moving averages in the weights)', ['--arch', 'dcgan', '--channels', '4']],
   ['conditional MLP', ['--conditional']],
+  ['MLP with every trick on', ALL_TRICKS],
+  ['DCGAN with every trick on', ['--arch', 'dcgan', '--channels', '4', ...ALL_TRICKS]],
+  ['conditional MLP with every trick on', ['--conditional', ...ALL_TRICKS]],
 ] as Array<[string, string[]]>) {
   test(`exact resume, ${name}: 3 epochs straight and 1 + resume to 3 give bit-identical weights and optimizer state`, () => {
     const work = tmpDir();
@@ -47,6 +53,7 @@ for (const [name, model] of [
     const a = weightHashes(straight);
     const b = weightHashes(split);
     assert.deepEqual(b, a);
+    assert.equal('ema_generator/weights.bin' in a, model.includes('--ema'));
     assert.equal(path.basename(newestCheckpoint(split)), 'step-000000030');
     // metrics.jsonl has one line per epoch, none repeated.
     const epochs = fs.readFileSync(path.join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);

@@ -17,6 +17,8 @@ export interface EvalCommandOptions {
   n: number;
   seed: number;
   json: boolean;
+  /** Evaluate the trained generator even when the run kept an EMA generator. */
+  raw?: boolean;
   backend: BackendChoice;
   /** Threads of the wasm backend (default: all CPUs). */
   threads?: number;
@@ -65,8 +67,8 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   if (samples) {
     rows.push(evaluator.evaluate(samples.pixels, samples.n, path.basename(opts.samples!)));
   } else {
-    const s = sampleRun(backend.tf, runDir!, { n: opts.n, seed: opts.seed });
-    rows.push(evaluator.evaluate(s.pixels, s.n, `${path.basename(runDir!)} epoch ${s.epoch}`));
+    const s = sampleRun(backend.tf, runDir!, { n: opts.n, seed: opts.seed, raw: opts.raw });
+    rows.push(evaluator.evaluate(s.pixels, s.n, `${path.basename(runDir!)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`));
   }
   const seconds = (performance.now() - t0) / 1000;
   if (opts.json) {

@@ -29,6 +29,8 @@ export interface SampleCommandOptions {
   nrow?: number;
   /** Conditional runs: only this digit. */
   digit?: number;
+  /** Sample the trained generator even when the run kept an EMA generator. */
+  raw?: boolean;
   backend: BackendChoice;
   /** Threads of the wasm backend (default: all CPUs). */
   threads?: number;
@@ -64,8 +66,8 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
     log(`wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side${walk.morphs ? ', each digit morphing into the next on every leg' : ''}) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`);
     return;
   }
-  const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit });
-  const what = s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '';
+  const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit, raw: opts.raw });
+  const what = (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '') + (s.generator === 'ema' ? ' (EMA generator)' : '');
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
   if (kind === 'idx') {
     writeFileAtomic(opts.out, encodeIdx3(s.pixels, s.n, s.size, s.size));

@@ -12,7 +12,7 @@ import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, read
 import { checkNotLocked, lockRun } from '../run-lock';
 import { train, type EpochMetrics, type TrainOptions } from '../train';
 import { Evaluator, obtainClassifier } from '../eval';
-import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState } from '../checkpoint';
+import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../checkpoint';
 import { classifierDir } from '../classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../fsutil';
@@ -70,7 +70,15 @@ function plan(opts: TrainCommandOptions): Plan {
   const info = readRunInfo(runDir);
   const latest = peekLatestState(runDir);
   if (!latest && listCheckpoints(runDir).length > 0) {
-    throw new CheckpointError(`no usable checkpoint in ${runDir}: the state.json of every one is damaged`, 'Every checkpoint is damaged; retrain');
+    const why = listCheckpoints(runDir).map((dir) => {
+      try {
+        readCheckpointState(dir);
+        return '';
+      } catch (e) {
+        return describeError(e);
+      }
+    });
+    throw new CheckpointError(`no usable checkpoint in ${runDir} (${why.filter(Boolean).join('; ')})`, 'Every checkpoint is damaged; retrain');
   }
   // The checkpoint's own settings (run.json's when the run stopped before its first checkpoint).
   const stored = latest ? latest.state.config : info.config;
@@ -121,6 +129,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopReason && stopReason !== 'output') {
       bar?.stop();
+      process.stderr.write(`${sig} again: quitting now. The last complete checkpoint is kept; resume with: gan train --resume --out ${dir}\n`);
       process.exit(sig === 'SIGTERM' ? 143 : 130);
     }
     stopReason = sig;
@@ -153,6 +162,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
 
     const interactive = process.stdout.isTTY === true;
     let lastLogged = 0;
+    let lastDiagnosis: string | undefined;
     // The report (report.html, plots/, timeline.gif) is rewritten after every epoch. It is a
     // view of files already saved, so a failure to write it is reported and training goes on.
     const reportTimes: number[] = [];
@@ -209,6 +219,9 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
           bar?.stop();
           bar = undefined;
           log(`${epochLine(m, config.epochs)}  -> ${files.grid}`);
+          // A failure mode is announced when it first shows (metrics.jsonl has it every epoch it holds).
+          if (m.diagnosis && m.diagnosis.mode !== lastDiagnosis) log(`warning: ${m.diagnosis.message}`);
+          lastDiagnosis = m.diagnosis?.mode;
           refreshReport();
         },
         shouldStop: () => stopReason !== undefined,

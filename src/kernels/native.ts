@@ -43,7 +43,7 @@ export interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
 }
 
-const ADDON_PATH = path.resolve(__dirname, '..', '..', '..', 'src', 'native', 'build', 'Release', 'gemm.node');
+export const ADDON_PATH = path.resolve(__dirname, '..', '..', '..', 'src', 'native', 'build', 'Release', 'gemm.node');
 
 let addon: GemmAddon | undefined;
 let loadError: string | undefined;

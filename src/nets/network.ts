@@ -128,14 +128,16 @@ export class Network {
   /**
    * x [B, ...] -> the network's output [B, ...]. Without `training`: inference (no dropout,
    * batch norm from moving averages). With it: dropout masks as given, batch statistics.
+   * `stopAfter`: return the output of that layer (by index) instead (feature matching's features).
    */
-  forward(x: Tensor, labels?: tfType.Tensor1D, training?: TrainingPass): Tensor {
+  forward(x: Tensor, labels?: tfType.Tensor1D, training?: TrainingPass, stopAfter?: number): Tensor {
     const tf = this.tf;
     const spec = this.spec;
     const b = x.shape[0];
     let h = this.joinLabel(tf.reshape(x, [b, ...spec.input]), labels);
     let dropoutIndex = 0;
-    for (const layer of spec.layers) {
+    for (const [index, layer] of spec.layers.entries()) {
+      if (stopAfter !== undefined && index > stopAfter) break;
       switch (layer.kind) {
         case 'dense': {
           const y = tf.fused.matMul({ a: h as tfType.Tensor2D, b: this.get(`${layer.name}/kernel`) as Tensor as tfType.Tensor2D, bias: this.get(`${layer.name}/bias`) });

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError, GanError } from '../errors';
 import { ioError, writeFileAtomic } from '../fsutil';
-import { isRunDir, METRICS_FILE, RUN_FILE, SAMPLES_DIR, type RunInfo } from '../run-dir';
+import { isRunDir, readRunInfo, METRICS_FILE, RUN_FILE, SAMPLES_DIR, type RunInfo } from '../run-dir';
 import { BEST_DIR, listCheckpoints } from '../checkpoint';
 import { chartSpecs } from './charts';
 import { readMetricsLog, rowWarnings, type MetricsRow } from './metrics-log';
@@ -43,9 +43,10 @@ export interface ReportResult {
   seconds: number;
 }
 
-function readRunInfo(runDir: string): RunInfo | undefined {
+/** The run's settings for the report; a damaged run.json is shown as such, not an error. */
+function runInfoOrNothing(runDir: string): RunInfo | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILE), 'utf8')) as RunInfo;
+    return readRunInfo(runDir);
   } catch {
     return undefined;
   }
@@ -73,7 +74,7 @@ export function buildReport(runDir: string): ReportFiles {
   if (grids.length === 0) {
     throw new GanError(`${runDir} has no sample grids (${SAMPLES_DIR}/epoch-NNNN.png)`, `Train at least one epoch first: gan train --resume --out ${runDir}`);
   }
-  const info = readRunInfo(runDir);
+  const info = runInfoOrNothing(runDir);
   const lastEpoch = rows[rows.length - 1].epoch;
   const timeline: Timeline = timelineGif(grids, Math.max(info?.config.epochs ?? 0, lastEpoch, grids[grids.length - 1].epoch));
 

@@ -1,14 +1,21 @@
 /**
- * Never lose a run, checked the hard way: N runs killed with SIGKILL at random moments
- * (checkpoints are written every few steps, so many kills land inside a checkpoint write),
- * each followed by `gan train --resume`, which must load the newest complete checkpoint and
- * finish. The finished weights must equal those of an uninterrupted run (same seed, backend).
+ * Never lose a run, checked the hard way: N runs killed with SIGKILL, each followed by
+ * `gan train --resume`, which must load the newest complete checkpoint (or start from step 0
+ * when the run had none yet) and finish. The finished weights must equal those of an
+ * uninterrupted run (same seed, backend), and no temporary file may be left in the run.
+ *
+ * The kills rotate over four moments:
+ *   before-checkpoint  as soon as run.json exists, before the first checkpoint (0-100 ms later)
+ *   grid               when the epoch-end grid's temporary file appears (0-3 ms later)
+ *   report             when the per-epoch report's temporary files appear (0-3 ms later)
+ *   random             0-2.5 s after the first checkpoint (checkpoints every 4 steps, so many
+ *                      kills land inside a checkpoint write)
  *
  *   npm run test:kill            20 trials
  *   npm run test:kill -- 5       5 trials
  *   npm run test:kill -- 20 --arch dcgan --channels 4     20 trials of another model (any train flags)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +26,8 @@ const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'gan.js');
 const MODEL = process.argv.slice(3);
 const TRAIN = ['train', '--epochs', '2', '--limit', '1024', '--batch-size', '16', '--seed', '21', '--checkpoint-every', '4', ...MODEL];
 const TOTAL_STEPS = 2 * 64;
+const MOMENTS = ['before-checkpoint', 'grid', 'report', 'random'] as const;
+type Moment = (typeof MOMENTS)[number];
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
@@ -36,6 +45,64 @@ function checkpointsOf(run: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
 }
 
+/** Temporary files (name.tmp-PID-xxxx, .tmp-step-... folders) anywhere in the run. */
+function temporaries(run: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.name.includes('.tmp-')) out.push(path.relative(run, p));
+      else if (e.isDirectory()) walk(p);
+    }
+  };
+  if (fs.existsSync(run)) walk(run);
+  return out;
+}
+
+/** Resolves when a file whose name matches `pattern` appears in `dir` (created if need be). */
+function whenTemporaryAppears(dir: string, pattern: RegExp, child: ChildProcess): Promise<string | undefined> {
+  fs.mkdirSync(dir, { recursive: true });
+  return new Promise((resolve) => {
+    const watcher = fs.watch(dir, (_event, name) => {
+      if (name && pattern.test(name)) {
+        watcher.close();
+        resolve(name);
+      }
+    });
+    child.on('exit', () => {
+      watcher.close();
+      resolve(undefined);
+    });
+  });
+}
+
+async function killAt(moment: Moment, run: string, child: ChildProcess): Promise<string> {
+  switch (moment) {
+    case 'before-checkpoint': {
+      while (!fs.existsSync(path.join(run, 'run.json')) && child.exitCode === null) await sleep(2);
+      const delay = Math.floor(Math.random() * 100);
+      await sleep(delay);
+      return `${delay} ms after run.json appeared`;
+    }
+    case 'grid':
+    case 'report': {
+      // The run folder exists once the backend has loaded; the watch is set up before any epoch ends.
+      while (!fs.existsSync(path.join(run, 'run.json')) && child.exitCode === null) await sleep(2);
+      const [dir, pattern] = moment === 'grid' ? [path.join(run, 'samples'), /^\.epoch-\d+\.png\.tmp-/] : [run, /^\.(report\.html|timeline\.gif)\.tmp-/];
+      const seen = await whenTemporaryAppears(dir, pattern, child);
+      const delay = Math.floor(Math.random() * 4);
+      if (delay) await sleep(delay);
+      return seen ? `${delay} ms after ${seen.replace(/\.tmp-.*/, '.tmp-*')} appeared` : 'never (the run ended first)';
+    }
+    case 'random': {
+      while (checkpointsOf(run).filter((n) => n.startsWith('step-')).length === 0 && child.exitCode === null) await sleep(20);
+      const delay = Math.floor(Math.random() * 2500);
+      await sleep(delay);
+      return `${delay} ms after the first checkpoint`;
+    }
+  }
+}
+
 async function main() {
   const trials = Number(process.argv[2] ?? 20);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gan-kill-'));
@@ -46,28 +113,31 @@ async function main() {
   console.log(`reference (uninterrupted${MODEL.length ? `, ${MODEL.join(' ')}` : ''}) final weights: ${want}`);
 
   let ok = 0;
+  const byMoment = new Map<Moment, { ok: number; n: number }>(MOMENTS.map((m) => [m, { ok: 0, n: 0 }]));
   for (let t = 1; t <= trials; t++) {
+    const moment = MOMENTS[(t - 1) % MOMENTS.length];
     const run = path.join(work, `trial-${t}`);
     const child = spawn(process.execPath, [BIN, ...TRAIN, '--out', run], { stdio: 'ignore' });
-    // Wait for the first checkpoint, so there is something to resume, then kill at a random moment.
-    while (checkpointsOf(run).filter((n) => n.startsWith('step-')).length === 0 && child.exitCode === null) await sleep(20);
-    const delay = Math.floor(Math.random() * 2500);
-    await sleep(delay);
+    const when = await killAt(moment, run, child);
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('exit', r));
-    // What the kill left: complete checkpoints and any half-written .tmp-* folder.
-    const left = checkpointsOf(run);
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on('exit', r)));
+    // What the kill left: complete checkpoints and any half-written temporary file.
+    const left = [...checkpointsOf(run).filter((n) => n.startsWith('step-')), ...temporaries(run)];
     const resume = spawnSync(process.execPath, [BIN, 'train', '--resume', '--out', run], { encoding: 'utf8' });
-    const from = /from (step-\d+)/.exec(resume.stdout)?.[1] ?? '(none)';
+    const from = /from (step-\d+)/.exec(resume.stdout)?.[1] ?? (/resuming it from step 0/.test(resume.stdout) ? 'step 0 (no checkpoint yet)' : '(none)');
     let verdict: string;
     if (resume.status !== 0) verdict = `FAILED: resume exited ${resume.status}: ${resume.stderr.trim()}`;
     else if (finalHashes(run) !== want) verdict = `FAILED: final weights ${finalHashes(run)} differ from the reference`;
+    else if (temporaries(run).length) verdict = `FAILED: temporary files left after the resumed run: ${temporaries(run).join(', ')}`;
     else {
       verdict = 'ok';
       ok++;
+      byMoment.get(moment)!.ok++;
     }
-    console.log(`trial ${t}: killed ${delay} ms after the first checkpoint; left on disk: ${left.join(', ')}; resumed from ${from}: ${verdict}`);
+    byMoment.get(moment)!.n++;
+    console.log(`trial ${t} (${moment}): killed ${when}; left on disk: ${left.join(', ') || 'no checkpoint'}; resumed from ${from}: ${verdict}`);
   }
+  console.log(`by moment: ${[...byMoment].map(([m, r]) => `${m} ${r.ok}/${r.n}`).join(', ')}`);
   console.log(`${ok}/${trials} killed runs resumed and finished with the reference weights`);
   fs.rmSync(work, { recursive: true, force: true });
   if (ok !== trials) process.exitCode = 1;
