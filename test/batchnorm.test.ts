@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf } from './helpers';
+import { testTf, relativeError } from './helpers';
 import { Rng } from '../src/rng';
 import { batchNormTraining } from '../src/kernels/batchnorm';
 
@@ -41,14 +41,6 @@ function numericGrad(v: Float64Array, loss: () => number): Float64Array {
   return g;
 }
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 function randomCase(seed: number, shape: [number, number, number, number]) {
   const c = shape[3];

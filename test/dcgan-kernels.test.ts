@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf } from './helpers';
+import { testTf, relativeError } from './helpers';
 import { Rng } from '../src/rng';
 import { loadGemmAddon } from '../src/kernels/native';
 import { batchNormTraining } from '../src/kernels/batchnorm';
@@ -75,14 +75,6 @@ function apply(tf: typeof tfType, l: Layer, x: Tensor4D, w: Tensor4D): Tensor4D 
   return tf.conv2dTranspose(x, w, [l.x[0], o, o, l.outC], l.stride, l.pad === 1 ? 'same' : 'valid');
 }
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 /** The DCGAN's eight layers at width C and batch n. */
 function dcganLayers(c: number, n: number): Layer[] {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf } from './helpers';
+import { testTf, relativeError } from './helpers';
 import { Rng } from '../src/rng';
 
 interface ConvCase {
@@ -43,14 +43,6 @@ function convGradsReference(tf: typeof tfType, c: ConvCase, x: Float32Array, w: 
   return { dx, dw };
 }
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0, scale = 1e-12;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 const CASES: ConvCase[] = [
   { x: [2, 28, 28, 1], k: 5, outC: 8, stride: 1, pad: 'same' }, // the classifier's first layer, narrowed
