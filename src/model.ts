@@ -145,8 +145,9 @@ export function generatePixels(tf: Tf, model: GanModel, n: number, rng: Rng, opt
   const pixels = new Uint8Array(n * size * size);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
-    // The noise is drawn batch by batch from one stream, as it always was: the same seed gives
-    // the same samples whatever the batch size.
+    // The noise is drawn batch by batch from one stream, as it always was. Box-Muller makes
+    // values in pairs, so the samples do not depend on the batch size when count * latentDim is
+    // even (always, at the default latent size of 100).
     const z = noiseTensor(tf, count, model.config.latentDim, rng);
     pixels.set(pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * size * size);
     z.dispose();
