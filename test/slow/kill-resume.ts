@@ -14,6 +14,8 @@
  *   npm run test:kill            20 trials
  *   npm run test:kill -- 5       5 trials
  *   npm run test:kill -- 20 --arch dcgan --channels 4     20 trials of another model (any train flags)
+ *   npm run test:kill -- 20 --preset stable --instance-noise 0.1 --feature-matching --replay 4 \
+ *       --historical-averaging 0.001 --ema 0.99               20 trials with every trick on
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -35,7 +37,10 @@ function sleep(ms: number) {
 
 function finalHashes(run: string): string {
   const ckpt = path.join(run, 'checkpoints', `step-${String(TOTAL_STEPS).padStart(9, '0')}`);
-  return ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin']
+  // With --ema the run's third network is compared too (state.bin holds every other trick's state).
+  const files = ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin', 'ema_generator/weights.bin'];
+  return files
+    .filter((f) => f !== 'ema_generator/weights.bin' || fs.existsSync(path.join(ckpt, f)))
     .map((f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex').slice(0, 16))
     .join(' ');
 }
