@@ -11,6 +11,8 @@
  * only) cross them within two epochs.
  */
 
+import type { Arch } from './config';
+
 /** What diagnosis reads of one epoch's metrics line. */
 export interface EpochSignals {
   epoch: number;
@@ -42,8 +44,13 @@ export const THRESHOLDS = {
   dFakeLow: 0.07,
   /** D(G(z)) and D(x) both above this: D calls everything real, G learns nothing. */
   dFooled: 0.9,
-  /** Per-step d_loss spread above this within an epoch: the game oscillates. */
-  dLossStd: 0.45,
+  /**
+   * Per-step d_loss spread above this within an epoch: the game oscillates. Per architecture: a
+   * healthy DCGAN's d_loss swings more from step to step (batch norm over two separate batches;
+   * 0.35-0.70 in the default run's first five epochs, seed 7) than a healthy MLP's (below 0.25),
+   * while broken runs swing by 1.5 and more (--lr 0.01).
+   */
+  dLossStd: { mlp: 0.45, dcgan: 1.0 } as Record<Arch, number>,
   /** Classes holding >= 5% of the samples at or below this: mode collapse. */
   classesCovered: 6,
   /** FID this many times its best so far, at two evaluations in a row: training is falling apart. */
@@ -53,8 +60,9 @@ export const THRESHOLDS = {
 const f = (x: number, d = 3) => x.toFixed(d);
 
 /** The failure mode the latest epochs show, or undefined for a healthy run. Most severe first. */
-export function diagnose(history: EpochSignals[]): Diagnosis | undefined {
+export function diagnose(history: EpochSignals[], arch: Arch = 'mlp'): Diagnosis | undefined {
   const n = THRESHOLDS.epochs;
+  const dLossStd = THRESHOLDS.dLossStd[arch];
   const last = history.slice(-n);
   const held = (p: (e: EpochSignals) => boolean) => last.length >= n && last.every(p);
   const now = history[history.length - 1];
@@ -64,7 +72,7 @@ export function diagnose(history: EpochSignals[]): Diagnosis | undefined {
     const evidence = `D(G(z)) below ${THRESHOLDS.dFakeLow} for ${n} epochs (now ${f(now.d_fake, 4)}, D(x) ${f(now.d_real)})`;
     // Wild swings beside it point at the step size (--lr 0.01 does this); a calm, lost game at a
     // generator too weak to compete (a tiny G does this).
-    const swinging = last.every((e) => (e.d_loss_std ?? 0) > THRESHOLDS.dLossStd);
+    const swinging = last.every((e) => (e.d_loss_std ?? 0) > dLossStd);
     return {
       mode: 'discriminator_wins',
       message: swinging
@@ -78,10 +86,10 @@ export function diagnose(history: EpochSignals[]): Diagnosis | undefined {
       message: `D(x) and D(G(z)) both above ${THRESHOLDS.dFooled} for ${n} epochs (now ${f(now.d_real)} and ${f(now.d_fake)}): the discriminator calls everything real, so G gets no signal; check that D trains on generated images, and try --replay 50 so it sees more of them`,
     };
   }
-  if (held((e) => (e.d_loss_std ?? 0) > THRESHOLDS.dLossStd)) {
+  if (held((e) => (e.d_loss_std ?? 0) > dLossStd)) {
     return {
       mode: 'oscillation',
-      message: `d_loss swings by ${f(now.d_loss_std!)} (std over steps) for ${n} epochs: the two networks oscillate instead of converging; try a lower --lr, --historical-averaging 0.001 or --ema 0.999`,
+      message: `d_loss swings by ${f(now.d_loss_std!)} (std over steps) for ${n} epochs: the two networks oscillate instead of converging; try a lower --lr, --ema 0.995 or --historical-averaging 0.001`,
     };
   }
   const evaluated = history.filter((e) => e.classes_covered !== undefined);
@@ -98,7 +106,7 @@ export function diagnose(history: EpochSignals[]): Diagnosis | undefined {
     if (recent.every((e) => e.fid! > THRESHOLDS.fidRatio * best)) {
       return {
         mode: 'fid_rising',
-        message: `FID ${f(now.fid!, 1)} is above ${THRESHOLDS.fidRatio}x its best (${f(best, 1)}) at ${n} evaluations in a row: the generator is getting worse; the best checkpoint is kept in best/; try --ema 0.999 or a lower --lr`,
+        message: `FID ${f(now.fid!, 1)} is above ${THRESHOLDS.fidRatio}x its best (${f(best, 1)}) at ${n} evaluations in a row: the generator is getting worse; the best checkpoint is kept in best/; try --ema 0.995 or a lower --lr`,
       };
     }
   }

@@ -721,7 +721,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       }
       // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
       history.push(m);
-      const found = diagnose(history);
+      const found = diagnose(history, config.arch);
       if (found) m.diagnosis = found;
       appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
       iteration = 0;

@@ -28,6 +28,19 @@ test('healthy runs stay silent: the default MLP over 20 full epochs (with evalua
   }
 });
 
+test('the DCGAN: a healthy run stays silent although its d_loss swings more than the MLP\'s; the same swings would be oscillation in an MLP', () => {
+  for (const name of ['healthy-dcgan-7-epochs', 'healthy-dcgan-6400-images']) {
+    const history = recorded(name);
+    assert.deepEqual(history.map((_, i) => diagnose(history.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined), [], name);
+  }
+  assert.equal(diagnose(recorded('healthy-dcgan-7-epochs').slice(0, 3), 'mlp')?.mode, 'oscillation');
+  // --lr 0.01 does not break the DCGAN (batch norm keeps it learning digits): no warning is right.
+  const fast = recorded('dcgan-lr-0.01');
+  assert.deepEqual(fast.map((_, i) => diagnose(fast.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined), []);
+  const swinging = [1, 2].map((epoch) => ({ epoch, d_loss: 0.5, g_loss: 2, d_real: 0.8, d_fake: 0.2, d_loss_std: 1.2 }));
+  assert.equal(diagnose(swinging, 'dcgan')?.mode, 'oscillation');
+});
+
 test('--lr 0.01: the discriminator wins while the losses swing, and the message says to lower --lr', () => {
   const history = recorded('lr-0.01');
   assert.equal(modes(history)[0], undefined, 'nothing after one epoch');
