@@ -41,7 +41,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', parse: parseIntIn('--eval-samples', 2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
   // The stabilising tricks (src/tricks.ts), each off by default; README "Stabilising tricks".
-  { flags: '--preset <name>', description: `recommended: --preset stable, the stabilising tricks that go together (${describePreset('mlp')}); flags given beside it win`, parse: parsePreset },
+  { flags: '--preset <name>', description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`, parse: parsePreset },
   { flags: '--label-smoothing <s>', description: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1", parse: parseNumberIn('--label-smoothing', 0, 0.5, true) },
   { flags: '--one-sided', description: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)' },
   { flags: '--smooth-real <how>', description: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])", parse: parseSmoothReal },
@@ -51,14 +51,15 @@ const TRAIN_FLAGS: FlagSpec[] = [
   { flags: '--replay <k>', description: "experience replay: keep the last K generated batches; part of D's generated half comes from them; e.g. 50", parse: parsePositiveInt('--replay', 10000) },
   { flags: '--replay-fraction <f>', description: `with --replay: share of D's generated half drawn from past batches (default: ${DEFAULT_TRAIN.replayFraction})`, parse: parseFraction('--replay-fraction') },
   { flags: '--historical-averaging <lambda>', description: "penalise each network's distance to the mean of its past weights, LAMBDA * ||theta - mean||^2; e.g. 0.001", parse: parseNumberIn('--historical-averaging', 0, 1e6, true) },
-  { flags: '--ema <decay>', description: "keep an exponential moving average of G's weights (e.g. 0.999): saved as ema_generator/ and used by sample, eval and the epoch grids", parse: parseNumberIn('--ema', 0, 1, true) },
+  { flags: '--ema <decay>', description: "keep an exponential moving average of G's weights (e.g. 0.995): saved as ema_generator/ and used by sample, eval and the epoch grids", parse: parseNumberIn('--ema', 0, 1, true) },
   { flags: '--generator-hidden <widths>', description: `MLP generator's hidden widths, comma-separated (default: ${DEFAULT_TRAIN.generatorHidden.join(',')})`, parse: parseWidths('--generator-hidden') },
   { flags: '--debug-d-real-only', description: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)', hidden: true },
 ];
 
-/** The tricks a preset turns on, as flags. */
+/** What a preset sets, as flags. */
 function describePreset(arch: Arch): string {
-  return describeTricks({ ...DEFAULT_TRICKS, ...PRESETS.stable[arch] });
+  const { lr, ...tricks } = PRESETS.stable[arch];
+  return [lr === undefined ? '' : `--lr ${lr}`, describeTricks({ ...DEFAULT_TRICKS, ...tricks })].filter(Boolean).join(' ');
 }
 
 const SAMPLE_FLAGS: FlagSpec[] = [

@@ -13,7 +13,7 @@ import { loadLatestCheckpoint, disposeLoaded } from '../src/checkpoint';
 import { noiseTensor } from '../src/model';
 import { Rng, Stream } from '../src/rng';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
-import { DEFAULT_TRICKS, applyPreset, resolveTrainConfig, type TrickConfig } from '../src/config';
+import { DEFAULT_TRICKS, PRESETS, applyPreset, resolveTrainConfig, type TrickConfig } from '../src/config';
 import { ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from '../src/tricks';
 
 const tricks = (t: Partial<TrickConfig>): TrickConfig => ({ ...DEFAULT_TRICKS, ...t });
@@ -59,11 +59,14 @@ test('instance noise: std sigma * R^epoch, drawn from the seeded stream with tha
   again.dispose();
 });
 
-test('the preset fills in tricks the user did not set, and explicit flags win', () => {
-  const p = applyPreset({ labelSmoothing: 0.2 }, 'stable');
-  const c = resolveTrainConfig({ seed: 1, ...p });
-  assert.equal(c.labelSmoothing, 0.2);
-  assert.equal(c.oneSided, true, 'the preset turns one-sided smoothing on');
+test('the preset fills in the settings the user did not give (its learning rate included), and explicit flags win', () => {
+  for (const arch of ['mlp', 'dcgan'] as const) {
+    const preset = PRESETS.stable[arch];
+    const c = resolveTrainConfig({ seed: 1, ...applyPreset({ arch }, 'stable') });
+    for (const [key, value] of Object.entries(preset)) assert.equal(c[key as keyof typeof c], value, `${arch}: ${key}`);
+    const given = resolveTrainConfig({ seed: 1, ...applyPreset({ arch, labelSmoothing: 0.2, lr: 0.0001, ema: 0.9 }, 'stable') });
+    assert.deepEqual([given.labelSmoothing, given.lr, given.ema], [0.2, 0.0001, 0.9], arch);
+  }
   assert.throws(() => applyPreset({}, 'wild'), /unknown preset 'wild'.*stable/);
   assert.throws(() => resolveTrainConfig({ seed: 1, oneSided: true }), /--one-sided needs --label-smoothing/);
 });
