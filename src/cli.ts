@@ -4,7 +4,7 @@
  * GanErrors print one line and exit with their code; the stack only with --verbose or DEBUG.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, describeError, GanError, InterruptedError } from './errors';
+import { ConfigError, describeError, GanError, InterruptedError } from './util/errors';
 import {
   ARCHS, BACKEND_CHOICES, DEFAULT_TRAIN, DEFAULT_TRICKS, PRESETS, applyPreset, parseArch, parseBackendChoice, parseDigit, parseFraction, parseIntIn, parseNonNegativeInt, parseNumberIn, parsePositiveInt, parsePreset, parseSmoothReal, parseWidths,
   describeTricks, type Arch,
@@ -40,7 +40,7 @@ const TRAIN_FLAGS: FlagSpec[] = [
   // Two samples at least: FID needs a covariance.
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', parse: parseIntIn('--eval-samples', 2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
-  // The stabilising tricks (src/tricks.ts), each off by default; README "Stabilising tricks".
+  // The stabilising tricks (src/train/tricks.ts), each off by default; README "Stabilising tricks".
   { flags: '--preset <name>', description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`, parse: parsePreset },
   { flags: '--label-smoothing <s>', description: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1", parse: parseNumberIn('--label-smoothing', 0, 0.5, true) },
   { flags: '--one-sided', description: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)' },

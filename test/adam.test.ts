@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { testTf } from './helpers';
-import { Adam } from '../src/adam';
-import { Rng } from '../src/rng';
+import { Adam } from '../src/train/adam';
+import { Rng } from '../src/core/rng';
 
 function reference(p0: Float32Array, grads: Float32Array[], lr: number, b1: number, b2: number, eps: number): Float64Array {
   const p = Float64Array.from(p0);

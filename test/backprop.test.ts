@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, testConfig } from './helpers';
-import { GanTrainer } from '../src/train';
-import { noiseTensor } from '../src/model';
-import { Rng } from '../src/rng';
+import { GanTrainer } from '../src/train/trainer';
+import { noiseTensor } from '../src/nets/gan-model';
+import { Rng } from '../src/core/rng';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 
 function assertClose(tf: typeof tfType, ours: tfType.Tensor, theirs: tfType.Tensor, what: string): void {

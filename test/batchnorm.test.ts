@@ -1,5 +1,5 @@
 /**
- * Training-mode batch norm (src/kernels/batchnorm.ts) against float64 references: the forward
+ * Training-mode batch norm (src/backends/native/batchnorm.ts) against float64 references: the forward
  * by definition, the gradients by central differences of the float64 forward, and the same
  * gradients by tfjs autodiff of the naive formula.
  */
@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, relativeError } from './helpers';
-import { Rng } from '../src/rng';
-import { batchNormTraining } from '../src/kernels/batchnorm';
+import { Rng } from '../src/core/rng';
+import { batchNormTraining } from '../src/backends/native/batchnorm';
 
 /** y, mean and biased variance of NHWC x in float64. */
 function batchNormReference(x: ArrayLike<number>, shape: number[], gamma: ArrayLike<number>, beta: ArrayLike<number>, eps: number) {

@@ -3,9 +3,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { testTf, testConfig, tmpDir, snapshot, changed } from './helpers';
-import { GanTrainer } from '../src/train';
-import { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints, sealedStateJson } from '../src/checkpoint';
-import { CheckpointError } from '../src/errors';
+import { GanTrainer } from '../src/train/trainer';
+import { saveCheckpoint, loadCheckpoint, loadLatestCheckpoint, listCheckpoints, sealedStateJson } from '../src/run/checkpoint';
+import { CheckpointError } from '../src/util/errors';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 
 async function trainedCheckpoint(runDir: string, steps: number[]) {

@@ -4,8 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG_FIELDS, FIXED_ON_RESUME, configProblems, readStoredConfig, resolveTrainConfig } from '../src/config';
-import { readRunInfo, writeRunInfo, checkOutDir } from '../src/run-dir';
-import { CheckpointError } from '../src/errors';
+import { readRunInfo, writeRunInfo, checkOutDir } from '../src/run/run-dir';
+import { CheckpointError } from '../src/util/errors';
 import { tmpDir } from './helpers';
 
 test('a resolved config passes its own checks; every field is in the table', () => {

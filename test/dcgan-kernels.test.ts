@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, relativeError } from './helpers';
-import { Rng } from '../src/rng';
-import { loadGemmAddon } from '../src/kernels/native';
-import { batchNormTraining } from '../src/kernels/batchnorm';
+import { Rng } from '../src/core/rng';
+import { loadGemmAddon } from '../src/backends/native/addon';
+import { batchNormTraining } from '../src/backends/native/batchnorm';
 
 type Tensor = tfType.Tensor;
 type Tensor4D = tfType.Tensor4D;

@@ -1,5 +1,5 @@
 /**
- * Failure-mode diagnosis (src/diagnose.ts) on the metrics of real runs (test/fixtures/diagnosis/,
+ * Failure-mode diagnosis (src/train/diagnose.ts) on the metrics of real runs (test/fixtures/diagnosis/,
  * recorded with the commands in its README) and end to end through the CLI.
  */
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { diagnose, type EpochSignals } from '../src/diagnose';
+import { diagnose, type EpochSignals } from '../src/train/diagnose';
 import { tmpDir } from './helpers';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'diagnosis');

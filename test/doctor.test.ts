@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from './helpers';
-import { CUDA_LIBRARIES, cpuInfo, findLibraries, pciGpus, runCommand, type DoctorReport } from '../src/doctor';
+import { CUDA_LIBRARIES, cpuInfo, findLibraries, pciGpus, runCommand, type DoctorReport } from '../src/backends/doctor';
 import { formatDoctor } from '../src/commands/doctor';
-import { runProbe } from '../src/probe-runner';
+import { runProbe } from '../src/backends/probe-runner';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { testTf } from './helpers';
-import { trainClassifier, type Classifier } from '../src/classifier';
-import { Evaluator } from '../src/eval';
+import { trainClassifier, type Classifier } from '../src/eval/classifier';
+import { Evaluator } from '../src/eval/evaluator';
 import { loadImages } from '../src/data/mnist';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/core/rng';
 
 let shared: Promise<{ evaluator: Evaluator; classifier: Classifier }> | undefined;
 function setup() {

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from './helpers';
 import { parseIdx } from '../src/data/idx';
-import { Rng, Stream } from '../src/rng';
-import { sampleLabels } from '../src/model';
+import { Rng, Stream } from '../src/core/rng';
+import { sampleLabels } from '../src/nets/gan-model';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 

@@ -10,11 +10,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { testTf, testConfig, snapshot, changed, tmpDir } from './helpers';
-import { GanTrainer, datasetTensor } from '../src/train';
+import { GanTrainer, datasetTensor } from '../src/train/trainer';
 import { loadImages } from '../src/data/mnist';
-import { cropCenter, padCenter, sampleLabels } from '../src/model';
-import { loadLatestCheckpoint, disposeLoaded } from '../src/checkpoint';
-import { sampleRun } from '../src/sample';
+import { cropCenter, padCenter, sampleLabels } from '../src/nets/gan-model';
+import { loadLatestCheckpoint, disposeLoaded } from '../src/run/checkpoint';
+import { sampleRun } from '../src/run/sample';
 import type { TrainConfig } from '../src/config';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { gridLayout, tileImages, gridPng } from '../src/image/grid';
+import { gridLayout, tileImages, gridPng } from '../src/core/image/grid';
 
 test('grid layout is near-square and honours a column count', () => {
   assert.deepEqual(gridLayout(64, 28, 28), { rows: 8, cols: 8, width: 8 * 28 + 9 * 2, height: 8 * 28 + 9 * 2 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GifReader } from 'omggif';
-import { loadBackend, type Tf } from '../src/backend';
+import { loadBackend, type Tf } from '../src/backends';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 
 /** Tests run on the embedded default backend, as users without a GPU do. */

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseIdx, encodeIdx3, encodeIdx1 } from '../src/data/idx';
 import { loadImages, scaleToSigned, toBytes, epochOrder, batchesPerEpoch } from '../src/data/mnist';
-import { DataError } from '../src/errors';
+import { DataError } from '../src/util/errors';
 
 test('IDX3 round trip: encode then parse gives the same dims and bytes', () => {
   const pixels = Uint8Array.from({ length: 3 * 4 * 5 }, (_, i) => i);

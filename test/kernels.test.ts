@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, relativeError } from './helpers';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/core/rng';
 
 interface ConvCase {
   x: [number, number, number, number];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { meanAndCovariance, symmetricEigen, sqrtPsd, frechetDistance, inceptionScore, modeCoverage } from '../src/metrics';
-import { Rng } from '../src/rng';
+import { meanAndCovariance, symmetricEigen, sqrtPsd, frechetDistance, inceptionScore, modeCoverage } from '../src/eval/metrics';
+import { Rng } from '../src/core/rng';
 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 

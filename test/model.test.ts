@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, testConfig } from './helpers';
-import { GanModel, noiseTensor } from '../src/model';
+import { GanModel, noiseTensor } from '../src/nets/gan-model';
 import { exportMetadata, toLayersModel } from '../src/nets/export';
 import { shapes, forwardFlops, paramSpecs } from '../src/nets/spec';
-import { Rng } from '../src/rng';
+import { Rng } from '../src/core/rng';
 import type { TrainConfig } from '../src/config';
 
 const FAMILY: Array<[string, Partial<TrainConfig>]> = [

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Rng, Stream, permutation, deriveKey } from '../src/rng';
+import { Rng, Stream, permutation, deriveKey } from '../src/core/rng';
 
 test('the same (seed, stream, counter) gives the same numbers; any change gives others', () => {
   const a = Rng.for(1, Stream.noiseD, 5).fillUniform(new Float32Array(8));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { testTf, testConfig, snapshot, changed } from './helpers';
-import { GanTrainer } from '../src/train';
+import { GanTrainer } from '../src/train/trainer';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 
 async function setup(batch = 16) {

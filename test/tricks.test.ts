@@ -1,5 +1,5 @@
 /**
- * The stabilising tricks (src/tricks.ts): each formula against its closed form, the written-out
+ * The stabilising tricks (src/train/tricks.ts): each formula against its closed form, the written-out
  * gradients of feature matching, label smoothing and historical averaging against tfjs autodiff,
  * and the replay ring's contents. Exact resume with every trick on is in test/resume.test.ts.
  */
@@ -7,14 +7,14 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
 import { testTf, testConfig, snapshot, tmpDir } from './helpers';
-import { GanTrainer, train } from '../src/train';
-import { sampleRun } from '../src/sample';
-import { loadLatestCheckpoint, disposeLoaded } from '../src/checkpoint';
-import { noiseTensor } from '../src/model';
-import { Rng, Stream } from '../src/rng';
+import { GanTrainer, train } from '../src/train/trainer';
+import { sampleRun } from '../src/run/sample';
+import { loadLatestCheckpoint, disposeLoaded } from '../src/run/checkpoint';
+import { noiseTensor } from '../src/nets/gan-model';
+import { Rng, Stream } from '../src/core/rng';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 import { DEFAULT_TRICKS, PRESETS, applyPreset, resolveTrainConfig, type TrickConfig } from '../src/config';
-import { ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from '../src/tricks';
+import { ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from '../src/train/tricks';
 
 const tricks = (t: Partial<TrickConfig>): TrickConfig => ({ ...DEFAULT_TRICKS, ...t });
 const f32 = (x: number) => Math.fround(x);

@@ -12,10 +12,10 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { decodeGifFrames, tmpDir } from './helpers';
-import { Rng, Stream } from '../src/rng';
-import { loadBackend, type Tf } from '../src/backend';
-import { sampleRun } from '../src/sample';
-import { gridPng } from '../src/image/grid';
+import { Rng, Stream } from '../src/core/rng';
+import { loadBackend, type Tf } from '../src/backends';
+import { sampleRun } from '../src/run/sample';
+import { gridPng } from '../src/core/image/grid';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 const CHROMIUM = '/usr/bin/chromium';
@@ -149,8 +149,8 @@ async function serve(run: string): Promise<{ child: ChildProcess; url: string }>
  */
 let cpuTf: Tf | undefined;
 async function samplePixels(run: string, opts: { seed: number; n: number; digit?: number }): Promise<number[]> {
-  cpuTf ??= (await loadBackend('cpu')).tf;
-  const s = sampleRun(cpuTf, run, opts);
+  const tf = (cpuTf ??= (await loadBackend('cpu')).tf);
+  const s = sampleRun(tf, run, opts);
   const cols = s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined;
   const png = PNG.sync.read(gridPng(s.pixels, s.n, s.size, s.size, { cols }));
   return Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]);

@@ -9,9 +9,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from './helpers';
-import { missingWebGpuPackages, probeWebGpuAdapter } from '../src/backend';
-import { installWebGpuUploadFix, uninstallWebGpuUploadFix, uploadToGpuByWriteBuffer, WEBGPU_UPLOAD_FIX_VERSION, type WebGpuUploadBackend } from '../src/kernels/webgpu-upload';
-import { installWebGpuReadSyncGuard } from '../src/kernels/webgpu-read';
+import { missingWebGpuPackages, probeWebGpuAdapter } from '../src/backends';
+import { installWebGpuUploadFix, uninstallWebGpuUploadFix, uploadToGpuByWriteBuffer, WEBGPU_UPLOAD_FIX_VERSION, type WebGpuUploadBackend } from '../src/backends/webgpu/upload';
+import { installWebGpuReadSyncGuard } from '../src/backends/webgpu/read';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 const packagesMissing = missingWebGpuPackages().length > 0;
@@ -45,7 +45,7 @@ test('--backend webgpu with an adapter: it loads, names the adapter, applies the
   const a = await adapter();
   if (!a.adapter) return t.skip(`no WebGPU adapter here: ${a.error}`);
   // The backend loads and computes in its own process (one backend family per process).
-  const probe = spawnSync(process.execPath, [path.resolve(__dirname, '..', 'src', 'probe.js'), 'backend', 'webgpu'], { encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, [path.resolve(__dirname, '..', 'src', 'backends', 'probe.js'), 'backend', 'webgpu'], { encoding: 'utf8' });
   const line = probe.stdout.split('\n').find((l) => l.startsWith('GAN_PROBE_RESULT '));
   assert.ok(line, probe.stderr);
   const result = JSON.parse(line!.slice('GAN_PROBE_RESULT '.length));

@@ -1,5 +1,5 @@
-/** `gan doctor`: prints what src/doctor.ts found, as text or (--json) one JSON object. Exits 0. */
-import { runDoctor, type DoctorReport, type Finding } from '../doctor';
+/** `gan doctor`: prints what src/backends/doctor.ts found, as text or (--json) one JSON object. Exits 0. */
+import { runDoctor, type DoctorReport, type Finding } from '../backends/doctor';
 
 export interface DoctorCommandOptions {
   json: boolean;

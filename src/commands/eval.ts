@@ -1,14 +1,14 @@
 /** `gan eval` and `gan classifier train`: the numbers that say what a generator learned. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadBackend, type BackendChoice } from '../backend';
-import { classifierDir, saveClassifier, trainClassifier } from '../classifier';
+import { loadBackend, type BackendChoice } from '../backends';
+import { classifierDir, saveClassifier, trainClassifier } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
-import { DataError } from '../errors';
-import { Evaluator, obtainClassifier, type EvalRow } from '../eval';
-import { newestRun } from '../run-dir';
-import { sampleRun } from '../sample';
+import { DataError } from '../util/errors';
+import { Evaluator, obtainClassifier, type EvalRow } from '../eval/evaluator';
+import { newestRun } from '../run/run-dir';
+import { sampleRun } from '../run/sample';
 import { printLine } from './output';
 
 export interface EvalCommandOptions {

@@ -2,10 +2,10 @@
 import * as http from 'node:http';
 import * as path from 'node:path';
 import sirv from 'sirv';
-import { loadBackend, type BackendChoice } from '../backend';
-import { GanError } from '../errors';
-import { newestRun } from '../run-dir';
-import { exportWeb, RUN_WEB_DIR } from '../web-export';
+import { loadBackend, type BackendChoice } from '../backends';
+import { GanError } from '../util/errors';
+import { newestRun } from '../run/run-dir';
+import { exportWeb, RUN_WEB_DIR } from '../web/export';
 
 export interface ExportCommandOptions {
   web: string;

@@ -1,5 +1,5 @@
 /** `gan report`: writes report.html, plots/ and timeline.gif into a run directory. */
-import { newestRun } from '../run-dir';
+import { newestRun } from '../run/run-dir';
 import { writeReport } from '../report/report';
 
 export interface ReportCommandOptions {

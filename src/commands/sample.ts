@@ -1,13 +1,13 @@
 /** `gan sample`: a PNG grid, or an IDX3 file of samples for other tools, from a run's generator. */
 import * as path from 'node:path';
-import { loadBackend, type BackendChoice } from '../backend';
+import { loadBackend, type BackendChoice } from '../backends';
 import { encodeIdx3 } from '../data/idx';
-import { ConfigError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
-import { gridPng } from '../image/grid';
-import { grayGif } from '../image/gif';
-import { newestRun } from '../run-dir';
-import { sampleRun, sampleWalk } from '../sample';
+import { ConfigError } from '../util/errors';
+import { writeFileAtomic } from '../util/fs';
+import { gridPng } from '../core/image/grid';
+import { grayGif } from '../core/image/gif';
+import { newestRun } from '../run/run-dir';
+import { sampleRun, sampleWalk } from '../run/sample';
 
 /** Latent walks: frames per leg between two points, and how long each frame shows. */
 export const WALK_FRAMES_PER_SEGMENT = 12;

@@ -5,17 +5,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { loadBackend, type BackendChoice } from '../backend';
+import { loadBackend, type BackendChoice } from '../backends';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../errors';
-import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run-dir';
-import { checkNotLocked, lockRun } from '../run-lock';
-import { train, type EpochMetrics, type TrainOptions } from '../train';
-import { Evaluator, obtainClassifier } from '../eval';
-import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../checkpoint';
-import { classifierDir } from '../classifier';
+import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
+import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run/run-dir';
+import { checkNotLocked, lockRun } from '../run/lock';
+import { train, type EpochMetrics, type TrainOptions } from '../train/trainer';
+import { Evaluator, obtainClassifier } from '../eval/evaluator';
+import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
+import { classifierDir } from '../eval/classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
-import { checkWritable } from '../fsutil';
+import { checkWritable } from '../util/fs';
 import { onOutputFailure, printLine } from './output';
 import { REPORT_FILE, writeReport } from '../report/report';
 

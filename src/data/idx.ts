@@ -3,7 +3,7 @@
  * magic (0x00 0x00 dtype ndim), then ndim uint32 dimensions, then the data. We only need
  * unsigned bytes (dtype 0x08): images are ndim 3, labels ndim 1.
  */
-import { DataError } from '../errors';
+import { DataError } from '../util/errors';
 
 export const IDX_UBYTE = 0x08;
 export const IDX3_MAGIC = 0x00000803; // uint8, 3 dimensions: images

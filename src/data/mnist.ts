@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as crypto from 'node:crypto';
-import { DataError } from '../errors';
+import { DataError } from '../util/errors';
 import { parseIdx } from './idx';
-import { Rng, Stream, permutation } from '../rng';
+import { Rng, Stream, permutation } from '../core/rng';
 
 // Shared with the browser page (src/web): kept in a module without imports.
-export { toBytes } from '../image/pixels';
+export { toBytes } from '../core/image/pixels';
 
 export type Split = 'train' | 't10k';
 

@@ -5,7 +5,7 @@
  * inputs [x, label]; its metadata (model.json "userDefinedMetadata".gan) says what they mean.
  */
 import type * as tfType from '@tensorflow/tfjs';
-import type { Tf } from '../backend';
+import type { Tf } from '../backends/tf';
 import type { Network } from './network';
 import { outputShape, type LayerSpec, type NetworkSpec } from './spec';
 

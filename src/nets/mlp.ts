@@ -8,15 +8,15 @@
  *
  * Weights start as PyTorch's nn.Linear does (U(+-1/sqrt(fanIn)) for kernel and bias), the
  * embeddings as nn.Embedding does (N(0, 1)): the reference trainer's, known to train this model.
- * Dense-only, so training takes the hand-written backward pass (src/backprop.ts).
+ * Dense-only, so training takes the hand-written backward pass (src/train/backprop.ts).
  */
 import type { ModelConfig } from '../config';
 import type { Init, LayerSpec, NetworkSpec } from './spec';
+import { LABEL_CLASSES } from '../core/labels';
 
 const torchInit = (_layer: LayerSpec, _param: string, fanIn: number): Init => ({ kind: 'uniform', bound: 1 / Math.sqrt(fanIn) });
 const EMBEDDING_INIT: Init = { kind: 'normal', mean: 0, std: 1 };
 /** The tutorial's Embedding(10, 10). */
-export const LABEL_CLASSES = 10;
 const LABEL_DIM = 10;
 
 export function mlpGenerator(m: ModelConfig): NetworkSpec {

@@ -4,12 +4,12 @@
  * The forward pass here is the general one, built from tf ops: tfjs autodiff
  * (tf.variableGrads) differentiates it for convolutional networks, and it is the inference pass
  * of every network. Dense-only networks train through the hand-written backward pass instead
- * (src/backprop.ts), over the same variables (denseStack()).
+ * (src/train/backprop.ts), over the same variables (denseStack()).
  */
 import type * as tfType from '@tensorflow/tfjs';
-import type { Tf } from '../backend';
-import { batchNormTraining } from '../kernels/batchnorm';
-import { Rng } from '../rng';
+import type { Tf } from '../backends/tf';
+import { batchNormTraining } from '../backends/native/batchnorm';
+import { Rng } from '../core/rng';
 import { denseView, paramSpecs, type Activation, type Init, type NetworkSpec, type ParamSpec } from './spec';
 
 type Tensor = tfType.Tensor;
@@ -23,7 +23,7 @@ export interface DenseParams {
   bias: Variable;
 }
 
-/** A stack of dense layers: the view of a dense-only network that src/backprop.ts trains. */
+/** A stack of dense layers: the view of a dense-only network that src/train/backprop.ts trains. */
 export class DenseStack {
   constructor(
     readonly layers: DenseParams[],

@@ -2,7 +2,7 @@
  * One description per network. A network is a list of layer specs, read top to bottom; from it
  * alone come the shape after every layer, the parameters (names, shapes, initialisers), the FLOP
  * count, the checkpoint's shape checks, the LayersModel export (src/nets/export.ts) and the
- * forward pass (src/nets/forward.ts). Adding an architecture is one file that returns two specs
+ * forward pass (src/nets/network.ts). Adding an architecture is one file that returns two specs
  * (src/nets/mlp.ts, src/nets/dcgan.ts), not edits across the code base.
  *
  * Layouts follow tfjs: images are NHWC; a conv kernel is [k, k, inC, outC], a transposed conv
@@ -180,7 +180,7 @@ export function iterationFlops(generator: NetworkSpec, discriminator: NetworkSpe
 }
 
 /**
- * The dense-only view of a network, for the hand-written backward pass (src/backprop.ts):
+ * The dense-only view of a network, for the hand-written backward pass (src/train/backprop.ts):
  * the dense layers with the activation that follows each (folded in) and the dropout rate
  * after it. Undefined when the network has any other kind of layer.
  */

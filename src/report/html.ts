@@ -3,7 +3,7 @@
  * script, nothing fetched. Pure: the caller reads the files and writes the result.
  */
 import * as path from 'node:path';
-import type { RunInfo } from '../run-dir';
+import type { RunInfo } from '../run/run-dir';
 import type { MetricsRow } from './metrics-log';
 import type { Timeline } from './timeline';
 

@@ -1,8 +1,8 @@
 /** Reading a run's metrics.jsonl for the report: one object per epoch, in order. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EpochMetrics } from '../train';
-import { METRICS_FILE } from '../run-dir';
+import type { EpochMetrics } from '../train/trainer';
+import { METRICS_FILE } from '../run/run-dir';
 
 /**
  * A metrics line as the report reads it: today's fields, and whatever later versions add

@@ -11,10 +11,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CheckpointError, GanError } from '../errors';
-import { ioError, writeFileAtomic } from '../fsutil';
-import { isRunDir, readRunInfo, METRICS_FILE, RUN_FILE, SAMPLES_DIR, type RunInfo } from '../run-dir';
-import { BEST_DIR, listCheckpoints } from '../checkpoint';
+import { CheckpointError, GanError } from '../util/errors';
+import { ioError, writeFileAtomic } from '../util/fs';
+import { isRunDir, readRunInfo, METRICS_FILE, RUN_FILE, SAMPLES_DIR, type RunInfo } from '../run/run-dir';
+import { BEST_DIR, listCheckpoints } from '../run/checkpoint';
 import { chartSpecs } from './charts';
 import { readMetricsLog, rowWarnings, type MetricsRow } from './metrics-log';
 import { renderChartSvg, svgToPng } from './render';

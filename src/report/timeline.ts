@@ -4,10 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError } from '../errors';
-import { decodeGrayPng } from '../image/grid';
-import { grayGifChunk, joinGifChunks } from '../image/gif';
-import { SAMPLES_DIR } from '../run-dir';
+import { DataError } from '../util/errors';
+import { decodeGrayPng } from '../core/image/grid';
+import { grayGifChunk, joinGifChunks } from '../core/image/gif';
+import { SAMPLES_DIR } from '../run/run-dir';
 
 export interface EpochGrid {
   epoch: number;

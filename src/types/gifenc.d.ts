@@ -1,4 +1,4 @@
-/** The part of gifenc (which ships no types) that src/image/gif.ts uses. */
+/** The part of gifenc (which ships no types) that src/core/image/gif.ts uses. */
 declare module 'gifenc' {
   interface FrameOptions {
     palette?: number[][];

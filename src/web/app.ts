@@ -4,7 +4,7 @@
  * digit picker for conditional runs, and a latent walk.
  *
  * It draws noise exactly as `gan sample` does (the same seeded generator, compiled from
- * src/rng.ts) and turns outputs into bytes and grids with the same code (src/image), so
+ * src/core/rng.ts) and turns outputs into bytes and grids with the same code (src/image), so
  * `?seed=S&n=N` shows the pixels of `gan sample --seed S --n N` (bit for bit on the same
  * backend arithmetic; see the test).
  *
@@ -12,11 +12,11 @@
  * Tests and scripts drive it through window.gan (see GanPage below).
  */
 import type * as tfType from '@tensorflow/tfjs';
-import { Rng, Stream } from '../rng.js';
-import { latentWalk } from '../latent.js';
-import { cropCenter, toBytes } from '../image/pixels.js';
-import { tileImages } from '../image/tile.js';
-import { sampleLabels } from '../labels.js';
+import { Rng, Stream } from '../core/rng.js';
+import { latentWalk } from '../core/latent.js';
+import { cropCenter, toBytes } from '../core/image/pixels.js';
+import { tileImages } from '../core/image/tile.js';
+import { sampleLabels } from '../core/labels.js';
 import type { WebModelInfo } from './model-info.js';
 
 declare const tf: typeof tfType & { wasm?: { setWasmPaths(prefix: string): void } };

@@ -12,10 +12,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sealedStateJson } from '../../src/checkpoint';
+import { sealedStateJson } from '../../src/run/checkpoint';
 import { encodeIdx3 } from '../../src/data/idx';
 import { loadImages } from '../../src/data/mnist';
-import { classifierDir } from '../../src/classifier';
+import { classifierDir } from '../../src/eval/classifier';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

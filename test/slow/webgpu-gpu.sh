@@ -23,7 +23,7 @@ echo "== gan doctor"; "$NODE" bin/gan.js doctor
 echo "== webgpu tests"; "$NODE" --test dist/test/webgpu.test.js
 for fix in 1 0; do
   echo "== MLP step on webgpu, GAN_WEBGPU_UPLOAD_FIX=$fix"
-  GAN_WEBGPU_UPLOAD_FIX=$fix "$NODE" dist/src/bench.js --backends webgpu --archs mlp --batches 64,256,1024 --iters 20
+  GAN_WEBGPU_UPLOAD_FIX=$fix "$NODE" dist/src/tools/bench.js --backends webgpu --archs mlp --batches 64,256,1024 --iters 20
 done
 echo "== DCGAN step on webgpu (tutorial width)"
-"$NODE" dist/src/bench.js --archs dcgan --dcgan-backend webgpu --dcgan-batches 64,256 --channels 128 --iters 10
+"$NODE" dist/src/tools/bench.js --archs dcgan --dcgan-backend webgpu --dcgan-batches 64,256 --channels 128 --iters 10

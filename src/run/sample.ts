@@ -1,0 +1,138 @@
+/**
+ * Drawing samples from a run's generator: the run's newest checkpoint alone says how to
+ * rebuild it (architecture, config and weights), so no training flag is repeated here.
+ */
+import type { Tf } from '../backends/tf';
+import { disposeLoaded, loadLatestCheckpoint } from './checkpoint';
+import { ConfigError } from '../util/errors';
+import { GanModel, Network, generatePixels, pixelsFromNoise, sampleLabels } from '../nets/gan-model';
+import { ganSpec } from '../nets';
+import { Rng, Stream } from '../core/rng';
+import { latentWalk } from '../core/latent';
+import { tileImages } from '../core/image/tile';
+
+export interface Samples {
+  /** n x size x size bytes, 0 = background, 255 = stroke (MNIST's convention). */
+  pixels: Uint8Array;
+  n: number;
+  size: number;
+  /** The digit of each sample, for a conditional run. */
+  labels?: Int32Array;
+  checkpoint: string;
+  epoch: number;
+  skipped: string[];
+  /** Which generator drew them: the EMA generator when the checkpoint has one (unless raw was asked), else the trained one. */
+  generator: 'ema' | 'raw';
+}
+
+/**
+ * A run's generator (and discriminator) from its newest valid checkpoint: the EMA generator when
+ * the run trained one (--ema), unless `raw` asks for the trained weights. The caller disposes it.
+ */
+export function loadRunModel(tf: Tf, runDir: string, opts: { raw?: boolean } = {}): { model: GanModel; checkpoint: string; epoch: number; skipped: string[]; generator: 'ema' | 'raw' } {
+  const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
+  try {
+    const config = checkpoint.state.config;
+    const spec = ganSpec(config);
+    const ema = !opts.raw && checkpoint.emaGeneratorWeights ? checkpoint.emaGeneratorWeights : undefined;
+    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, ema ?? checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped, generator: ema ? 'ema' : 'raw' };
+  } finally {
+    disposeLoaded(checkpoint);
+  }
+}
+
+/**
+ * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
+ * conditional run, all of `digit`, or every digit in equal shares, in order.
+ */
+export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean }): Samples {
+  const { model, checkpoint, epoch, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
+  try {
+    if (opts.digit !== undefined && !model.conditional) {
+      throw new ConfigError(`--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`, 'Drop --digit, or sample a run trained with --conditional');
+    }
+    const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
+    const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
+    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped, generator };
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface LatentWalk {
+  /** One grid per frame (width x height gray bytes): cell j follows walk j. */
+  frames: Uint8Array[];
+  /** A conditional run's walks also morph each digit into the next, leg by leg. */
+  morphs: boolean;
+  width: number;
+  height: number;
+  checkpoint: string;
+  epoch: number;
+  skipped: string[];
+}
+
+/**
+ * `walks` latent walks side by side, each a loop through `points` random points (slerp,
+ * `framesPerSegment` frames per leg). Point k of walk j is the (k * walks + j)-th noise vector
+ * drawn from `seed`, so the first frame holds what `gan sample --seed S --n walks` draws.
+ */
+export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number }): LatentWalk {
+  const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  const latent = model.config.latentDim;
+  const size = model.spec.imageSize;
+  const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
+  const vector = (k: number, j: number) => noise.subarray((k * opts.walks + j) * latent, (k * opts.walks + j + 1) * latent);
+  const perWalk = Array.from({ length: opts.walks }, (_, j) => latentWalk(Array.from({ length: opts.points }, (_, k) => vector(k, j)), opts.framesPerSegment));
+  // A conditional run also morphs each walk's digit into the next one (d -> d + 1) on every
+  // leg, through the label embedding: the table is replaced by rows (1 - t) E[d] + t E[d + 1]
+  // for the frame's t, so label d draws the in-between digit (this loaded copy is ours to change).
+  const morph = model.conditional ? digitMorph(tf, model.generator, sampleLabels(opts.walks)) : undefined;
+  const cols = morph ? Math.ceil(opts.walks / 10) : undefined;
+  const frames: Uint8Array[] = [];
+  let width = 0;
+  let height = 0;
+  try {
+    for (let f = 0; f < perWalk[0].length; f++) {
+      // Frame f: [walks, latent], row j on walk j.
+      const z = new Float32Array(opts.walks * latent);
+      for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
+      const labels = morph?.at(Math.floor(f / opts.framesPerSegment), (f % opts.framesPerSegment) / opts.framesPerSegment);
+      const zt = tf.tensor2d(z, [opts.walks, latent]);
+      const pixels = pixelsFromNoise(tf, model, zt, labels);
+      zt.dispose();
+      const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
+      frames.push(gray);
+      width = layout.width;
+      height = layout.height;
+    }
+  } finally {
+    model.dispose();
+  }
+  return { frames, morphs: !!morph, width, height, checkpoint, epoch, skipped };
+}
+
+/**
+ * Digit morphs for a conditional generator: at(leg, t) sets the embedding table so that label
+ * d draws (1 - t) of digit d + leg and t of digit d + leg + 1 (mod 10), and returns the labels
+ * (each walk's first digit) to ask for.
+ */
+function digitMorph(tf: Tf, generator: Network, first: Int32Array): { at(leg: number, t: number): Int32Array } {
+  const label = generator.spec.label!;
+  const table = generator.get(`${label.layer}/embeddings`);
+  const original = table.dataSync().slice() as Float32Array;
+  const classes = label.classes;
+  const dim = label.dim;
+  return {
+    at(leg, t) {
+      const mixed = new Float32Array(classes * dim);
+      for (let d = 0; d < classes; d++) {
+        const a = ((d + leg) % classes) * dim;
+        const b = ((d + leg + 1) % classes) * dim;
+        for (let i = 0; i < dim; i++) mixed[d * dim + i] = (1 - t) * original[a + i] + t * original[b + i];
+      }
+      tf.tidy(() => table.assign(tf.tensor2d(mixed, [classes, dim])));
+      return first;
+    },
+  };
+}

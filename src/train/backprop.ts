@@ -1,0 +1,77 @@
+/**
+ * Hand-written forward and backward passes of a dense stack, for the training step.
+ *
+ * tfjs's autodiff records every op on a tape and, for a dense layer, computes gradients for
+ * every input of every op: the discriminator's weight gradients in the generator step, which
+ * are thrown away, and an unfused activation in each forward pass. Written out, one training
+ * iteration needs 29 matrix products instead of 34 and about half the kernel launches.
+ * test/backprop.test.ts checks these gradients against tf.variableGrads.
+ *
+ * Per layer i, with h_0 = x:
+ *   z_i = h_{i-1} W_i + b_i,  a_i = act_i(z_i),  h_i = a_i * mask_i (dropout, when given)
+ * and backwards, from d = dL/dh_L:
+ *   dz_i = d * mask_i * act_i'(z_i);  dW_i = h_{i-1}^T dz_i;  db_i = sum_rows(dz_i);  d = dz_i W_i^T
+ */
+import type * as tfType from '@tensorflow/tfjs';
+import type { Tf } from '../backends/tf';
+import type { DenseStack } from '../nets/network';
+import type { Activation } from '../nets/spec';
+
+type Tensor = tfType.Tensor;
+type Tensor2D = tfType.Tensor2D;
+
+export interface ForwardCache {
+  /** h_{i-1}, the input of each layer. */
+  inputs: Tensor2D[];
+  /** a_i, each layer's activation output (before dropout): its sign or value gives act'. */
+  outputs: Tensor2D[];
+  masks?: Array<Tensor2D | undefined>;
+}
+
+/** Forward pass that keeps what the backward pass needs. Call outside any gradient tape. */
+export function forwardCached(tf: Tf, stack: DenseStack, x: Tensor2D, activations: Activation[], leak: number, masks?: Array<Tensor2D | undefined>): { y: Tensor2D; cache: ForwardCache } {
+  const cache: ForwardCache = { inputs: [], outputs: [], masks };
+  let h = x;
+  stack.layers.forEach((layer, i) => {
+    const act = activations[i];
+    cache.inputs.push(h);
+    // Outside a tape tfjs fuses bias and LeakyReLU into the matmul kernel.
+    let a = tf.fused.matMul({ a: h, b: layer.kernel as unknown as Tensor2D, bias: layer.bias, activation: act === 'leakyrelu' ? 'leakyrelu' : 'linear', leakyreluAlpha: leak }) as Tensor2D;
+    if (act === 'tanh') a = tf.tanh(a);
+    cache.outputs.push(a);
+    const mask = masks?.[i];
+    h = mask ? (tf.mul(a, mask) as Tensor2D) : a;
+  });
+  return { y: h, cache };
+}
+
+/**
+ * Backward pass from dL/dy. Returns weight gradients [dW_1, db_1, dW_2, ...] when
+ * `weightGrads`, and dL/dx when `inputGrad` (the generator step needs D's input gradient but
+ * not its weight gradients).
+ */
+export function backward(
+  tf: Tf,
+  stack: DenseStack,
+  cache: ForwardCache,
+  dy: Tensor2D,
+  activations: Activation[],
+  leak: number,
+  opts: { weightGrads: boolean; inputGrad: boolean },
+): { grads: Tensor[]; dx?: Tensor2D } {
+  const grads: Tensor[] = new Array(2 * stack.layers.length);
+  let d = dy;
+  for (let i = stack.layers.length - 1; i >= 0; i--) {
+    const a = cache.outputs[i];
+    const mask = cache.masks?.[i];
+    if (mask) d = tf.mul(d, mask);
+    if (activations[i] === 'leakyrelu') d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0
+    else if (activations[i] === 'tanh') d = tf.mul(d, tf.sub(1, tf.square(a))); // tanh' = 1 - tanh^2
+    if (opts.weightGrads) {
+      grads[2 * i] = tf.matMul(cache.inputs[i], d, true, false);
+      grads[2 * i + 1] = tf.sum(d, 0);
+    }
+    if (i > 0 || opts.inputGrad) d = tf.matMul(d, stack.layers[i].kernel, false, true);
+  }
+  return { grads: opts.weightGrads ? grads : [], dx: opts.inputGrad ? d : undefined };
+}
