@@ -318,8 +318,8 @@ __attribute__((target("avx512f"))) void kern_avx512(
 
 bool sup_always() { return true; }
 
-// Kernels considered on Zen 4 (GAN shapes, 1 thread): avx512-8x16 ~= 8x32 >
-// avx2-6x16 (a few %) > avx512-12x32 / 14x32 / 6x64, avx2-4x24 / 8x8 (dropped).
+// Only the register-block shapes that were fastest on the GAN's products are kept
+// (measurements: PERF.md, "Native kernels").
 const Kernel kKernels[] = {
 #if GEMM_X86
     {"avx512-8x16", 8, 16, kern_avx512<8, 1>, packA_t<8>, packB_t<16>, sup_avx512},
@@ -330,10 +330,8 @@ const Kernel kKernels[] = {
 };
 constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
-// Preference order for the automatic choice.
-// avx512-8x16 measured a few % faster than avx2-6x16 on Zen 4 (where 512-bit
-// FMAs are double-pumped, so peak FLOP/s are equal; the gain comes from fewer
-// instructions / loads per FMA and less edge padding than NR=32).
+// Preference order for the automatic choice: fastest first (avx512-8x16 needs fewer
+// instructions / loads per FMA than avx2-6x16; measurements: PERF.md, "Native kernels").
 const char* const kPreferred[] = {"avx512-8x16", "avx2-6x16", "generic-4x8"};
 
 const Kernel* find_kernel(std::string name) {
