@@ -3,7 +3,7 @@
     {
       "target_name": "gemm",
       "sources": [
-        "gemm.cc"
+        "addon.cc"
       ],
       "defines": [
         "NAPI_VERSION=8",

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Builds the optional native SGEMM addon (src/native/gemm.cc) with node-gyp, at install time
+// Builds the optional native SGEMM addon (src/native/addon.cc) with node-gyp, at install time
 // (the package's `prepare` script). It is optional on purpose: a machine without a C++
 // toolchain, or a non-x86 one, gets a one-line note and the wasm kernels, and `npm ci` succeeds.
 // GAN_NATIVE=0 skips it.

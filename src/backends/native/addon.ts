@@ -1,6 +1,6 @@
 /**
  * Matrix products (and Adam's update) on the wasm backend computed by our native addon
- * (src/native/gemm.cc), in place on the wasm heap: no copies in or out.
+ * (src/native/gemm.h, adam.h), in place on the wasm heap: no copies in or out.
  *
  * Why: XNNPACK in WebAssembly has 128-bit SIMD and no FMA, so it reaches about 20-25 GFLOP/s a
  * core here; the same products natively (AVX2/AVX-512 FMA micro-kernels) run at 80-100 GFLOP/s.

@@ -13,7 +13,7 @@
  * which is a handful of ops where autodiff through tf.moments records about twenty.
  *
  * On wasm with the native addon, forward and backward are one kernel each
- * (GanBatchNormTraining / GanBatchNormTrainingGrad, src/native/gemm.cc): a pass for the
+ * (GanBatchNormTraining / GanBatchNormTrainingGrad, src/native/batchnorm.h): a pass for the
  * per-channel sums (double partials over fixed 256-row chunks, added in chunk order, so any
  * thread count gives the same bits; shifted by the first row against cancellation) and a pass
  * for the output. Elsewhere, the tf ops below.

@@ -1,6 +1,6 @@
 /**
  * Conv2D, Conv2DBackpropInput (= ConvTranspose forward) and Conv2DBackpropFilter on the wasm
- * backend computed by our native addon (src/native/gemm.cc), in place on the wasm heap, for
+ * backend computed by our native addon (src/native/conv.h), in place on the wasm heap, for
  * NHWC float32 with dilation 1 (every convolution of the DCGAN and of the eval classifier).
  * Anything else goes to the kernel registered before (XNNPACK's Conv2D, our wasm-heap backprop
  * kernels in wasm-conv-backprop-*.ts), which is also what runs when the addon is not built.
@@ -49,7 +49,7 @@
  *    multiply-adds, but an im2col twice the size of the col2im matrix and N = outC (32) per
  *    product; not better on paper for these shapes.
  *  - Threads for the memory-bound passes (im2col, col2im) of these sizes: on the busy machine a
- *    descheduled worker stalls the caller (see stream_mt_threshold in gemm.cc); they stay on one
+ *    descheduled worker stalls the caller (see stream_mt_threshold in addon_state.h); they stay on one
  *    thread below 4M elements, the products use the pool.
  */
 import type * as tfType from '@tensorflow/tfjs';
