@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf, testConfig } from './helpers';
+import { denseStep, testTf, testConfig } from './helpers';
 import { GanTrainer } from '../src/train/trainer';
 import { noiseTensor } from '../src/nets/gan-model';
 import { Rng } from '../src/core/rng';
@@ -24,7 +24,7 @@ test('D gradients (real+fake halves, dropout) match tf.variableGrads of the same
     const fake = model.generate(noiseTensor(tf, b, 100, Rng.for(1, 0)));
     const both = tf.concat([real, fake], 0) as tfType.Tensor2D;
     const masks = model.dropoutMasks(2 * b, Rng.for(1, 1));
-    const ours = trainer.discriminatorGradients(both, masks);
+    const ours = denseStep(trainer).discriminatorGradients(both, masks);
     const vars = model.discriminator.variables;
     const ref = tf.variableGrads(() => {
       const [lr, lf] = tf.split(model.discriminate(both, undefined, { batchStats: [], dropoutMasks: masks }), 2, 0);
@@ -44,7 +44,7 @@ test('G gradients (non-saturating, through D with dropout) match tf.variableGrad
   tf.tidy(() => {
     const z = noiseTensor(tf, b, 100, Rng.for(2, 0));
     const masks = model.dropoutMasks(b, Rng.for(2, 1));
-    const ours = trainer.generatorGradients(z, masks);
+    const ours = denseStep(trainer).generatorGradients(z, masks);
     const vars = model.generator.variables;
     const ref = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z), undefined, { batchStats: [], dropoutMasks: masks })))) as tfType.Scalar, vars);
     assertClose(tf, ours.loss, ref.value, 'g_loss');
@@ -65,7 +65,7 @@ test('conditional MLP: D and G gradients, the label embeddings included, match t
     const both = tf.concat([real, fake], 0) as tfType.Tensor2D;
     const bothLabels = tf.concat([labels, labels]) as tfType.Tensor1D;
     const dMasks = model.dropoutMasks(2 * b, Rng.for(1, 1));
-    const d = trainer.discriminatorGradients(both, dMasks, bothLabels);
+    const d = denseStep(trainer).discriminatorGradients(both, dMasks, bothLabels);
     const dVars = model.discriminator.trainable();
     const dRef = tf.variableGrads(() => {
       const [lr, lf] = tf.split(model.discriminate(both, bothLabels, { batchStats: [], dropoutMasks: dMasks }), 2, 0);
@@ -76,7 +76,7 @@ test('conditional MLP: D and G gradients, the label embeddings included, match t
 
     const z = noiseTensor(tf, b, 100, Rng.for(2, 0));
     const gMasks = model.dropoutMasks(b, Rng.for(2, 1));
-    const g = trainer.generatorGradients(z, gMasks, labels);
+    const g = denseStep(trainer).generatorGradients(z, gMasks, labels);
     const gVars = model.generator.trainable();
     const gRef = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z, labels), labels, { batchStats: [], dropoutMasks: gMasks })))) as tfType.Scalar, gVars);
     assertClose(tf, g.loss, gRef.value, 'g_loss');

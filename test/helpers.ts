@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { GifReader } from 'omggif';
 import { loadBackend, type Tf } from '../src/backends';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
+import { DenseStep } from '../src/train/dense-step';
+import type { GanTrainer } from '../src/train/trainer';
 
 /** Tests run on the embedded default backend, as users without a GPU do. */
 export async function testTf(): Promise<Tf> {
@@ -52,4 +54,10 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
     scale = Math.max(scale, Math.abs(want[i]));
   }
   return diff / scale;
+}
+
+/** The trainer's hand-written dense path (MLP runs), whose gradient functions the tests compare with autodiff. */
+export function denseStep(trainer: GanTrainer): DenseStep {
+  if (!(trainer.path instanceof DenseStep)) throw new Error('this trainer does not use the dense path');
+  return trainer.path;
 }

@@ -6,15 +6,16 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf, testConfig, snapshot, tmpDir } from './helpers';
-import { GanTrainer, train } from '../src/train/trainer';
+import { denseStep, testTf, testConfig, snapshot, tmpDir } from './helpers';
+import { GanTrainer } from '../src/train/trainer';
+import { train } from '../src/train/loop';
 import { sampleRun } from '../src/run/sample';
 import { loadLatestCheckpoint, disposeLoaded } from '../src/run/checkpoint';
 import { noiseTensor } from '../src/nets/gan-model';
 import { Rng, Stream } from '../src/core/rng';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 import { DEFAULT_TRICKS, PRESETS, applyPreset, resolveTrainConfig, type TrickConfig } from '../src/config';
-import { ReplayRing, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from '../src/train/tricks';
+import { ReplayRing, featureDistance, featureLayerIndex, gaussianNoise, instanceNoiseStd, smoothedTargets } from '../src/train/tricks';
 
 const tricks = (t: Partial<TrickConfig>): TrickConfig => ({ ...DEFAULT_TRICKS, ...t });
 const f32 = (x: number) => Math.fround(x);
@@ -99,9 +100,9 @@ for (const conditional of [false, true]) {
       const realMean = tf.mean(model.discriminator.forward(real, labels, undefined, trainer.featureLayer), 0, true);
       const z = noiseTensor(tf, b, 100, Rng.for(2, 0));
       const noise = gaussianNoise(tf, b, 784, 0.1, Rng.for(2, 1));
-      const ours = trainer.generatorGradients(z, [], labels, { inputNoise: noise, realFeatureMean: realMean });
+      const ours = denseStep(trainer).generatorGradients(z, [], labels, { inputNoise: noise, realFeatureMean: realMean });
       const vars = model.generator.trainable();
-      const ref = tf.variableGrads(() => trainer.featureDistance(tf.add(model.generate(z, labels), noise) as tfType.Tensor2D, labels, realMean), vars);
+      const ref = tf.variableGrads(() => featureDistance(tf, trainer.model.discriminator, trainer.featureLayer, tf.add(model.generate(z, labels), noise) as tfType.Tensor2D, labels, realMean), vars);
       assertClose(tf, ours.loss, ref.value, 'feature matching loss');
       assert.ok(ours.loss.dataSync()[0] > 0);
       vars.forEach((v, i) => assertClose(tf, ours.grads[i], ref.grads[v.name], `dL/d${v.name}`));
@@ -122,7 +123,7 @@ test('label smoothing: written-out D gradients with soft targets (and the real-o
     const target = tf.tensor2d(smoothedTargets(trainer.config, b, 1, 3)!, [2 * b, 1]);
     const vars = model.discriminator.variables;
     for (const weight of [undefined, tf.tensor2d(new Float32Array(2 * b).fill(1, 0, b), [2 * b, 1])]) {
-      const ours = trainer.discriminatorGradients(both, masks, undefined, { target, weight });
+      const ours = denseStep(trainer).discriminatorGradients(both, masks, undefined, { target, weight });
       const ref = tf.variableGrads(() => {
         const l = model.discriminate(both, undefined, { batchStats: [], dropoutMasks: masks });
         // t * BCE(l, 1) + (1 - t) * BCE(l, 0), summed over rows and divided by B (each half a mean).
@@ -148,7 +149,7 @@ test('historical averaging: the penalty gradient added to D\'s matches tf.variab
     const both = tf.concat([data, model.generate(noiseTensor(tf, b, 100, Rng.for(1, 0)))], 0) as tfType.Tensor2D;
     const masks = model.dropoutMasks(2 * b, Rng.for(1, 1));
     const vars = model.discriminator.variables;
-    const ours = trainer.historyD!.addPenalty(trainer.discriminatorGradients(both, masks).grads, vars);
+    const ours = trainer.historyD!.addPenalty(denseStep(trainer).discriminatorGradients(both, masks).grads, vars);
     assert.ok(trainer.historyD!.penalty(vars).dataSync()[0] > 0);
     const ref = tf.variableGrads(() => {
       const [lr, lf] = tf.split(model.discriminate(both, undefined, { batchStats: [], dropoutMasks: masks }), 2, 0);

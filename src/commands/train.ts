@@ -10,7 +10,8 @@ import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config
 import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run/run-dir';
 import { checkNotLocked, lockRun } from '../run/lock';
-import { train, type EpochMetrics, type TrainOptions } from '../train/trainer';
+import { train } from '../train/loop';
+import type { EpochMetrics, TrainOptions } from '../train/types';
 import { Evaluator, obtainClassifier } from '../eval/evaluator';
 import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
 import { classifierDir } from '../eval/classifier';

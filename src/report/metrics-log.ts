@@ -1,7 +1,7 @@
 /** Reading a run's metrics.jsonl for the report: one object per epoch, in order. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EpochMetrics } from '../train/trainer';
+import type { EpochMetrics } from '../train/types';
 import { METRICS_FILE } from '../run/run-dir';
 
 /**

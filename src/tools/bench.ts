@@ -22,7 +22,8 @@ import { DEFAULT_TRAIN, applyPreset, resolveTrainConfig, type Arch, type ModelCo
 import { batchesPerEpoch, epochOrder, loadImages } from '../data/mnist';
 import { ganSpec } from '../nets';
 import { iterationFlops } from '../nets/spec';
-import { GanTrainer, datasetTensor } from '../train/trainer';
+import { GanTrainer } from '../train/trainer';
+import { datasetTensor } from '../train/dataset';
 
 const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 

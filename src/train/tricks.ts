@@ -74,6 +74,16 @@ export function featureLayerIndex(spec: NetworkSpec): number {
   throw new Error(`${spec.name} has no activation layer to match features at`);
 }
 
+/**
+ * Feature matching's loss: || mean over the batch of f(images) - realFeatureMean ||^2, f = D's
+ * feature layer in inference mode (no dropout, batch norm from its moving averages), so the
+ * features are a fixed function of the image and not of the batch.
+ */
+export function featureDistance(tf: Tf, discriminator: Network, featureLayer: number, images: Tensor2D, labels: Tensor1D | undefined, realFeatureMean: Tensor): tfType.Scalar {
+  const f = discriminator.forward(images, labels, undefined, featureLayer);
+  return tf.sum(tf.square(tf.sub(tf.mean(f, 0, true), realFeatureMean))) as tfType.Scalar;
+}
+
 /** A ring of the last `capacity` generated batches (with their labels in conditional runs), oldest first. */
 export class ReplayRing {
   private slots: Array<{ images: Tensor2D; labels?: Tensor1D }> = [];

@@ -1,0 +1,164 @@
+/**
+ * The step's gradients for dense-only networks (both MLPs), through the hand-written backward
+ * pass (src/train/backprop.ts) rather than tfjs autodiff: the same gradients (test/backprop.test.ts
+ * checks them against the loss written out) in fewer kernel launches.
+ *
+ * Losses are sigmoid cross-entropy on logits, the numerically stable form of BCE:
+ *   BCE(logit, 1) = softplus(-logit),  BCE(logit, 0) = softplus(logit),
+ * and with a soft target t, softplus(l) - t l, whose derivative is sigmoid(l) - t.
+ */
+import type * as tfType from '@tensorflow/tfjs';
+import type { Tf } from '../backends/tf';
+import { LABEL_CLASSES } from '../core/labels';
+import { DenseStack, type GanModel } from '../nets/gan-model';
+import { backward, forwardCached } from './backprop';
+import type { DiscriminatorBatch, GeneratorBatch, StepPath } from './step-path';
+import type { DTargets, GeneratorExtras } from './types';
+
+type Tensor1D = tfType.Tensor1D;
+type Tensor2D = tfType.Tensor2D;
+
+export class DenseStep implements StepPath {
+  private readonly labelCache = new Map<number, { target: Tensor2D; sign: Tensor2D }>();
+
+  constructor(
+    private readonly tf: Tf,
+    private readonly model: GanModel,
+    /** The dense views of both networks. */
+    private readonly g: DenseStack,
+    private readonly d: DenseStack,
+    private readonly leak: number,
+  ) {}
+
+  /** The dense path for a model whose networks are both dense-only, else undefined. */
+  static of(tf: Tf, model: GanModel, leak: number): DenseStep | undefined {
+    const g = model.generator.denseStack();
+    const d = model.discriminator.denseStack();
+    return g && d ? new DenseStep(tf, model, g, d, leak) : undefined;
+  }
+
+  generateDetached(z: Tensor2D, labels?: Tensor1D): Tensor2D {
+    return this.model.generate(z, labels);
+  }
+
+  gradientsOfD(batch: DiscriminatorBatch): { grads: tfType.Tensor[]; loss: tfType.Scalar; dReal: tfType.Scalar; dFake: tfType.Scalar } {
+    const tf = this.tf;
+    const b = batch.real.shape[0];
+    // One D pass over [real; fake]: [2B, 784] -> [2B, 1]. Equivalent to two passes (no batch
+    // statistics in D; dropout masks are per row) and half the kernel launches.
+    let both = tf.concat([batch.real, batch.fake], 0) as Tensor2D;
+    if (batch.noise) both = tf.add(both, batch.noise) as Tensor2D;
+    const labels = batch.fakeLabels ? (tf.concat([batch.realLabels!, batch.fakeLabels]) as Tensor1D) : undefined;
+    const masks = this.model.dropoutMasks(2 * b, batch.dropout);
+    const { grads, loss, probs } = this.discriminatorGradients(both, masks, labels, batch.targets);
+    const [pReal, pFake] = tf.split(probs, 2, 0);
+    return { grads, loss, dReal: tf.mean(pReal) as tfType.Scalar, dFake: tf.mean(pFake) as tfType.Scalar };
+  }
+
+  gradientsOfG(batch: GeneratorBatch): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+    return this.generatorGradients(batch.z, batch.masks, batch.labels, batch.extras);
+  }
+
+  /**
+   * Gradients of D's loss, BCE(D(real), 1) + BCE(D(fake), 0), for `both` = [real; fake] (equal
+   * halves), with the given dropout masks (and labels, conditional). With `targets` (label
+   * smoothing, the real-only knob) the per-row BCE is softplus(l) - t l, weighted per row.
+   * Also the loss and D's probabilities [2B, 1].
+   */
+  discriminatorGradients(both: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, targets?: DTargets): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+    const tf = this.tf;
+    const d = this.d;
+    const b = both.shape[0] / 2;
+    const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
+    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks));
+    const probs = tf.sigmoid(logits);
+    let dLogits: Tensor2D;
+    let loss: tfType.Scalar;
+    if (!targets) {
+      const { target, sign } = this.labels(b);
+      // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
+      dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
+      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
+    } else {
+      // d/dlogit of softplus(l) - t l is sigmoid(l) - t.
+      const w = targets.weight;
+      const diff = tf.sub(probs, targets.target);
+      const rowLoss = tf.sub(tf.softplus(logits), tf.mul(targets.target, logits));
+      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, 1 / b) as Tensor2D;
+      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), b) as tfType.Scalar;
+    }
+    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
+    return { grads: labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads, loss, probs };
+  }
+
+  /**
+   * Gradients of G's loss for noise z, and the loss. The non-saturating loss mean(BCE(D(G(z)), 1)),
+   * or with `realFeatureMean` feature matching's ||mean f(G(z)) - realFeatureMean||^2, f = D's
+   * dense layers up to the feature layer without dropout.
+   */
+  generatorGradients(z: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, extras: GeneratorExtras = {}): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+    const tf = this.tf;
+    const { g, d } = this;
+    const b = z.shape[0];
+    const gOut = forwardCached(tf, g, this.model.generator.joinLabel(z, labels) as Tensor2D, g.activations, this.leak);
+    const images = extras.inputNoise ? (tf.add(gOut.y, extras.inputNoise) as Tensor2D) : gOut.y;
+    const dIn = this.model.discriminator.joinLabel(images, labels) as Tensor2D;
+    let dx: Tensor2D | undefined;
+    let loss: tfType.Scalar;
+    if (extras.realFeatureMean) {
+      // f: D's dense layers up to its last hidden one, [B, F]; dL/df = 2 (mean f - mean f_real) / B per row.
+      const k = d.layers.length - 2;
+      const stack = new DenseStack(d.layers.slice(0, k + 1), d.activations.slice(0, k + 1), d.dropout.slice(0, k + 1).map(() => 0));
+      const fOut = forwardCached(tf, stack, dIn, stack.activations, this.leak);
+      const diff = tf.sub(tf.mean(fOut.y, 0, true), extras.realFeatureMean);
+      loss = tf.sum(tf.square(diff)) as tfType.Scalar;
+      const dF = tf.broadcastTo(tf.mul(diff, 2 / b), fOut.y.shape) as Tensor2D;
+      ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.leak, { weightGrads: false, inputGrad: true }));
+    } else {
+      const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks));
+      const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
+      // Through D to its input (D's weight gradients are not needed), then through G.
+      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true }));
+      loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
+    }
+    if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
+    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
+    return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
+  }
+
+  /** Dropout masks per dense layer of D (undefined where a layer has none). */
+  private perLayerMasks(masks: Tensor2D[]): Array<Tensor2D | undefined> {
+    let j = 0;
+    return this.d.dropout.map((rate) => (rate > 0 ? masks[j++] : undefined));
+  }
+
+  /**
+   * The gradient of an Embedding(10, dim) joined after the first `inputWidth` columns, from the
+   * gradient of the joined input [B, inputWidth + dim]: onehot(labels)^T dx[:, inputWidth:].
+   */
+  private embeddingGrad(dInput: Tensor2D, inputWidth: number, labels: Tensor1D): Tensor2D {
+    const tf = this.tf;
+    const dEmb = tf.slice(dInput, [0, inputWidth], [-1, -1]) as Tensor2D;
+    return tf.matMul(tf.oneHot(labels, LABEL_CLASSES).toFloat() as Tensor2D, dEmb, true, false);
+  }
+
+  /** Labels [1 x B; 0 x B] as a column, and 1 - 2 * label (so BCE = softplus(sign * logit)); made once per batch size. */
+  private labels(b: number): { target: Tensor2D; sign: Tensor2D } {
+    let l = this.labelCache.get(b);
+    if (!l) {
+      const tf = this.tf;
+      const y = new Float32Array(2 * b).fill(1, 0, b);
+      l = tf.tidy(() => ({ target: tf.keep(tf.tensor2d(y, [2 * b, 1])), sign: tf.keep(tf.tensor2d(y.map((v) => 1 - 2 * v), [2 * b, 1])) }));
+      this.labelCache.set(b, l);
+    }
+    return l;
+  }
+
+  dispose(): void {
+    for (const l of this.labelCache.values()) {
+      l.target.dispose();
+      l.sign.dispose();
+    }
+    this.labelCache.clear();
+  }
+}

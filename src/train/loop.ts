@@ -1,0 +1,213 @@
+/**
+ * The training loop: trains a run to `config.epochs`, and at every epoch's end writes, in this
+ * order, the grid from the fixed noise, the metrics line and a checkpoint, so a checkpoint never
+ * exists without its epoch's grid and metrics. A resumed run continues from its newest
+ * checkpoint with the checkpoint's own settings (only the target epochs may change) and is
+ * bit-identical to an uninterrupted one. The core never prints: it reports through hooks.
+ */
+import * as path from 'node:path';
+import type * as tfType from '@tensorflow/tfjs';
+import type { Tf } from '../backends/tf';
+import type { TrainConfig } from '../config';
+import { Rng, Stream } from '../core/rng';
+import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages } from '../data/mnist';
+import { generatePixels, noiseTensor } from '../nets/gan-model';
+import { readMetricsLog } from '../report/metrics-log';
+import { BEST_DIR, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type CheckpointContents, type DataFingerprint, type LoadedCheckpoint } from '../run/checkpoint';
+import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from '../run/run-dir';
+import { appendLineDurable, writeFileAtomic } from '../util/fs';
+import { datasetTensor, epochGridLayout, gridFromNoise } from './dataset';
+import { diagnose } from './diagnose';
+import { EpochStats } from './epoch-stats';
+import { checkResumable, checkStateTensors } from './resume-checks';
+import { GanTrainer } from './trainer';
+import type { Dataset, EpochMetrics, TrainHooks, TrainOptions, TrainResult } from './types';
+
+/** A run in progress: what the loop trains and where it stands. */
+interface RunState {
+  config: TrainConfig;
+  trainer: GanTrainer;
+  dataset: Dataset;
+  /** Images in the training set, and batches per epoch. */
+  n: number;
+  itersPerEpoch: number;
+  data: DataFingerprint;
+  grid: ReturnType<typeof epochGridLayout>;
+  /** The noise of every epoch's grid, drawn once so that the grids are comparable. */
+  fixedNoise: tfType.Tensor2D;
+  /** Epochs completed, batches done within the next one, steps in all. */
+  epoch: number;
+  iteration: number;
+  step: number;
+  stats: EpochStats;
+  bestFid?: number;
+  /** The run's metrics lines so far, for diagnosis. */
+  history: EpochMetrics[];
+  lastCheckpoint?: string;
+}
+
+/** Trains a run to `config.epochs`, writing a grid, a metrics line and a checkpoint per epoch. */
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { runDir } = opts;
+  const latest = opts.resume ? loadLatestCheckpoint(opts.tf, runDir) : undefined;
+  const run = openRun(opts, latest?.checkpoint);
+  dropOutputsAfter(runDir, run.epoch);
+  // Diagnosis reads the run's metrics so far (a resumed run's, up to its checkpoint).
+  if (latest) run.history = readMetricsLog(runDir);
+  samplesDir(runDir);
+  const { config, itersPerEpoch, n: images, epoch, iteration, step } = run;
+  hooks.onStart?.({ runDir, config, itersPerEpoch, images, epoch, iteration, step, resumedFrom: latest?.checkpoint.dir, skipped: latest?.skipped ?? [] });
+  const result = (stopped: boolean): TrainResult => ({ runDir, epoch: run.epoch, step: run.step, stopped, checkpoint: run.lastCheckpoint });
+  try {
+    while (run.epoch < config.epochs) {
+      if (await trainEpoch(run, opts, hooks)) return result(true);
+      await finishEpoch(run, opts, hooks);
+      if (run.epoch < config.epochs && hooks.shouldStop?.()) return result(true);
+    }
+    return result(false);
+  } finally {
+    run.stats.dispose();
+    run.dataset.images.dispose();
+    run.dataset.labels?.dispose();
+    run.fixedNoise.dispose();
+    run.trainer.dispose();
+  }
+}
+
+/** Loads the data, builds the trainer and, when resuming, restores checkpoint `c` into it (and disposes c). */
+function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState {
+  const { tf } = opts;
+  const config: TrainConfig = c ? { ...c.state.config, epochs: opts.config.epochs } : opts.config;
+  let trainer: GanTrainer;
+  let images, data;
+  try {
+    images = opts.data?.images ?? loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
+    data = opts.data?.fingerprint ?? dataFingerprint(images);
+    if (c) checkResumable(c, config, data, batchesPerEpoch(images.n, config.batchSize));
+    trainer = new GanTrainer(tf, config);
+  } catch (e) {
+    if (c) disposeLoaded(c);
+    throw e;
+  }
+  const grid = epochGridLayout(config);
+  const run: RunState = {
+    config, trainer, data, grid,
+    dataset: datasetTensor(tf, images, trainer.model.spec.workSize),
+    n: images.n,
+    itersPerEpoch: batchesPerEpoch(images.n, config.batchSize),
+    fixedNoise: c ? (tf.clone(c.tensors['fixed_noise']) as tfType.Tensor2D) : noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise)),
+    epoch: 0, iteration: 0, step: 0,
+    stats: new EpochStats(tf),
+    history: [],
+  };
+  if (c) {
+    checkStateTensors(trainer, c);
+    trainer.restore(c);
+    ({ epoch: run.epoch, iteration: run.iteration, step: run.step } = c.state);
+    // Checkpoints from before the loss spreads were kept lack sumsSq: the epoch's spread then counts from here.
+    run.stats = new EpochStats(tf, { sumsSq: [0, 0, 0, 0], ...c.state.partialEpoch });
+    run.bestFid = c.state.bestFid;
+    disposeLoaded(c);
+  }
+  return run;
+}
+
+/** What a checkpoint of the run holds at this moment. */
+function checkpointContents(run: RunState, opts: TrainOptions): CheckpointContents {
+  const { trainer, epoch, iteration, step, config, bestFid, data } = run;
+  return {
+    state: {
+      epoch, iteration, step, config, backend: opts.backend,
+      adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
+      partialEpoch: run.stats.partial,
+      bestFid,
+      data,
+    },
+    generator: trainer.model.generator,
+    discriminator: trainer.model.discriminator,
+    emaGenerator: trainer.ema?.network,
+    tensors: [...trainer.optimizerTensors(), { name: 'fixed_noise', tensor: run.fixedNoise }],
+  };
+}
+
+/**
+ * The steps of the epoch in progress, from run.iteration to its end. Returns true when
+ * shouldStop() ended it early (after a checkpoint at that step).
+ */
+async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks): Promise<boolean> {
+  const { tf, runDir } = opts;
+  const { config, n, itersPerEpoch, stats } = run;
+  const readEvery = opts.readEvery ?? 10;
+  const order = epochOrder(n, config.seed, run.epoch + 1);
+  stats.restartClock();
+  let sinceProgress = 0;
+  while (run.iteration < itersPerEpoch) {
+    const start = run.iteration * config.batchSize;
+    const idx = order.subarray(start, Math.min(n, start + config.batchSize));
+    stats.push(run.trainer.stepOnIndices(run.dataset, idx, run.step, run.epoch));
+    run.iteration++;
+    run.step++;
+    if (++sinceProgress >= readEvery || run.iteration === itersPerEpoch) {
+      sinceProgress = 0;
+      stats.drain(run.step, run.epoch + 1, runDir);
+      const itPerSec = stats.partial.iterations / Math.max(1e-9, stats.partial.seconds);
+      hooks.onProgress?.({ epoch: run.epoch + 1, iteration: run.iteration, itersPerEpoch, step: run.step, means: stats.means(), itPerSec });
+      // Let signal handlers and progress rendering run.
+      await new Promise((r) => setImmediate(r));
+      stats.restartClock();
+    } else {
+      // Yield every step all the same, so that a signal or a failed output is seen within a
+      // step whatever --checkpoint-every and --log-every are (a few microseconds a step).
+      await new Promise((r) => setImmediate(r));
+    }
+    if (run.iteration < itersPerEpoch) {
+      const stop = hooks.shouldStop?.() ?? false;
+      if (stop || (opts.checkpointEvery && run.step % opts.checkpointEvery === 0)) {
+        stats.drain(run.step, run.epoch + 1, runDir);
+        run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
+        if (stop) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** End of an epoch: grid from the fixed noise, evaluation when due, metrics line, checkpoint (and best/). */
+async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks): Promise<void> {
+  const { tf, runDir } = opts;
+  const { config, stats } = run;
+  run.epoch++;
+  const epoch = run.epoch;
+  const m: EpochMetrics = {
+    epoch, step: run.step, ...stats.means(),
+    d_loss_std: +stats.spread(0).toFixed(4),
+    g_loss_std: +stats.spread(1).toFixed(4),
+    iterations: stats.partial.iterations,
+    seconds: +stats.partial.seconds.toFixed(3),
+    ms_per_iter: +((1000 * stats.partial.seconds) / Math.max(1, stats.partial.iterations)).toFixed(2),
+    backend: opts.backend,
+    batch_size: config.batchSize,
+  };
+  const gridFile = epochGridPath(runDir, epoch);
+  // With --ema the grids and evaluations show the EMA generator, as gan sample does.
+  const sampler = run.trainer.samplingModel();
+  writeFileAtomic(gridFile, gridFromNoise(sampler, run.fixedNoise, run.grid));
+  const ev = opts.evaluation;
+  if (ev && epoch % ev.every === 0) {
+    // The same noise at every evaluation, so epochs are compared on equal terms.
+    const row = ev.evaluator.evaluate(generatePixels(tf, sampler, ev.n, Rng.for(config.seed, Stream.sample)), ev.n, `epoch ${epoch}`);
+    const best = run.bestFid === undefined || row.fid < run.bestFid;
+    if (best) run.bestFid = row.fid;
+    Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
+  }
+  // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
+  run.history.push(m);
+  const found = diagnose(run.history, config.arch);
+  if (found) m.diagnosis = found;
+  appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
+  run.iteration = 0;
+  run.stats = new EpochStats(tf);
+  run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
+  if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(run, opts), 1, BEST_DIR);
+  hooks.onEpoch?.(m, { grid: gridFile, checkpoint: run.lastCheckpoint });
+}
