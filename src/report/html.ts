@@ -63,15 +63,10 @@ const METRIC_COLUMNS: Array<[string, string, number]> = [
   ['ms_per_iter', 'ms/it', 1], ['seconds', 's', 1], ['fid', 'FID', 2], ['inception_score', 'IS', 2], ['classes_covered', 'classes', 0],
 ];
 
-export function reportHtml(d: ReportData): string {
+/** The figures at the top of the page: the last epoch's means and the run's totals. */
+function summaryCards(d: ReportData, totalEpochs: number | undefined, bestFid: number | undefined): string {
   const last = d.rows[d.rows.length - 1];
-  const config = d.info?.config as unknown as Record<string, unknown> | undefined;
-  const totalEpochs = typeof config?.epochs === 'number' ? config.epochs : undefined;
   const trainSeconds = d.rows.reduce((s, r) => s + (typeof r.seconds === 'number' ? r.seconds : 0), 0);
-  const fids = d.rows.filter((r) => typeof r.fid === 'number');
-  const bestFid = fids.length ? Math.min(...fids.map((r) => r.fid!)) : undefined;
-  const name = path.basename(path.resolve(d.runDir));
-
   const cards: Array<[string, string]> = [
     [`${last.epoch}${totalEpochs ? ` / ${totalEpochs}` : ''}`, 'epochs done'],
     [num(last.d_loss, 3), 'D loss'],
@@ -82,25 +77,38 @@ export function reportHtml(d: ReportData): string {
     [formatDuration(trainSeconds), 'training time'],
   ];
   if (bestFid !== undefined) cards.push([bestFid.toFixed(2), 'best FID']);
+  return cards.map(([v, l]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${l}</span></div>`).join('');
+}
 
+/** One row per epoch, with the columns some epoch has. */
+function metricsTable(d: ReportData): string {
   const columns = METRIC_COLUMNS.filter(([key]) => d.rows.some((r) => r[key] !== undefined));
-  const metricsTable = `<table><tr>${columns.map(([, h]) => `<th>${h}</th>`).join('')}</tr>${d.rows
+  return `<table><tr>${columns.map(([, h]) => `<th>${h}</th>`).join('')}</tr>${d.rows
     .map((r) => `<tr>${columns.map(([key, , digits]) => `<td>${num(r[key], digits)}${key === 'fid' && r.best ? ' *' : ''}</td>`).join('')}</tr>`)
     .join('')}</table>`;
+}
 
+function checkpointList(d: ReportData): string {
+  const best = d.checkpoints.best;
+  return `<ul>
+<li>newest: ${d.checkpoints.latest ? `<code>${escapeHtml(d.checkpoints.latest)}</code>` : 'none'}</li>
+<li>best by FID: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : 'none kept (train with <code>--eval-every K</code> to measure FID and keep the best)'}</li>
+</ul>`;
+}
+
+export function reportHtml(d: ReportData): string {
+  const last = d.rows[d.rows.length - 1];
+  const config = d.info?.config as unknown as Record<string, unknown> | undefined;
+  const totalEpochs = typeof config?.epochs === 'number' ? config.epochs : undefined;
+  const fids = d.rows.filter((r) => typeof r.fid === 'number');
+  const bestFid = fids.length ? Math.min(...fids.map((r) => r.fid!)) : undefined;
+  const name = path.basename(path.resolve(d.runDir));
   const warnings = d.warnings.length
     ? d.warnings.map((w) => `<div class="warn">epoch ${w.epoch}: ${escapeHtml(w.message)}</div>`).join('')
     : '<p class="ok">No diagnosis warnings recorded in metrics.jsonl.</p>';
   const skipped = d.timeline.skipped.length
     ? `<p>Left out of the timeline: ${d.timeline.skipped.map(escapeHtml).join('; ')}</p>`
     : '';
-
-  const best = d.checkpoints.best;
-  const checkpoints = `<ul>
-<li>newest: ${d.checkpoints.latest ? `<code>${escapeHtml(d.checkpoints.latest)}</code>` : 'none'}</li>
-<li>best by FID: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : 'none kept (train with <code>--eval-every K</code> to measure FID and keep the best)'}</li>
-</ul>`;
-
   const configRows = config
     ? Object.entries(config).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(configValue(v))}</td></tr>`).join('')
     : '<tr><td colspan="2">run.json is missing or unreadable</td></tr>';
@@ -117,7 +125,7 @@ export function reportHtml(d: ReportData): string {
 <body>
 <h1>gan report: ${escapeHtml(name)}</h1>
 <p class="sub">${escapeHtml(path.resolve(d.runDir))} · backend ${escapeHtml(String(last.backend ?? '?'))} · step ${last.step}${d.info?.createdAt ? ` · started ${escapeHtml(d.info.createdAt)}` : ''} · report written ${escapeHtml(d.generatedAt)}</p>
-<div class="cards">${cards.map(([v, l]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${l}</span></div>`).join('')}</div>
+<div class="cards">${summaryCards(d, totalEpochs, bestFid)}</div>
 
 <h2>Diagnosis</h2>
 ${warnings}
@@ -136,14 +144,14 @@ ${d.charts.map((c) => `<figure id="plot-${c.name}">${c.svg}</figure>`).join('\n'
 </div>
 
 <h2>Checkpoints</h2>
-${checkpoints}
+${checkpointList(d)}
 
 <h2>Configuration</h2>
 <table class="config">${configRows}</table>
 
 <h2>Metrics per epoch</h2>
 <details${d.rows.length <= 20 ? ' open' : ''}><summary>${d.rows.length} epochs${fids.length ? ' (* best FID)' : ''}</summary>
-${metricsTable}
+${metricsTable(d)}
 </details>
 </body>
 </html>
