@@ -16,7 +16,7 @@
  *
  * MNIST is padded to 32 x 32 with the background value; users only ever see the 28 x 28 centre.
  * PyTorch's padding 1 at kernel 4, stride 2 is tf's 'same' for these even sizes (1 on each side),
- * and its transposed form likewise; test/dcgan-kernels.test.ts checks it numerically.
+ * and its transposed form likewise; test/conv-kernels.test.ts checks it numerically.
  *
  * Conditional D: the label becomes a learned 32 x 32 plane beside the image (an Embedding(10,
  * 1024) reshaped), so the first convolution sees digit and label at every position; stock

@@ -5,7 +5,7 @@
  * every input of every op: the discriminator's weight gradients in the generator step, which
  * are thrown away, and an unfused activation in each forward pass. Written out, one training
  * iteration needs 29 matrix products instead of 34 and about half the kernel launches.
- * test/backprop.test.ts checks these gradients against tf.variableGrads.
+ * test/dense-step.test.ts checks these gradients against tf.variableGrads.
  *
  * Per layer i, with h_0 = x:
  *   z_i = h_{i-1} W_i + b_i,  a_i = act_i(z_i),  h_i = a_i * mask_i (dropout, when given)

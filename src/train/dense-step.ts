@@ -1,6 +1,6 @@
 /**
  * The step's gradients for dense-only networks (both MLPs), through the hand-written backward
- * pass (src/train/backprop.ts) rather than tfjs autodiff: the same gradients (test/backprop.test.ts
+ * pass (src/train/backprop.ts) rather than tfjs autodiff: the same gradients (test/dense-step.test.ts
  * checks them against the loss written out) in fewer kernel launches.
  *
  * Losses are sigmoid cross-entropy on logits, the numerically stable form of BCE:
