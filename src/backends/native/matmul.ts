@@ -2,9 +2,9 @@
  * BatchMatMul and _FusedMatMul on the wasm backend computed by our native addon (src/native/
  * gemm.h), in place on the wasm heap: no copies in or out.
  *
- * Why: XNNPACK in WebAssembly has 128-bit SIMD and no FMA, so it reaches about 20-25 GFLOP/s a
- * core here; the same products natively (AVX2/AVX-512 FMA micro-kernels) run at 80-100 GFLOP/s.
- * Matrix products are two thirds of a training step, so this is most of the gap to PyTorch.
+ * Why: XNNPACK in WebAssembly has 128-bit SIMD and no FMA; the same products natively (AVX2/
+ * AVX-512 FMA micro-kernels) run several times faster, and they are most of a training step
+ * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';
