@@ -1,5 +1,5 @@
 /**
- * The wasm kernels we register (src/kernels/) against float64 references: convolution
+ * The wasm kernels we register (src/backends/wasm/) against float64 references: convolution
  * gradients for both inputs, and transposed matmuls.
  */
 import { test } from 'node:test';

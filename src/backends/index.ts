@@ -14,18 +14,12 @@
  * @tensorflow/tfjs we import, so requiring it just registers the `tensorflow` backend.
  */
 import { BackendError, ConfigError } from '../util/errors';
-import { installWasmMatMulFix } from './wasm/matmul';
-import { registerConv2DBackpropFilterWasm } from './wasm/conv-backprop-filter';
-import { registerConv2DBackpropInputWasm } from './wasm/conv-backprop-input';
 import { MAX_WASM_THREADS, registerThreadedWasm } from './wasm/threads';
-import { installNativeMatMul, nativeGemmStatus } from './native/addon';
-import { installWasmRowGather } from './wasm/gather';
-import { installNativeConv } from './native/conv';
-import { installNativeActivations } from './native/activations';
-import { installWasmSharedIdentity } from './wasm/identity';
-import { installNativeBatchNorm } from './native/batchnorm';
-import { installWebGpuUploadFix, type UploadFixResult } from './webgpu/upload';
-import { installWebGpuReadSyncGuard } from './webgpu/read';
+import { registerWasmKernels } from './wasm/register';
+import { nativeGemmStatus } from './native/addon';
+import { registerNativeKernels } from './native/register';
+import { registerWebGpuFixes } from './webgpu/register';
+import type { UploadFixResult } from './webgpu/upload';
 import { runProbe } from './probe-runner';
 import * as os from 'node:os';
 
@@ -110,19 +104,10 @@ async function loadWasm(tf: Tf, threads: number): Promise<string | undefined> {
     }
   }
   if (!(await activate(tf, 'wasm'))) return 'the wasm backend did not initialise';
-  // Kernel fixes: fast transposed matmuls (every dense backward pass), and convolution
-  // gradients (the classifier of gan eval; DCGANs), missing or very slow as shipped.
-  installWasmMatMulFix(tf);
-  registerConv2DBackpropFilterWasm(tf);
-  registerConv2DBackpropInputWasm(tf);
-  installWasmRowGather(tf);
-  installWasmSharedIdentity(tf);
-  // Matrix products natively on the wasm heap, where the optional addon was built.
-  installNativeMatMul(tf, threads);
-  // Convolutions (wrapping the wasm ones above) and training-mode batch norm, natively too.
-  installNativeConv(tf);
-  installNativeBatchNorm(tf);
-  installNativeActivations(tf);
+  // Our wasm kernels (fixes for kernels missing or slow as shipped), then the ones the optional
+  // native addon computes, which wrap them: the lists are in wasm/register.ts, native/register.ts.
+  registerWasmKernels(tf);
+  registerNativeKernels(tf, threads);
   return undefined;
 }
 
@@ -239,8 +224,8 @@ async function loadWebGpu(tf: Tf, adapterProbe: boolean): Promise<string | undef
     // Imported only now: it registers its backend at import time, and only if navigator.gpu exists.
     const webgpuBackend = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: object } };
     const { version } = require('@tensorflow/tfjs-backend-webgpu/package.json') as { version: string };
-    w.uploadFix = installWebGpuUploadFix(webgpuBackend.WebGPUBackend, version);
-    installWebGpuReadSyncGuard(webgpuBackend.WebGPUBackend);
+    // Our fixes to its backend class (the list is in webgpu/register.ts).
+    w.uploadFix = registerWebGpuFixes(webgpuBackend.WebGPUBackend, version);
   } catch (e) {
     return `@tensorflow/tfjs-backend-webgpu: ${(e as Error).message.split('\n')[0]}`;
   }

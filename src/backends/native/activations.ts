@@ -2,14 +2,11 @@
  * LeakyReLU, ReLU and tanh forward and their gradients, natively on the wasm
  * heap (src/native/activations.h), multi-threaded; elementwise, so the same bits on any thread count.
  *
- * Why: as shipped, the wasm backend's LeakyRelu takes ~20 ns an element and Tanh ~60 ns (an
- * Add takes 0.2), and tfjs builds LeakyReLU's gradient out of Greater (~19 ns an element, it
- * broadcasts the scalar 0), Multiply and Select. Measured on x = [64, 16, 16, 32] (524K
- * elements), 2 threads: LeakyRelu 10.5 ms, Greater 9.7, Tanh 32.3, Relu 1.3, Multiply 0.5.
- * In the DCGAN step (C = 32, batch 64) LeakyRelu + Greater + Select were 42 ms of 220.
- * Relu is XNNPACK's, fast on one thread (0.07 ms) but 20 ms a step on 2 threads when the
- * machine is busy (its workers get descheduled); ours stays on the calling thread for these
- * sizes (stream_mt_threshold in addon_state.h).
+ * Why: as shipped, the wasm backend's LeakyRelu and Tanh are slow per element, tfjs builds
+ * LeakyReLU's gradient out of Greater (slow too), Multiply and Select, and XNNPACK's Relu stalls
+ * on 2 threads when the machine is busy (its workers get descheduled); ours stays on the calling
+ * thread for these sizes (stream_mt_threshold in addon_state.h)
+ * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
  *
  * The gradients are re-registered (tf.registerGradient replaces a kernel's gradient): on a
  * backend where our kernel is registered they run it, anywhere else tfjs's own gradient.

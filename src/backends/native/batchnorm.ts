@@ -17,9 +17,8 @@
  * per-channel sums (double partials over fixed 256-row chunks, added in chunk order, so any
  * thread count gives the same bits; shifted by the first row against cancellation) and a pass
  * for the output. Elsewhere, the tf ops below.
- * Measured, DCGAN step C = 32, batch 64, 2 threads (bench-dcgan --profile, ms per iteration):
- *   tf ops: Mean 16.1, Sub 12.8, Multiply ~10, Sum 10.2 and part of Identity/Add/Square
- *   (about 50 ms); native: forward 4.9 + backward 5.1.
+ * Why native: one kernel each way takes a fraction of the time of the tf ops
+ * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

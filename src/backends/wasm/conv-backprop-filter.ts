@@ -25,13 +25,9 @@
  *   5. dW = Transpose(R as [C, kH, kW, outC], [1,2,0,3]) -> [kH, kW, C, outC]
  * NCHW only changes the permutations in steps 1 and 3.
  *
- * Why not other routes (measured on x=[64,14,14,32], 5x5x32x64, 'same'):
- *   - GatherV2 with a precomputed index to build A: ~350 ms in the gather alone
- *     (the wasm gather copies element by element), vs ~10 ms here.
- *   - 25x StridedSlice/Slice + Pack: ~100 ms total; the wasm Slice kernel copies
- *     its whole input out of the heap (readSync) on every call.
- *   - Conv3DBackpropFilterV2 (naive loops in the wasm backend): ~1.6 s.
- * The GEMM itself is ~45 ms of the total for that layer.
+ * Why this route: building A with GatherV2, with Slices + Pack, or using Conv3DBackpropFilterV2
+ * all measured much slower
+ * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

@@ -1,9 +1,9 @@
 /**
  * Fast Conv2DBackpropInput for the tfjs `wasm` backend (tfjs 4.22).
  *
- * The wasm backend's own Conv2DBackpropInput is a naive C++ loop nest: for
- * x=[64,14,14,32], filter 5x5x32x64, stride 1, 'same' it takes ~455-490 ms
- * while the forward Conv2D of the same layer (XNNPACK) takes ~45 ms. This
+ * The wasm backend's own Conv2DBackpropInput is a naive C++ loop nest, many
+ * times slower than the forward Conv2D of the same layer (XNNPACK)
+ * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)"). This
  * module re-registers the kernel on 'wasm', wrapping the original one (same
  * setupFunc/disposeFunc; the original kernelFunc is called for every case that
  * is not sped up). Conv2DBackpropInput is also the kernel behind
@@ -20,9 +20,8 @@
  *      1. Wr : JS copy on the wasm heap (tiny: kH*kW*inC*outC floats).
  *      2. dx = wasm Conv2D(dy, Wr, strides 1, explicit pad)  -> XNNPACK.
  *    (Stride s > 1 could be done the same way on dy dilated with s-1 zeros,
- *    but that wastes a factor sH*sW of the work: measured 193 ms vs 511 ms
- *    original vs ~60 ms for B on a 5x5x64x128 stride-2 layer, and 51 vs 17
- *    (original) vs 3 ms for B with inC = 1, so it is not used.)
+ *    but that wastes a factor sH*sW of the work and measured slower than B,
+ *    so it is not used: PERF.md, same section.)
  *
  * B. 'gemm' (stride > 1, or few input channels, or padding > kernel-1):
  *      1. Wt   = W as [K, outC] transposed to [1, outC, K], K = kH*kW*inC

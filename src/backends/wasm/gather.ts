@@ -2,9 +2,10 @@
  * Row gathers (tf.gather(x, indices) along axis 0) on the wasm backend as row copies.
  *
  * Every training step gathers its batch from the dataset held on the backend. The wasm
- * GatherV2 kernel copies element by element: 1.5-2 ms for 64 rows of 784 floats, 7% of a step
- * here. Copying whole rows within the heap takes microseconds. Other gathers (other axes,
- * batch dims, non-float32 data) go to the original kernel.
+ * GatherV2 kernel copies element by element, a noticeable part of a step; copying whole rows
+ * within the heap is far faster
+ * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
+ * Other gathers (other axes, batch dims, non-float32 data) go to the original kernel.
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

@@ -5,9 +5,8 @@
  * Why: in 4.22.0, `WebGPUBackend.uploadToGPU` gives every tensor whose values live on the CPU
  * (each scalar constant, noise batch, dropout mask) a buffer mapped at creation: a new one, or,
  * when the pool has a free buffer of that size, a new mapped staging buffer copied from. Through
- * Dawn on an H100 each such buffer cost about 0.9 ms, while a `queue.writeBuffer` upload cost
- * 20-50 us (shared/PERF.md). With this override a chain of 50 adds went from 43 to 5.7 ms and the
- * MLP step from 196 to 45 ms at batch 64, in a one-off script on that machine. As wired here
+ * Dawn each such buffer costs far more than a `queue.writeBuffer` upload, measured on an H100 in
+ * a one-off script (measurements: PERF.md, "WebGPU (src/backends/webgpu)"). As wired here
  * into `gan` it has NOT been measured on a GPU yet (no GPU was available to this change).
  *
  * Why it is safe to write a pooled buffer ahead of the commands already recorded: the write

@@ -1,0 +1,18 @@
+/**
+ * Everything the webgpu backend gets from us, in the order it is installed: one entry per file.
+ * tfjs-backend-webgpu's kernels run as shipped; what we replace are two methods of its
+ * WebGPUBackend class, patched on the prototype (so every backend instance tfjs makes later has
+ * them). Call after importing the package and before activating its backend. The two are
+ * independent of each other.
+ */
+import { installWebGpuUploadFix, type UploadFixResult } from './upload';
+import { installWebGpuReadSyncGuard } from './read';
+
+/** Installs the list below, in order; `version` is the installed tfjs-backend-webgpu's. */
+export function registerWebGpuFixes(backendClass: { prototype: object }, version: string): UploadFixResult {
+  // uploadToGPU: CPU-made tensors by queue.writeBuffer into pooled buffers (pinned to 4.22.0: the result says when not)
+  const uploadFix = installWebGpuUploadFix(backendClass, version);
+  // readSync: a clear error in Node instead of tfjs's OffscreenCanvas failure deep inside it
+  installWebGpuReadSyncGuard(backendClass);
+  return uploadFix;
+}
