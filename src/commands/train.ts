@@ -10,6 +10,7 @@ import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config
 import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run/run-dir';
 import { checkNotLocked, lockRun } from '../run/lock';
+import { checkEpochsLeft } from '../run/resume-checks';
 import { train, type EpochMetrics, type TrainOptions } from '../train/trainer';
 import { Evaluator, obtainClassifier } from '../eval/evaluator';
 import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
@@ -87,13 +88,7 @@ function plan(opts: TrainCommandOptions): Plan {
     throw new ConfigError(`cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`, 'Drop those flags (the run keeps its own), or start a new run');
   }
   const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs };
-  if (latest && latest.state.epoch >= config.epochs) {
-    const s = latest.state;
-    throw new ConfigError(
-      s.iteration === 0 && s.epoch === config.epochs ? `${runDir} already finished ${s.epoch} of ${config.epochs} epochs` : `${runDir} is past epoch ${config.epochs} (in epoch ${s.epoch + 1})`,
-      `Pass --epochs N with N > ${s.epoch} to train it further`,
-    );
-  }
+  if (latest) checkEpochsLeft(runDir, latest.state, config.epochs);
   return { runDir, config, kind: latest ? 'resume' : 'resume-from-zero', info };
 }
 
