@@ -7,20 +7,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
 import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
 import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run/run-dir';
 import { checkNotLocked, lockRun } from '../run/lock';
 import { checkEpochsLeft } from '../run/resume-checks';
-import { train, type EpochMetrics, type ProgressInfo, type TrainHooks, type TrainOptions, type TrainResult } from '../train/trainer';
+import { train, type TrainHooks, type TrainOptions, type TrainResult } from '../train/trainer';
 import { Evaluator, obtainClassifier } from '../eval/evaluator';
 import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
 import { classifierDir } from '../eval/classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../util/fs';
 import { onOutputFailure, printLine } from './output';
+import { ProgressDisplay, epochLine } from './progress';
 import { REPORT_FILE, writeReport } from '../report/report';
 
 type Log = (line: string) => void;
@@ -294,71 +294,6 @@ function trainHooks(ctx: { plan: RunPlan; dir: string; fingerprint: TrainingData
     },
     shouldStop: () => ctx.stop.reason !== undefined,
   };
-}
-
-const fmt = (x: number, digits = 4) => x.toFixed(digits);
-
-/** The line printed at the end of every epoch: its losses and timing, and the evaluation when there was one. */
-function epochLine(m: EpochMetrics, epochs: number): string {
-  const line = `epoch ${m.epoch}/${epochs}  d_loss ${fmt(m.d_loss)}  g_loss ${fmt(m.g_loss)}  D(x) ${fmt(m.d_real, 3)}  D(G(z)) ${fmt(m.d_fake, 3)}  ${m.seconds.toFixed(1)} s  ${m.ms_per_iter.toFixed(1)} ms/it`;
-  if (m.fid === undefined) return line;
-  return `${line}  FID ${m.fid.toFixed(2)}  IS ${m.inception_score!.toFixed(2)}  classes ${m.classes_covered}${m.best ? ' (best)' : ''}`;
-}
-
-/**
- * Progress within an epoch. On a terminal, a bar redrawn in place and cleared at the epoch's end,
- * where the epoch line takes its place. Elsewhere (a file, a pipe, a CI log) a bar would only
- * add noise: nothing, or with --log-every N a plain line every N steps.
- */
-class ProgressDisplay {
-  private readonly interactive = process.stdout.isTTY === true;
-  private bar: SingleBar | undefined;
-  private lastLoggedStep = 0;
-
-  constructor(
-    private readonly epochs: number,
-    private readonly logEvery: number | undefined,
-    private readonly log: Log,
-  ) {}
-
-  update(p: ProgressInfo): void {
-    if (!this.interactive) {
-      if (this.logEvery && p.step - this.lastLoggedStep >= this.logEvery) {
-        this.lastLoggedStep = p.step;
-        this.log(`epoch ${p.epoch}/${this.epochs}  step ${p.step}  ${p.iteration}/${p.itersPerEpoch}  ${p.itPerSec.toFixed(1)} it/s  d_loss ${fmt(p.means.d_loss, 3)}  g_loss ${fmt(p.means.g_loss, 3)}`);
-      }
-      return;
-    }
-    const payload = {
-      epoch: `${p.epoch}/${this.epochs}`,
-      its: p.itPerSec.toFixed(1),
-      d_loss: fmt(p.means.d_loss, 3),
-      g_loss: fmt(p.means.g_loss, 3),
-      d_real: fmt(p.means.d_real, 3),
-      d_fake: fmt(p.means.d_fake, 3),
-    };
-    if (this.bar) {
-      this.bar.update(p.iteration, payload);
-      return;
-    }
-    this.bar = new SingleBar(
-      {
-        format: 'epoch {epoch} {bar} {value}/{total} | {its} it/s | ETA {eta_formatted} | d_loss {d_loss} g_loss {g_loss} D(x) {d_real} D(G(z)) {d_fake}',
-        stream: process.stdout,
-        hideCursor: true,
-        clearOnComplete: true,
-        etaBuffer: 50,
-      },
-      Presets.shades_classic,
-    );
-    this.bar.start(p.itersPerEpoch, p.iteration, payload);
-  }
-
-  /** Clears the bar, if one is shown, and gives the terminal its cursor back; the next update starts a new bar. */
-  stop(): void {
-    this.bar?.stop();
-    this.bar = undefined;
-  }
 }
 
 /**
