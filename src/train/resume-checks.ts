@@ -1,11 +1,13 @@
 /**
  * What a checkpoint must satisfy before a run continues from it: the same training data, a
  * position that fits the data, epochs left to train, and exactly the state tensors this
- * trainer saves.
+ * trainer saves. `gan train --resume` makes the epochs check before anything is loaded (on the
+ * newest checkpoint's state), the loop again on the checkpoint it actually loaded (another
+ * process may have trained the run in between): one function, so both refuse the same way.
  */
 import * as path from 'node:path';
 import type { TrainConfig } from '../config';
-import type { DataFingerprint, LoadedCheckpoint } from '../run/checkpoint';
+import type { CheckpointState, DataFingerprint, LoadedCheckpoint } from '../run/checkpoint';
 import { CheckpointError, ConfigError, DataError } from '../util/errors';
 import { epochGridLayout } from './dataset';
 import type { GanTrainer } from './trainer';
@@ -28,12 +30,7 @@ export function checkResumable(c: LoadedCheckpoint, config: TrainConfig, data: D
       'It comes from other data or was altered; use another checkpoint, or start a new run',
     );
   }
-  if (s.epoch >= config.epochs) {
-    throw new ConfigError(
-      s.epoch === config.epochs && s.iteration === 0 ? `${path.dirname(path.dirname(c.dir))} already finished ${s.epoch} of ${config.epochs} epochs` : `the run is past epoch ${config.epochs} (epoch ${s.epoch + (s.iteration ? 1 : 0)})`,
-      `Pass --epochs N with N > ${s.epoch} to train it further`,
-    );
-  }
+  checkEpochsLeft(path.dirname(path.dirname(c.dir)), s, config.epochs);
 }
 
 /** The checkpoint's optimizer tensors and fixed noise must be exactly those this trainer saves. */
@@ -45,4 +42,18 @@ export function checkStateTensors(trainer: GanTrainer, c: LoadedCheckpoint): voi
       throw new CheckpointError(`checkpoint ${c.dir}: state.bin lacks ${w.name} of shape ${JSON.stringify(w.shape)}`, 'Use another checkpoint of the run, or retrain');
     }
   }
+}
+
+/**
+ * Refuses to resume a run whose checkpoint is already at or past `epochs`, the target: there is
+ * nothing left to train. `at` is where the checkpoint stands (epochs completed, and batches done
+ * in the next one). Exit code 2 (ConfigError): the fix is a flag, --epochs.
+ */
+export function checkEpochsLeft(runDir: string, at: Pick<CheckpointState, 'epoch' | 'iteration'>, epochs: number): void {
+  if (at.epoch < epochs) return;
+  const finishedExactly = at.iteration === 0 && at.epoch === epochs;
+  throw new ConfigError(
+    finishedExactly ? `${runDir} already finished ${at.epoch} of ${epochs} epochs` : `${runDir} is past epoch ${epochs} (in epoch ${at.epoch + 1})`,
+    `Pass --epochs N with N > ${at.epoch} to train it further`,
+  );
 }
