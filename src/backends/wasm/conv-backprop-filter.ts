@@ -102,6 +102,138 @@ function im2col(
   }
 }
 
+interface KernelArgs {
+  inputs: tfjs.NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}
+
+type KernelRunner = ReturnType<typeof wasmKernelRunner>;
+
+/** The checked inputs of one call. */
+interface Call {
+  x: TensorInfo;
+  dy: TensorInfo;
+  attrs: BackpropFilterAttrs;
+  dataFormat: 'NHWC' | 'NCHW';
+  heap: WasmHeapBackend;
+}
+
+/** The inputs and attributes, checked; throws on what this kernel does not do. */
+function checkedCall(args: KernelArgs): Call {
+  const {inputs, backend} = args;
+  const x = inputs['x'];
+  const dy = inputs['dy'];
+  if (x === undefined || dy === undefined) {
+    throw new Error(`${KERNEL_NAME} (wasm): inputs 'x' and 'dy' are required.`);
+  }
+  const attrs = (args.attrs ?? {}) as unknown as BackpropFilterAttrs;
+  const dataFormat = attrs.dataFormat ?? 'NHWC';
+  if (!isAllOnes(attrs.dilations)) {
+    throw new Error(
+        `${KERNEL_NAME} (wasm): only dilations = 1 are supported, got ` +
+        `${JSON.stringify(attrs.dilations)}.`);
+  }
+  if (dataFormat !== 'NHWC' && dataFormat !== 'NCHW') {
+    throw new Error(`${KERNEL_NAME} (wasm): unknown dataFormat '${dataFormat}'.`);
+  }
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    throw new Error(
+        `${KERNEL_NAME} (wasm): x and dy must be float32, got ` +
+        `${x.dtype} and ${dy.dtype}.`);
+  }
+  if (x.shape.length !== 4 || dy.shape.length !== 4) {
+    throw new Error(
+        `${KERNEL_NAME} (wasm): x and dy must be rank 4, got shapes ` +
+        `[${x.shape}] and [${dy.shape}].`);
+  }
+  const heap = backend as unknown as Partial<WasmHeapBackend>;
+  if (typeof heap.typedArrayFromHeap !== 'function') {
+    throw new Error(
+        `${KERNEL_NAME} (wasm): backend does not expose typedArrayFromHeap; ` +
+        `this kernel targets @tensorflow/tfjs-backend-wasm 4.x.`);
+  }
+  return {x, dy, attrs, dataFormat, heap: heap as WasmHeapBackend};
+}
+
+/** The conv's shapes; throws when dy does not match its output. */
+function geometry(tf: Tf, c: Call) {
+  const {x, dy, attrs, dataFormat} = c;
+  const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], attrs.filterShape,
+      attrs.strides, 1 /* dilations */, attrs.pad, attrs.dimRoundingMode,
+      false /* depthwise */, tf.backend_util.convertConv2DDataFormat(dataFormat));
+  const {
+    batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: outH,
+    outWidth: outW, outChannels: outC, strideHeight: sH, strideWidth: sW,
+    filterHeight: kH, filterWidth: kW, padInfo
+  } = info;
+  const expectedDy =
+      dataFormat === 'NHWC' ? [N, outH, outW, outC] : [N, outC, outH, outW];
+  if (dy.shape.some((d, i) => d !== expectedDy[i])) {
+    throw new Error(
+        `${KERNEL_NAME} (wasm): dy shape [${dy.shape}] does not match the ` +
+        `conv output shape [${expectedDy}].`);
+  }
+  return {
+    N, H, W, C, outH, outW, outC, sH, sW, kH, kW, top: padInfo.top,
+    left: padInfo.left
+  };
+}
+
+type Geometry = ReturnType<typeof geometry>;
+
+/** dW by the pipeline in the header (steps 1 to 5); M and K*outC are not 0. */
+function filterGradient(
+    run: KernelRunner, backend: KernelBackend, c: Call, g: Geometry): TensorInfo {
+  const {N, H, W, C, outH, outW, outC, kH, kW} = g;
+  const channelsLast = c.dataFormat === 'NHWC';
+  const K = C * kH * kW;
+  const M = outH * outW * N;
+  const temps: TensorInfo[] = [];
+  const temp = (t: TensorInfo): TensorInfo => {
+    temps.push(t);
+    return t;
+  };
+  try {
+    // 1. x -> [C, H, W, N]
+    const xt = temp(run('Transpose', {x: c.x}, backend,
+                        {perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0]}));
+    // 2. A = im2col(xt) as [1, K, M]. Allocate first, then take the heap
+    // views (an allocation can grow/detach the wasm heap buffer).
+    // (BackendWasm.write(null, ...) allocates without copying; every element
+    // is then written by im2col.)
+    const aShape = [1, K, M];
+    const noValues = null as unknown as tfjs.backend_util.BackendValues;
+    const a = temp({
+      dataId: backend.write(noValues, aShape, 'float32'),
+      shape: aShape,
+      dtype: 'float32'
+    });
+    const xtVals = c.heap.typedArrayFromHeap(xt) as Float32Array;
+    const aVals = c.heap.typedArrayFromHeap(a) as Float32Array;
+    im2col(xtVals, aVals, C, H, W, N, kH, kW, outH, outW, g.sH, g.sW, g.top,
+           g.left);
+    // 3. dy -> [outH, outW, N, outC] -> [1, M, outC]
+    const dyt = temp(run('Transpose', {x: c.dy}, backend,
+                         {perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1]}));
+    const b = temp(run('Reshape', {x: dyt}, backend, {shape: [1, M, outC]}));
+    // 4. single non-transposed GEMM: [1, K, M] x [1, M, outC]
+    const r = temp(run('BatchMatMul', {a, b}, backend,
+                       {transposeA: false, transposeB: false}));
+    // 5. [C, kH, kW, outC] -> [kH, kW, C, outC]
+    const r4 = temp(run('Reshape', {x: r}, backend, {shape: [C, kH, kW, outC]}));
+    if (C === 1) {
+      return run('Reshape', {x: r4}, backend, {shape: [kH, kW, C, outC]});
+    }
+    return run('Transpose', {x: r4}, backend, {perm: [1, 2, 0, 3]});
+  } finally {
+    // Reshape outputs share storage via refcounting, so disposing every
+    // intermediate exactly once releases everything.
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
 /**
  * Registers `Conv2DBackpropFilter` for the 'wasm' backend. Safe to call more
  * than once (later calls are no-ops). Pass the same `tf` instance the app uses:
@@ -114,111 +246,14 @@ export function registerConv2DBackpropFilterWasm(tf: Tf): void {
 
   const run = wasmKernelRunner(tf, KERNEL_NAME);
 
-  const kernelFunc = (args: {
-    inputs: tfjs.NamedTensorInfoMap,
-    backend: KernelBackend,
-    attrs?: NamedAttrMap
-  }): TensorInfo => {
-    const {inputs, backend} = args;
-    const x = inputs['x'];
-    const dy = inputs['dy'];
-    if (x === undefined || dy === undefined) {
-      throw new Error(`${KERNEL_NAME} (wasm): inputs 'x' and 'dy' are required.`);
+  const kernelFunc = (args: KernelArgs): TensorInfo => {
+    const call = checkedCall(args);
+    const g = geometry(tf, call);
+    if (g.outH * g.outW * g.N === 0 || g.C * g.kH * g.kW * g.outC === 0) {
+      return run('Fill', {}, args.backend,
+                 {shape: [g.kH, g.kW, g.C, g.outC], value: 0, dtype: 'float32'});
     }
-    const attrs = (args.attrs ?? {}) as unknown as BackpropFilterAttrs;
-    const {strides, pad, dimRoundingMode, filterShape} = attrs;
-    const dataFormat = attrs.dataFormat ?? 'NHWC';
-    if (!isAllOnes(attrs.dilations)) {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): only dilations = 1 are supported, got ` +
-          `${JSON.stringify(attrs.dilations)}.`);
-    }
-    if (dataFormat !== 'NHWC' && dataFormat !== 'NCHW') {
-      throw new Error(`${KERNEL_NAME} (wasm): unknown dataFormat '${dataFormat}'.`);
-    }
-    if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): x and dy must be float32, got ` +
-          `${x.dtype} and ${dy.dtype}.`);
-    }
-    if (x.shape.length !== 4 || dy.shape.length !== 4) {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): x and dy must be rank 4, got shapes ` +
-          `[${x.shape}] and [${dy.shape}].`);
-    }
-    const heap = backend as unknown as Partial<WasmHeapBackend>;
-    if (typeof heap.typedArrayFromHeap !== 'function') {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): backend does not expose typedArrayFromHeap; ` +
-          `this kernel targets @tensorflow/tfjs-backend-wasm 4.x.`);
-    }
-
-    const channelsLast = dataFormat === 'NHWC';
-    const info = tf.backend_util.computeConv2DInfo(
-        x.shape as [number, number, number, number], filterShape, strides,
-        1 /* dilations */, pad, dimRoundingMode, false /* depthwise */,
-        tf.backend_util.convertConv2DDataFormat(dataFormat));
-    const {
-      batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: outH,
-      outWidth: outW, outChannels: outC, strideHeight: sH, strideWidth: sW,
-      filterHeight: kH, filterWidth: kW, padInfo
-    } = info;
-    const expectedDy =
-        channelsLast ? [N, outH, outW, outC] : [N, outC, outH, outW];
-    if (dy.shape.some((d, i) => d !== expectedDy[i])) {
-      throw new Error(
-          `${KERNEL_NAME} (wasm): dy shape [${dy.shape}] does not match the ` +
-          `conv output shape [${expectedDy}].`);
-    }
-    const K = C * kH * kW;
-    const M = outH * outW * N;
-    if (M === 0 || K * outC === 0) {
-      return run('Fill', {}, backend,
-                 {shape: [kH, kW, C, outC], value: 0, dtype: 'float32'});
-    }
-
-    const temps: TensorInfo[] = [];
-    const temp = (t: TensorInfo): TensorInfo => {
-      temps.push(t);
-      return t;
-    };
-    try {
-      // 1. x -> [C, H, W, N]
-      const xt = temp(run('Transpose', {x}, backend,
-                          {perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0]}));
-      // 2. A = im2col(xt) as [1, K, M]. Allocate first, then take the heap
-      // views (an allocation can grow/detach the wasm heap buffer).
-      // (BackendWasm.write(null, ...) allocates without copying; every element
-      // is then written by im2col.)
-      const aShape = [1, K, M];
-      const noValues = null as unknown as tfjs.backend_util.BackendValues;
-      const a = temp({
-        dataId: backend.write(noValues, aShape, 'float32'),
-        shape: aShape,
-        dtype: 'float32'
-      });
-      const xtVals = heap.typedArrayFromHeap(xt) as Float32Array;
-      const aVals = heap.typedArrayFromHeap(a) as Float32Array;
-      im2col(xtVals, aVals, C, H, W, N, kH, kW, outH, outW, sH, sW,
-             padInfo.top, padInfo.left);
-      // 3. dy -> [outH, outW, N, outC] -> [1, M, outC]
-      const dyt = temp(run('Transpose', {x: dy}, backend,
-                           {perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1]}));
-      const b = temp(run('Reshape', {x: dyt}, backend, {shape: [1, M, outC]}));
-      // 4. single non-transposed GEMM: [1, K, M] x [1, M, outC]
-      const r = temp(run('BatchMatMul', {a, b}, backend,
-                         {transposeA: false, transposeB: false}));
-      // 5. [C, kH, kW, outC] -> [kH, kW, C, outC]
-      const r4 = temp(run('Reshape', {x: r}, backend, {shape: [C, kH, kW, outC]}));
-      if (C === 1) {
-        return run('Reshape', {x: r4}, backend, {shape: [kH, kW, C, outC]});
-      }
-      return run('Transpose', {x: r4}, backend, {perm: [1, 2, 0, 3]});
-    } finally {
-      // Reshape outputs share storage via refcounting, so disposing every
-      // intermediate exactly once releases everything.
-      for (const t of temps) backend.disposeData(t.dataId);
-    }
+    return filterGradient(run, args.backend, call, g);
   };
 
   tf.registerKernel({

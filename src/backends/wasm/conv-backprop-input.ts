@@ -151,6 +151,193 @@ function col2im(
   }
 }
 
+interface KernelArgs {
+  inputs: tfjs.NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs?: NamedAttrMap;
+}
+
+type KernelRunner = ReturnType<typeof wasmKernelRunner>;
+
+/** The shapes of a call the fast path takes (NHWC, dilation 1, float32). */
+interface Geometry {
+  N: number; H: number; W: number; inC: number;
+  outH: number; outW: number; outC: number;
+  sH: number; sW: number; kH: number; kW: number;
+  /** The conv's zero padding. */
+  top: number; left: number;
+  /** Padding of the rotated-filter conv ('conv' strategy, stride 1 only). */
+  pTop: number; pLeft: number; pBottom: number; pRight: number;
+  /** Strategy A ('conv'); otherwise B ('gemm'). */
+  useConv: boolean;
+}
+
+/** Whether the original kernel must take the call: what the fast path does not do. */
+function unsupported(
+    tf: Tf, dy: TensorInfo | undefined, filter: TensorInfo | undefined,
+    attrs: BackpropInputAttrs, backend: KernelBackend): boolean {
+  const heap = backend as unknown as Partial<WasmHeapBackend>;
+  return dy === undefined || filter === undefined ||
+      (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
+      !isAllOnes(attrs.dilations) || dy.dtype !== 'float32' ||
+      filter.dtype !== 'float32' || dy.shape.length !== 4 ||
+      filter.shape.length !== 4 || attrs.inputShape?.length !== 4 ||
+      typeof heap.typedArrayFromHeap !== 'function' ||
+      REQUIRED_KERNELS.some(k => tf.getKernel(k, BACKEND) === undefined);
+}
+
+/**
+ * The geometry of a call the fast path handles, or undefined when the original
+ * kernel should take it (see `unsupported`; also a dy that does not match the
+ * conv's output, and empty tensors).
+ */
+function fastPathGeometry(tf: Tf, args: KernelArgs): Geometry | undefined {
+  const dy = args.inputs['dy'];
+  const filter = args.inputs['filter'];
+  const attrs = (args.attrs ?? {}) as unknown as BackpropInputAttrs;
+  if (unsupported(tf, dy, filter, attrs, args.backend)) return undefined;
+
+  const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape, filter!.shape as [number, number, number, number],
+      attrs.strides, 1 /* dilations */, attrs.pad, attrs.dimRoundingMode,
+      false /* depthwise */, 'channelsLast');
+  const {
+    batchSize: N, inHeight: H, inWidth: W, inChannels: inC,
+    outHeight: outH, outWidth: outW, outChannels: outC, strideHeight: sH,
+    strideWidth: sW, filterHeight: kH, filterWidth: kW, padInfo
+  } = info;
+  if (dy!.shape.some((d, i) => d !== [N, outH, outW, outC][i])) {
+    return undefined;  // let the original kernel handle/report it
+  }
+  if (N * H * W * inC === 0 ||
+      N * outH * outW * outC === 0 || kH * kW === 0) {
+    return undefined;
+  }
+  const pTop = kH - 1 - padInfo.top;
+  const pLeft = kW - 1 - padInfo.left;
+  const pBottom = H + padInfo.top - outH;
+  const pRight = W + padInfo.left - outW;
+  const convApplies = sH === 1 && sW === 1 &&
+      Math.min(pTop, pLeft, pBottom, pRight) >= 0;
+  const useConv = convApplies && inC >= CONV_MIN_IN_C;
+  return {
+    N, H, W, inC, outH, outW, outC, sH, sW, kH, kW, top: padInfo.top,
+    left: padInfo.left, pTop, pLeft, pBottom, pRight, useConv
+  };
+}
+
+/** Temporaries on the wasm heap, all freed by `free()`. */
+interface HeapScratch {
+  /** Records `t` to be freed; returns it. */
+  temp(t: TensorInfo): TensorInfo;
+  /** An uninitialised float32 temporary on the wasm heap. */
+  alloc(shape: number[]): TensorInfo;
+  /**
+   * The float32 view of `t` on the heap. Views must be taken after the
+   * allocations they are used with: malloc can grow (and so detach) the wasm
+   * memory buffer.
+   */
+  f32(t: TensorInfo): Float32Array;
+  free(): void;
+}
+
+const noValues = null as unknown as tfjs.backend_util.BackendValues;
+
+/** An uninitialised float32 buffer on the wasm heap (the caller frees it). */
+function allocFloat32(backend: KernelBackend, shape: number[]): TensorInfo {
+  return {
+    dataId: backend.write(noValues, shape, 'float32'),
+    shape,
+    dtype: 'float32'
+  };
+}
+
+function heapScratch(backend: KernelBackend): HeapScratch {
+  const heap = backend as unknown as WasmHeapBackend;
+  const temps: TensorInfo[] = [];
+  const temp = (t: TensorInfo): TensorInfo => {
+    temps.push(t);
+    return t;
+  };
+  return {
+    temp,
+    alloc: (shape) => temp(allocFloat32(backend, shape)),
+    f32: (t) => heap.typedArrayFromHeap(t) as Float32Array,
+    free: () => {
+      for (const t of temps) backend.disposeData(t.dataId);
+    },
+  };
+}
+
+/** Strategy A: dx = Conv2D(dy, rotated filter), stride 1, explicit padding. */
+function dxByConv(
+    run: KernelRunner, backend: KernelBackend, scratch: HeapScratch,
+    dy: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
+  // A1. rotated, channel-swapped filter [kH, kW, outC, inC].
+  const wr = scratch.alloc([g.kH, g.kW, g.outC, g.inC]);
+  rotateFilter(scratch.f32(filter), scratch.f32(wr), g.kH, g.kW, g.inC, g.outC);
+  // A2. stride-1 forward conv with explicit padding -> [N, H, W, inC].
+  const pad: ExplicitPadding =
+      [[0, 0], [g.pTop, g.pBottom], [g.pLeft, g.pRight], [0, 0]];
+  return run('Conv2D', {x: dy, filter: wr}, backend, {
+    strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1],
+  } as unknown as NamedAttrMap);
+}
+
+/** Strategy B: cols = dy x W^T (one GEMM), then dx = col2im(cols). */
+function dxByGemm(
+    run: KernelRunner, backend: KernelBackend, scratch: HeapScratch,
+    dy: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
+  const {N, H, W, inC, outH, outW, outC, kH, kW} = g;
+  const K = kH * kW * inC;
+  const M = N * outH * outW;
+  // B1. Wt = [1, outC, K].
+  const wt = scratch.alloc([1, outC, K]);
+  transposeFilter(scratch.f32(filter), scratch.f32(wt), K, outC);
+  // B2. cols = dy [1, M, outC] x Wt [1, outC, K] -> [1, M, K].
+  const a = scratch.temp(run('Reshape', {x: dy}, backend, {shape: [1, M, outC]}));
+  const cols = scratch.temp(run('BatchMatMul', {a, b: wt}, backend,
+                                {transposeA: false, transposeB: false}));
+  // B3. dx = col2im(cols).
+  const dx = allocFloat32(backend, [N, H, W, inC]);
+  try {
+    col2im(scratch.f32(cols), scratch.f32(dx), N, H, W, inC, outH, outW, kH,
+           kW, g.sH, g.sW, g.top, g.left);
+  } catch (e) {
+    backend.disposeData(dx.dataId);
+    throw e;
+  }
+  return dx;
+}
+
+/** The kernel: the fast path where it applies, else the original kernel. */
+function fastKernelFunc(
+    tf: Tf, originalFunc: tfjs.KernelFunc): (args: KernelArgs) => TensorInfo | TensorInfo[] {
+  const run = wasmKernelRunner(tf, KERNEL_NAME);
+  return (args: KernelArgs): TensorInfo | TensorInfo[] => {
+    const g = fastPathGeometry(tf, args);
+    if (g === undefined) return originalFunc(args as Parameters<tfjs.KernelFunc>[0]);
+    const {backend} = args;
+    const dy = args.inputs['dy']!;
+    const filter = args.inputs['filter']!;
+    const scratch = heapScratch(backend);
+    let dx: TensorInfo;
+    try {
+      dx = (g.useConv ? dxByConv : dxByGemm)(run, backend, scratch, dy, filter, g);
+    } finally {
+      scratch.free();
+    }
+    if (dx.shape.some((d, i) => d !== [g.N, g.H, g.W, g.inC][i])) {
+      backend.disposeData(dx.dataId);
+      const {inputShape} = (args.attrs ?? {}) as unknown as BackpropInputAttrs;
+      throw new Error(
+          `${KERNEL_NAME} (wasm): internal shape error, got [${dx.shape}] ` +
+          `for input shape [${inputShape}].`);
+    }
+    return dx;
+  };
+}
+
 /**
  * Re-registers `Conv2DBackpropInput` for the 'wasm' backend with the fast path
  * described above. Call it AFTER importing '@tensorflow/tfjs-backend-wasm'
@@ -168,116 +355,7 @@ export function registerConv2DBackpropInputWasm(tf: Tf): void {
   const originalFunc = original.kernelFunc;
   if ((originalFunc as unknown as Record<symbol, unknown>)[MARK]) return;
 
-  const run = wasmKernelRunner(tf, KERNEL_NAME);
-
-  const kernelFunc = (args: {
-    inputs: tfjs.NamedTensorInfoMap,
-    backend: KernelBackend,
-    attrs?: NamedAttrMap
-  }): TensorInfo | TensorInfo[] => {
-    const {inputs, backend} = args;
-    const fallback = () => originalFunc(args as Parameters<tfjs.KernelFunc>[0]);
-    const dy = inputs['dy'];
-    const filter = inputs['filter'];
-    const attrs = (args.attrs ?? {}) as unknown as BackpropInputAttrs;
-    const heap = backend as unknown as Partial<WasmHeapBackend>;
-    if (dy === undefined || filter === undefined ||
-        (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
-        !isAllOnes(attrs.dilations) || dy.dtype !== 'float32' ||
-        filter.dtype !== 'float32' || dy.shape.length !== 4 ||
-        filter.shape.length !== 4 || attrs.inputShape?.length !== 4 ||
-        typeof heap.typedArrayFromHeap !== 'function' ||
-        REQUIRED_KERNELS.some(k => tf.getKernel(k, BACKEND) === undefined)) {
-      return fallback();
-    }
-
-    const info = tf.backend_util.computeConv2DInfo(
-        attrs.inputShape, filter.shape as [number, number, number, number],
-        attrs.strides, 1 /* dilations */, attrs.pad, attrs.dimRoundingMode,
-        false /* depthwise */, 'channelsLast');
-    const {
-      batchSize: N, inHeight: H, inWidth: W, inChannels: inC,
-      outHeight: outH, outWidth: outW, outChannels: outC, strideHeight: sH,
-      strideWidth: sW, filterHeight: kH, filterWidth: kW, padInfo
-    } = info;
-    if (dy.shape.some((d, i) => d !== [N, outH, outW, outC][i])) {
-      return fallback();  // let the original kernel handle/report it
-    }
-    if (N * H * W * inC === 0 ||
-        N * outH * outW * outC === 0 || kH * kW === 0) {
-      return fallback();
-    }
-    // Padding of the rotated-filter conv ('conv' strategy, stride 1 only).
-    const pTop = kH - 1 - padInfo.top;
-    const pLeft = kW - 1 - padInfo.left;
-    const pBottom = H + padInfo.top - outH;
-    const pRight = W + padInfo.left - outW;
-    const convApplies = sH === 1 && sW === 1 &&
-        Math.min(pTop, pLeft, pBottom, pRight) >= 0;
-    const useConv = convApplies && inC >= CONV_MIN_IN_C;
-
-    const noValues = null as unknown as tfjs.backend_util.BackendValues;
-    const temps: TensorInfo[] = [];
-    const temp = (t: TensorInfo): TensorInfo => {
-      temps.push(t);
-      return t;
-    };
-    // Allocates an uninitialised float32 buffer on the wasm heap.
-    const alloc = (shape: number[]): TensorInfo => temp({
-      dataId: backend.write(noValues, shape, 'float32'),
-      shape,
-      dtype: 'float32'
-    });
-    // Heap views must be taken after the allocations they are used with:
-    // malloc can grow (and so detach) the wasm memory buffer.
-    const f32 = (t: TensorInfo) => heap.typedArrayFromHeap!(t) as Float32Array;
-    let dx: TensorInfo;
-    try {
-      if (useConv) {
-        // A1. rotated, channel-swapped filter [kH, kW, outC, inC].
-        const wr = alloc([kH, kW, outC, inC]);
-        rotateFilter(f32(filter), f32(wr), kH, kW, inC, outC);
-        // A2. stride-1 forward conv with explicit padding -> [N, H, W, inC].
-        const pad: ExplicitPadding =
-            [[0, 0], [pTop, pBottom], [pLeft, pRight], [0, 0]];
-        dx = run('Conv2D', {x: dy, filter: wr}, backend, {
-          strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1],
-        } as unknown as NamedAttrMap);
-      } else {
-        const K = kH * kW * inC;
-        const M = N * outH * outW;
-        // B1. Wt = [1, outC, K].
-        const wt = alloc([1, outC, K]);
-        transposeFilter(f32(filter), f32(wt), K, outC);
-        // B2. cols = dy [1, M, outC] x Wt [1, outC, K] -> [1, M, K].
-        const a = temp(run('Reshape', {x: dy}, backend, {shape: [1, M, outC]}));
-        const cols = temp(run('BatchMatMul', {a, b: wt}, backend,
-                              {transposeA: false, transposeB: false}));
-        // B3. dx = col2im(cols).
-        dx = {
-          dataId: backend.write(noValues, [N, H, W, inC], 'float32'),
-          shape: [N, H, W, inC],
-          dtype: 'float32'
-        };
-        try {
-          col2im(f32(cols), f32(dx), N, H, W, inC, outH, outW, kH, kW, sH, sW,
-                 padInfo.top, padInfo.left);
-        } catch (e) {
-          backend.disposeData(dx.dataId);
-          throw e;
-        }
-      }
-    } finally {
-      for (const t of temps) backend.disposeData(t.dataId);
-    }
-    if (dx.shape.some((d, i) => d !== [N, H, W, inC][i])) {
-      backend.disposeData(dx.dataId);
-      throw new Error(
-          `${KERNEL_NAME} (wasm): internal shape error, got [${dx.shape}] ` +
-          `for input shape [${attrs.inputShape}].`);
-    }
-    return dx;
-  };
+  const kernelFunc = fastKernelFunc(tf, originalFunc);
   (kernelFunc as unknown as Record<symbol, unknown>)[MARK] = true;
 
   tf.unregisterKernel(KERNEL_NAME, BACKEND);

@@ -58,43 +58,52 @@ function writeWorkerScript(dir: string): string {
   return file;
 }
 
-/**
- * Replaces the registered 'wasm' backend with one whose XNNPACK pool runs `threads` threads.
- * Call before tf.setBackend('wasm'). On failure it throws, leaves nothing running, and the stock
- * single-threaded 'wasm' backend stays registered.
- */
-export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 30000): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 2 || threads > MAX_WASM_THREADS) throw new Error(`threads must be 2..${MAX_WASM_THREADS}`);
-  if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is unavailable');
-  const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as {
-    BackendWasm: new (module: EmscriptenModule) => unknown;
-    setThreadsCount(n: number): void;
-    getThreadsCount(): number;
-  };
+interface WasmPackage {
+  BackendWasm: new (module: EmscriptenModule) => unknown;
+  setThreadsCount(n: number): void;
+  getThreadsCount(): number;
+}
+
+/** The threaded-SIMD module's files, the pthread worker script written out as a real file. */
+function moduleFiles(): { dir: string; mainScript: string; wasmFile: string; workerScript: string } {
   const dir = wasmOutDir();
   const mainScript = path.join(dir, 'tfjs-backend-wasm-threaded-simd.js');
   const wasmFile = path.join(dir, 'tfjs-backend-wasm-threaded-simd.wasm');
   const workerScript = writeWorkerScript(dir);
-  const factory = require(mainScript) as (config: object) => Promise<unknown>;
+  return { dir, mainScript, wasmFile, workerScript };
+}
 
-  let fail: (e: Error) => void = () => {};
-  const failed = new Promise<never>((_, reject) => (fail = reject));
-  let starting = true;
+/** While the module starts, a worker's error rejects `failed` instead of crashing the process. */
+interface Startup {
+  starting: boolean;
+  fail: (e: Error) => void;
+  failed: Promise<never>;
+  /** The Worker class the factory is to use while it starts. */
+  Worker: typeof workerThreads.Worker;
+}
 
+function startupGuard(): Startup {
+  const startup = { starting: true, fail: (_e: Error) => {} } as Startup;
+  startup.failed = new Promise<never>((_, reject) => (startup.fail = reject));
   // Emscripten answers a worker 'error' by throwing from the event handler, an uncaught
   // exception that would kill the process. While starting up, turn it into a rejection.
-  const NodeWorker = workerThreads.Worker;
-  class StartupWorker extends NodeWorker {
+  class StartupWorker extends workerThreads.Worker {
     override emit(event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'error' && starting) {
-        fail(new Error(`pthread worker failed: ${(args[0] as Error)?.message ?? args[0]}`));
+      if (event === 'error' && startup.starting) {
+        startup.fail(new Error(`pthread worker failed: ${(args[0] as Error)?.message ?? args[0]}`));
         return true;
       }
       return super.emit(event, ...args);
     }
   }
+  startup.Worker = StartupWorker;
+  return startup;
+}
 
-  const config: EmscriptenModule = {
+/** The emscripten module's configuration: our files, and a core count that yields `threads`. */
+function moduleConfig(files: ReturnType<typeof moduleFiles>, threads: number, fail: (e: Error) => void): EmscriptenModule {
+  const { dir, mainScript, wasmFile, workerScript } = files;
+  return {
     locateFile: (p: string) => (p.endsWith('.worker.js') ? workerScript : path.join(dir, p)),
     // Each pthread worker importScripts() this with fs.readFileSync, so it must be a path.
     mainScriptUrlOrBlob: mainScript,
@@ -108,20 +117,26 @@ export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 
       return {};
     },
   } as unknown as EmscriptenModule;
-  const shutdown = () => {
-    try {
-      config.PThread.terminateAllThreads();
-    } catch {
-      // not started
-    }
-  };
+}
 
+/** Stops the module's pthreads, if it started any. */
+function shutdown(config: EmscriptenModule): void {
+  try {
+    config.PThread.terminateAllThreads();
+  } catch {
+    // not started
+  }
+}
+
+/** Runs the emscripten factory until the module is ready, failed, or `timeoutMs` passed. */
+async function startModule(factory: (config: object) => Promise<unknown>, config: EmscriptenModule, startup: Startup, timeoutMs: number): Promise<void> {
   const listenersOf = (ev: 'uncaughtException' | 'unhandledRejection') => new Set(process.listeners(ev as 'uncaughtException'));
   const before = { uncaughtException: listenersOf('uncaughtException'), unhandledRejection: listenersOf('unhandledRejection') };
   let timer: NodeJS.Timeout | undefined;
+  const NodeWorker = workerThreads.Worker;
   const mutableThreads = workerThreads as { Worker: typeof NodeWorker };
   try {
-    mutableThreads.Worker = StartupWorker; // read by the factory as it starts
+    mutableThreads.Worker = startup.Worker; // read by the factory as it starts
     let ready: Promise<unknown>;
     try {
       ready = factory(config);
@@ -129,9 +144,9 @@ export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 
       mutableThreads.Worker = NodeWorker;
     }
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs)));
-    await Promise.race([ready, failed, timeout]);
+    await Promise.race([ready, startup.failed, timeout]);
   } catch (e) {
-    shutdown();
+    shutdown(config);
     throw new Error(`threaded wasm module failed to start: ${(e as Error)?.message ?? e}`);
   } finally {
     clearTimeout(timer);
@@ -140,9 +155,11 @@ export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 
       for (const l of process.listeners(ev as 'uncaughtException')) if (!before[ev].has(l)) process.removeListener(ev, l);
     }
   }
-  starting = false;
+  startup.starting = false;
+}
 
-  // The same shape as tfjs's own init() result, so BackendWasm can use it.
+/** The same shape as tfjs's own init() result, so BackendWasm can use the module. */
+function attachTfjsApi(config: EmscriptenModule): void {
   config.tfjs = {
     init: config.cwrap('init', null, []),
     initWithThreadsCount: config.cwrap('init_with_threads_count', null, ['number']),
@@ -151,7 +168,10 @@ export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 
     disposeData: config.cwrap('dispose_data', null, ['number']),
     dispose: config.cwrap('dispose', null, []),
   };
+}
 
+/** tfjs's BackendWasm on the started module, its XNNPACK pool of `threads` threads checked. */
+function createBackend(wasmPkg: WasmPackage, config: EmscriptenModule, threads: number): { backend: unknown; actual: number } {
   // BackendWasm's constructor creates the XNNPACK pthreadpool with the count given here.
   wasmPkg.setThreadsCount(threads);
   let backend: unknown;
@@ -160,17 +180,37 @@ export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 
     backend = new wasmPkg.BackendWasm(config);
     actual = wasmPkg.getThreadsCount();
   } catch (e) {
-    shutdown();
+    shutdown(config);
     throw new Error(`backend init failed: ${(e as Error).message}`);
   }
   if (actual !== threads) {
-    shutdown();
+    shutdown(config);
     throw new Error(`asked for ${threads} threads, the XNNPACK pool has ${actual}`);
   }
   // Emscripten pre-spawns 8 workers; the pool uses threads-1 of them: free the rest. The pool's
   // pthreads never finish, so unref them or Node would never exit.
   for (const w of config.PThread.unusedWorkers.splice(0)) w.terminate();
   for (const w of config.PThread.runningWorkers) w.unref();
+  return { backend, actual };
+}
+
+/**
+ * Replaces the registered 'wasm' backend with one whose XNNPACK pool runs `threads` threads.
+ * Call before tf.setBackend('wasm'). On failure it throws, leaves nothing running, and the stock
+ * single-threaded 'wasm' backend stays registered.
+ */
+export async function registerThreadedWasm(tf: Tf, threads: number, timeoutMs = 30000): Promise<number> {
+  if (!Number.isInteger(threads) || threads < 2 || threads > MAX_WASM_THREADS) throw new Error(`threads must be 2..${MAX_WASM_THREADS}`);
+  if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is unavailable');
+  const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as WasmPackage;
+  const files = moduleFiles();
+  const factory = require(files.mainScript) as (config: object) => Promise<unknown>;
+
+  const startup = startupGuard();
+  const config = moduleConfig(files, threads, (e) => startup.fail(e));
+  await startModule(factory, config, startup, timeoutMs);
+  attachTfjsApi(config);
+  const { backend, actual } = createBackend(wasmPkg, config, threads);
 
   // Kernels are registered per backend name, so re-registering 'wasm' keeps them all.
   if (tf.findBackendFactory('wasm') != null) tf.removeBackend('wasm');
