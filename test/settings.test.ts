@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SETTINGS, SETTING_LIST, DEFAULT_TRAIN, type Kind, type Range, type TrainConfig } from '../src/config';
+import { SETTINGS, SETTING_LIST, DEFAULT_TRAIN, DEFAULT_TRICKS, describeTricks, type Kind, type Range, type TrainConfig } from '../src/config';
 import { buildProgram, settingOverrides } from '../src/cli';
 import { trainFlags } from '../src/commands/flags';
 import { ConfigError } from '../src/util/errors';
@@ -104,6 +104,13 @@ test('each setting flag sets its setting: every spelling maps to its key', async
   await program.parseAsync(['node', 'gan', 'train', ...args]);
   assert.deepEqual(settingOverrides(flags, options), want);
   assert.deepEqual(Object.keys(want).sort(), SETTING_LIST.filter(([, s]) => s.flag).map(([k]) => k).sort());
+});
+
+test("the flags that describeTricks spells (logs, the --preset help) are the tricks' own", () => {
+  const all = { ...DEFAULT_TRICKS, labelSmoothing: 0.1, oneSided: true, smoothReal: 'uniform' as const, instanceNoise: 0.1, noiseDecay: 0.9, featureMatching: true, replay: 5, historicalAveraging: 1, ema: 0.9, dRealOnly: true };
+  const spelled = describeTricks(all).match(/--[a-z-]+/g)!;
+  const trickFlags = SETTING_LIST.filter(([, s]) => s.group === 'trick').map(([, s]) => s.flag!.split(' ')[0]);
+  assert.deepEqual([...new Set(spelled)].sort(), trickFlags.sort());
 });
 
 /** README's tables under "### `gan CMD`" headings: command -> the long flags its rows name. */
