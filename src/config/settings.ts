@@ -41,7 +41,7 @@ export interface Setting<T> {
 const setting = <T, G extends Group, O extends boolean = false>(s: Setting<T> & { group: G; optional?: O }) => s;
 
 const width = intList(1, 65536, 0, 64);
-// The command line cannot spell an empty list, and a stored one holds at most 64 layers.
+// The flag takes one width at least, as it always has; a stored config may hold none.
 const widthFlag = intList(1, 65536, 1, 64);
 
 export const SETTINGS = {
