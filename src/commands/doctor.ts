@@ -1,4 +1,4 @@
-/** `gan doctor`: prints what src/backends/doctor.ts found, as text or (--json) one JSON object. Exits 0. */
+/** `gan doctor`: prints what src/backends/doctor/ found, as text or (--json) one JSON object. Exits 0. */
 import { runDoctor, type DoctorReport, type Finding } from '../backends/doctor';
 
 export interface DoctorCommandOptions {

