@@ -4,12 +4,22 @@
  * single exit point: GanErrors print one line and exit with their code; the stack only with
  * --verbose or DEBUG.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, type OptionValues, Option } from 'commander';
 import { ConfigError, describeError, GanError, InterruptedError } from './util/errors';
 import { applyPreset, type TrainConfig } from './config';
 import { guardOutput } from './commands/output';
 import {
-  CLASSIFIER_FLAGS, COMMON_FLAGS, DOCTOR_FLAGS, EVAL_FLAGS, EXPORT_FLAGS, REPORT_FLAGS, SAMPLE_FLAGS, SERVE_FLAGS, flagParser, trainFlags, type FlagSpec,
+  CLASSIFIER_FLAGS,
+  COMMON_FLAGS,
+  DOCTOR_FLAGS,
+  EVAL_FLAGS,
+  EXPORT_FLAGS,
+  REPORT_FLAGS,
+  SAMPLE_FLAGS,
+  SERVE_FLAGS,
+  flagParser,
+  trainFlags,
+  type FlagSpec,
 } from './commands/flags';
 
 function addFlags(cmd: Command, specs: FlagSpec[]): Command {
@@ -31,6 +41,14 @@ export function settingOverrides(specs: FlagSpec[], o: Record<string, unknown>):
 
 let verbose = !!process.env.DEBUG;
 
+/** A command with its flags as data, whose action loads its module lazily (startup stays fast). */
+function command(parent: Command, name: string, description: string, flags: FlagSpec[], run: (o: OptionValues) => Promise<void>): Command {
+  return addFlags(parent.command(name).description(description), flags).action(async (o: OptionValues) => {
+    verbose ||= !!o.verbose;
+    await run(o);
+  });
+}
+
 /** The whole command line; exported for the tests that read its flags. */
 export function buildProgram(): Command {
   const program = new Command('gan')
@@ -39,10 +57,17 @@ export function buildProgram(): Command {
     // print in the same one-line form as every other error.
     .exitOverride()
     .configureOutput({ outputError: () => {} });
+  addTraining(program);
+  addSampling(program);
+  addPublishing(program);
+  addClassifier(program);
+  return program;
+}
 
+function addTraining(program: Command): void {
   const train = trainFlags();
-  addFlags(program.command('train').description('train a GAN (MLP or DCGAN, optionally conditional); writes checkpoints, grids and metrics to the run directory'), [...train, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
+  const about = 'train a GAN (MLP or DCGAN, optionally conditional); writes checkpoints, grids and metrics to the run directory';
+  command(program, 'train', about, [...train, ...COMMON_FLAGS], async (o) => {
     const { trainCommand } = await import('./commands/train.js');
     await trainCommand({
       overrides: applyPreset(settingOverrides(train, o), o.preset),
@@ -56,48 +81,62 @@ export function buildProgram(): Command {
       evalSamples: o.evalSamples,
     });
   });
+}
 
-  addFlags(program.command('sample').description("write a PNG grid (or an IDX3 file) of samples from a run's generator"), [...SAMPLE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
-    const { sampleCommand } = await import('./commands/sample.js');
-    await sampleCommand({ n: o.n, interpolate: o.interpolate, frames: o.frames, out: o.out, run: o.run, seed: o.seed, nrow: o.nrow, digit: o.digit, raw: !!o.rawGenerator, backend: o.backend, threads: o.threads });
-  });
-  addFlags(program.command('eval').description('FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier'), [...EVAL_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
+/** sample and eval. */
+function addSampling(program: Command): void {
+  command(
+    program,
+    'sample',
+    "write a PNG grid (or an IDX3 file) of samples from a run's generator",
+    [...SAMPLE_FLAGS, ...COMMON_FLAGS],
+    async (o) => {
+      const { sampleCommand } = await import('./commands/sample.js');
+      const { n, interpolate, frames, out, run, seed, nrow, digit, backend, threads } = o;
+      await sampleCommand({ n, interpolate, frames, out, run, seed, nrow, digit, raw: !!o.rawGenerator, backend, threads });
+    },
+  );
+  const evalAbout = 'FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier';
+  command(program, 'eval', evalAbout, [...EVAL_FLAGS, ...COMMON_FLAGS], async (o) => {
     const { evalCommand } = await import('./commands/eval.js');
-    await evalCommand({ run: o.run, samples: o.samples, n: o.n, seed: o.seed, json: !!o.json, raw: !!o.rawGenerator, backend: o.backend, threads: o.threads });
+    const { run, samples, n, seed, backend, threads } = o;
+    await evalCommand({ run, samples, n, seed, json: !!o.json, raw: !!o.rawGenerator, backend, threads });
   });
+}
 
-  addFlags(program.command('report').description('write report.html, plots/ (PNG and SVG) and timeline.gif into a run directory'), REPORT_FLAGS).action(async (o) => {
-    verbose ||= !!o.verbose;
+/** The classifier gan eval uses (last in --help). */
+function addClassifier(program: Command): void {
+  const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
+  const classifierAbout = 'train (or retrain) the evaluation classifier and cache it per user (see gan eval --help)';
+  command(classifier, 'train', classifierAbout, [...CLASSIFIER_FLAGS, ...COMMON_FLAGS], async (o) => {
+    const { classifierTrainCommand } = await import('./commands/eval.js');
+    await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend, threads: o.threads });
+  });
+}
+
+/** What a run shows: report, export, serve; and doctor. */
+function addPublishing(program: Command): void {
+  const reportAbout = 'write report.html, plots/ (PNG and SVG) and timeline.gif into a run directory';
+  command(program, 'report', reportAbout, REPORT_FLAGS, async (o) => {
     const { reportCommand } = await import('./commands/report.js');
     await reportCommand({ run: o.run });
   });
-
-  addFlags(program.command('export').description('write a static web page that runs the generator in the browser with tfjs (--web DIR)'), [...EXPORT_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
+  const exportAbout = 'write a static web page that runs the generator in the browser with tfjs (--web DIR)';
+  command(program, 'export', exportAbout, [...EXPORT_FLAGS, ...COMMON_FLAGS], async (o) => {
     if (!o.web) throw new ConfigError('gan export needs --web DIR', 'Pass the folder to write the page to, e.g. gan export --web site');
     const { exportCommand } = await import('./commands/export.js');
     await exportCommand({ web: o.web, run: o.run, backend: o.backend });
   });
-  addFlags(program.command('serve').description("serve a run's web page on 127.0.0.1 and print its URL"), [...SERVE_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
+  command(program, 'serve', "serve a run's web page on 127.0.0.1 and print its URL", [...SERVE_FLAGS, ...COMMON_FLAGS], async (o) => {
     const { serveCommand } = await import('./commands/export.js');
     await serveCommand({ run: o.run, port: o.port, host: o.host, backend: o.backend });
   });
-
-  addFlags(program.command('doctor').description('what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece'), DOCTOR_FLAGS).action(async (o) => {
+  const doctorAbout =
+    'what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece';
+  command(program, 'doctor', doctorAbout, DOCTOR_FLAGS, async (o) => {
     const { doctorCommand } = await import('./commands/doctor.js');
     await doctorCommand({ json: !!o.json });
   });
-
-  const classifier = program.command('classifier').description('the MNIST classifier used by gan eval');
-  addFlags(classifier.command('train').description('train (or retrain) the evaluation classifier and cache it per user (see gan eval --help)'), [...CLASSIFIER_FLAGS, ...COMMON_FLAGS]).action(async (o) => {
-    verbose ||= !!o.verbose;
-    const { classifierTrainCommand } = await import('./commands/eval.js');
-    await classifierTrainCommand({ epochs: o.epochs, seed: o.seed, backend: o.backend, threads: o.threads });
-  });
-  return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
@@ -120,7 +159,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     // An interrupt the user asked for is reported, not called an error.
     process.stderr.write(`gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    else if (!(err instanceof GanError)) process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');
+    else if (!(err instanceof GanError))
+      process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');
     process.exitCode = exitCode;
   }
 }

@@ -7,7 +7,15 @@ export type { Tf, BackendChoice, BackendName, LoadedBackend } from './backends';
 export { runDoctor } from './backends/doctor';
 export type { DoctorReport } from './backends/doctor';
 export * from './util/errors';
-export { DEFAULT_TRAIN, DEFAULT_MODEL, resolveTrainConfig, resumeConflicts, CONFIG_FIELDS, configProblems, readStoredConfig } from './config';
+export {
+  DEFAULT_TRAIN,
+  DEFAULT_MODEL,
+  resolveTrainConfig,
+  resumeConflicts,
+  CONFIG_FIELDS,
+  configProblems,
+  readStoredConfig,
+} from './config';
 export type { TrainConfig, ModelConfig } from './config';
 export { parseIdx, encodeIdx3, encodeIdx1 } from './data/idx';
 export { loadImages, scaleToSigned, toBytes, epochOrder, batchesPerEpoch, defaultMnistDir } from './data/mnist';

@@ -53,14 +53,18 @@ for (const [name, overrides] of ARCHS) {
     const gStats0 = snapshot(movingStats(g));
     trainer.stepD(real, 0, labels).dispose();
     snapshot(g.trainable()).forEach((w, i) => assert.ok(!changed(w, g0[i]), `G weight ${g.trainable()[i].name} changed in the D step`));
-    snapshot(d.trainable()).forEach((w, i) => assert.ok(changed(w, d0[i]), `D weight ${d.trainable()[i].name} did not change in the D step`));
+    snapshot(d.trainable()).forEach((w, i) =>
+      assert.ok(changed(w, d0[i]), `D weight ${d.trainable()[i].name} did not change in the D step`),
+    );
     // Batch norm: G ran in training mode, so its moving averages moved (as PyTorch's do).
     snapshot(movingStats(g)).forEach((w, i) => assert.ok(changed(w, gStats0[i]), `G moving statistic ${i} did not move`));
     const d1 = snapshot(d.trainable());
     const g1 = snapshot(g.trainable());
     trainer.stepG(real.shape[0], 0).dispose();
     snapshot(d.trainable()).forEach((w, i) => assert.ok(!changed(w, d1[i]), `D weight ${d.trainable()[i].name} changed in the G step`));
-    snapshot(g.trainable()).forEach((w, i) => assert.ok(changed(w, g1[i]), `G weight ${g.trainable()[i].name} did not change in the G step`));
+    snapshot(g.trainable()).forEach((w, i) =>
+      assert.ok(changed(w, g1[i]), `G weight ${g.trainable()[i].name} did not change in the G step`),
+    );
     assert.equal(trainer.optD.t, 1);
     assert.equal(trainer.optG.t, 1);
     dispose();
@@ -115,7 +119,10 @@ test('a version 1 checkpoint (written by the MLP-only gan) still loads and sampl
   disposeLoaded(checkpoint);
   const s = sampleRun(tf, run, { n: 16, seed: 5 });
   // The sha256 of the same call's pixels under the version that wrote the checkpoint.
-  assert.equal(crypto.createHash('sha256').update(s.pixels).digest('hex'), 'd2d44917c1e0ce20468649a5f7eb3e5c3e17d331d8aac9f30ce319a990fce2de');
+  assert.equal(
+    crypto.createHash('sha256').update(s.pixels).digest('hex'),
+    'd2d44917c1e0ce20468649a5f7eb3e5c3e17d331d8aac9f30ce319a990fce2de',
+  );
 });
 
 test('a conditional run needs the labels file beside the images, with one label per image', () => {
@@ -125,7 +132,25 @@ test('a conditional run needs the labels file beside the images, with one label 
   fs.mkdirSync(dataDir);
   const images = fs.readdirSync(path.join(mnist, 'data')).find((n) => n.startsWith('train-images'))!;
   fs.copyFileSync(path.join(mnist, 'data', images), path.join(dataDir, images));
-  const run = (extra: string[]) => spawnSync(process.execPath, [BIN, 'train', '--conditional', '--epochs', '1', '--limit', '64', '--data', dataDir, '--out', path.join(work, `run${extra.length}`), ...extra], { encoding: 'utf8' });
+  const run = (extra: string[]) =>
+    spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'train',
+        '--conditional',
+        '--epochs',
+        '1',
+        '--limit',
+        '64',
+        '--data',
+        dataDir,
+        '--out',
+        path.join(work, `run${extra.length}`),
+        ...extra,
+      ],
+      { encoding: 'utf8' },
+    );
   const missing = run([]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /missing data file .*train-labels-idx1-ubyte/);

@@ -19,7 +19,15 @@ async function trainedCheckpoint(runDir: string, steps: number[]) {
     trainer.step(real, step).dispose();
     dirs.push(
       await saveCheckpoint(tf, runDir, {
-        state: { epoch: 0, iteration: step + 1, step: step + 1, config, backend: 'wasm', adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t }, partialEpoch: { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 } },
+        state: {
+          epoch: 0,
+          iteration: step + 1,
+          step: step + 1,
+          config,
+          backend: 'wasm',
+          adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
+          partialEpoch: { sums: [0, 0, 0, 0], iterations: 0, seconds: 0 },
+        },
         generator: trainer.model.generator,
         discriminator: trainer.model.discriminator,
         tensors: [...trainer.optimizerTensors(), { name: 'fixed_noise', tensor: noise }],
@@ -51,7 +59,10 @@ test('a checkpoint restores weights and both Adam states exactly', async () => {
 test('only the newest two checkpoints are kept, and no temporary folders remain', async () => {
   const run = tmpDir();
   const { trainer } = await trainedCheckpoint(run, [0, 1, 2]);
-  assert.deepEqual(listCheckpoints(run).map((d) => path.basename(d)), ['step-000000003', 'step-000000002']);
+  assert.deepEqual(
+    listCheckpoints(run).map((d) => path.basename(d)),
+    ['step-000000003', 'step-000000002'],
+  );
   assert.deepEqual(fs.readdirSync(path.join(run, 'checkpoints')).sort(), ['step-000000002', 'step-000000003']);
   trainer.dispose();
 });
@@ -62,7 +73,10 @@ test('damage is detected: truncated weights, a wrong checksum, a missing state.j
   const weights = path.join(dirs[1], 'generator', 'weights.bin');
   const original = fs.readFileSync(weights);
   fs.writeFileSync(weights, original.subarray(0, 1000));
-  assert.throws(() => loadCheckpoint(tf, dirs[1]), (e: unknown) => e instanceof CheckpointError && /generator\/weights.bin does not match its sha256/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(tf, dirs[1]),
+    (e: unknown) => e instanceof CheckpointError && /generator\/weights.bin does not match its sha256/.test(e.message),
+  );
   const latest = loadLatestCheckpoint(tf, run);
   assert.equal(latest.checkpoint.dir, dirs[0]);
   assert.equal(latest.skipped.length, 1);
@@ -130,7 +144,11 @@ test('state.json is protected by its own checksum, and a re-sealed one is still 
   ];
   for (const [edit, message] of cases) {
     rewrite(edit);
-    assert.throws(() => loadCheckpoint(tf, dirs[0]), (e: unknown) => e instanceof CheckpointError && message.test(e.message), String(message));
+    assert.throws(
+      () => loadCheckpoint(tf, dirs[0]),
+      (e: unknown) => e instanceof CheckpointError && message.test(e.message),
+      String(message),
+    );
   }
   rewrite(() => {});
   loadCheckpoint(tf, dirs[0]);

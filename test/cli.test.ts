@@ -24,7 +24,11 @@ test('smoke: train 1 epoch on 512 images, then sample a 64-tile grid and an IDX 
   assert.match(t.stdout, /epoch 1\/1 +d_loss \d/); // stdout is not a terminal: plain lines
   assert.ok(fs.existsSync(path.join(run, 'samples', 'epoch-0001.png')));
   assert.ok(fs.existsSync(path.join(run, 'checkpoints', 'step-000000008', 'generator', 'model.json')));
-  const metrics = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = fs
+    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(metrics.length, 1);
   assert.equal(metrics[0].epoch, 1);
   assert.equal(metrics[0].iterations, 8);
@@ -65,7 +69,11 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     [['train', '--batch-size', 'abc'], 2, /--batch-size must be a whole number/],
     [['train', '--lr', '0'], 2, /--lr must be a number in \(0, 1\)/],
     [['train', '--backend', 'tpu'], 2, /unknown backend 'tpu'.*one of: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu/],
-    [['train', '--backend', 'tensorflow-gpu', '--out', path.join(work, 'gpu')], 1, /tensorflow-gpu is not available.*npm install @tensorflow\/tfjs-node-gpu@4.22.0/],
+    [
+      ['train', '--backend', 'tensorflow-gpu', '--out', path.join(work, 'gpu')],
+      1,
+      /tensorflow-gpu is not available.*npm install @tensorflow\/tfjs-node-gpu@4.22.0/,
+    ],
     [['train', '--data', path.join(work, 'nodata'), '--out', path.join(work, 'x')], 1, /data folder .*nodata does not exist/],
     [['sample', '--run', path.join(work, 'norun'), '--out', path.join(work, 'g.png')], 1, /no checkpoint in/],
     [['sample', '--n', '10001'], 2, /--n must be a whole number from 1 to 10000/],
@@ -74,7 +82,11 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     // One sample has no covariance: refused with the flags, before any work.
     [['eval', '--n', '1'], 2, /--n must be a whole number from 2 to 60000, got '1'/],
     [['train', '--eval-every', '1', '--eval-samples', '1'], 2, /--eval-samples must be a whole number from 2 to 60000/],
-    [['train', '--resume', '--out', path.join(work, 'norun')], 1, /norun is not a run directory \(no run.json\)\. Start a run there with: gan train --out/],
+    [
+      ['train', '--resume', '--out', path.join(work, 'norun')],
+      1,
+      /norun is not a run directory \(no run.json\)\. Start a run there with: gan train --out/,
+    ],
   ];
   for (const [args, code, message] of cases) {
     const r = gan(args, work);

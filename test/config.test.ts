@@ -47,7 +47,11 @@ test('run.json is validated when read back: {} , a missing seed, a string batch 
   ];
   for (const [content, message] of cases) {
     fs.writeFileSync(file, JSON.stringify(content));
-    assert.throws(() => readRunInfo(dir), (e: unknown) => e instanceof CheckpointError && message.test(e.message), String(message));
+    assert.throws(
+      () => readRunInfo(dir),
+      (e: unknown) => e instanceof CheckpointError && message.test(e.message),
+      String(message),
+    );
   }
   fs.writeFileSync(file, '{"format": "gan-run", ');
   assert.throws(() => readRunInfo(dir), /damaged run.json \(not valid JSON\)/);
@@ -65,7 +69,10 @@ test('--out: a run that never reached a checkpoint is restarted in place; one wi
   // A folder holding only a lock left by a killed writer counts as empty.
   const locked = path.join(work, 'locked');
   fs.mkdirSync(locked);
-  fs.writeFileSync(path.join(locked, 'train.lock'), JSON.stringify({ pid: 2 ** 22 + 7, host: require('node:os').hostname(), startedAt: 'then' }));
+  fs.writeFileSync(
+    path.join(locked, 'train.lock'),
+    JSON.stringify({ pid: 2 ** 22 + 7, host: require('node:os').hostname(), startedAt: 'then' }),
+  );
   assert.equal(checkOutDir(locked), 'new');
 });
 

@@ -15,7 +15,12 @@ import { batchNormTraining } from '../src/backends/native/batchnorm';
 
 type Tensor = tfType.Tensor;
 type Tensor4D = tfType.Tensor4D;
-const PAD1: tfType.backend_util.ExplicitPadding = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const PAD1: tfType.backend_util.ExplicitPadding = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 interface Layer {
   kind: 'conv' | 'convT';
@@ -39,8 +44,11 @@ function outSize(l: Layer): number {
  */
 function reference(l: Layer, x: Float32Array, w: Float32Array, r: Float32Array) {
   const [n, h, wd, ci] = l.x;
-  const o = outSize(l), co = l.outC;
-  const y = new Float64Array(n * o * o * co), dx = new Float64Array(x.length), dw = new Float64Array(w.length);
+  const o = outSize(l),
+    co = l.outC;
+  const y = new Float64Array(n * o * o * co),
+    dx = new Float64Array(x.length),
+    dw = new Float64Array(w.length);
   // Visit every (input position, output position, tap) pair once; pass 1 computes y, pass 2 the gradients.
   const visit = (f: (xi: number, yi: number, wi: number) => void) => {
     for (let b = 0; b < n; b++)
@@ -49,7 +57,8 @@ function reference(l: Layer, x: Float32Array, w: Float32Array, r: Float32Array) 
           for (let a = 0; a < (l.kind === 'conv' ? o : h); a++)
             for (let c = 0; c < (l.kind === 'conv' ? o : wd); c++) {
               // conv: (a, c) is the output position; convT: the input position.
-              const p = a * l.stride - l.pad + kh, q = c * l.stride - l.pad + kw;
+              const p = a * l.stride - l.pad + kh,
+                q = c * l.stride - l.pad + kw;
               const lim = l.kind === 'conv' ? h : o;
               if (p < 0 || q < 0 || p >= lim || q >= lim) continue;
               const [ih, iw, oh, ow] = l.kind === 'conv' ? [p, q, a, c] : [a, c, p, q];
@@ -60,7 +69,9 @@ function reference(l: Layer, x: Float32Array, w: Float32Array, r: Float32Array) 
                 }
             }
   };
-  visit((xi, yi, wi) => { y[yi] += x[xi] * w[wi]; });
+  visit((xi, yi, wi) => {
+    y[yi] += x[xi] * w[wi];
+  });
   visit((xi, yi, wi) => {
     dx[xi] += r[yi] * w[wi];
     dw[wi] += r[yi] * x[xi];
@@ -74,7 +85,6 @@ function apply(tf: typeof tfType, l: Layer, x: Tensor4D, w: Tensor4D): Tensor4D 
   if (l.kind === 'conv') return tf.conv2d(x, w, l.stride, l.pad === 1 ? PAD1 : 'valid');
   return tf.conv2dTranspose(x, w, [l.x[0], o, o, l.outC], l.stride, l.pad === 1 ? 'same' : 'valid');
 }
-
 
 /** The DCGAN's eight layers at width C and batch n. */
 function dcganLayers(c: number, n: number): Layer[] {
@@ -108,11 +118,17 @@ test('every DCGAN layer (conv k4 s2 p1, convT k4 s2 p1, the 1x1 <-> 4x4 ends): f
     const ref = reference(l, x, w, r);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
-      const xT = tf.tensor4d(x, l.x), wT = tf.tensor4d(w, wShape), rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
+      const xT = tf.tensor4d(x, l.x),
+        wT = tf.tensor4d(w, wShape),
+        rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
       const y = apply(tf, l, xT, wT);
       assert.deepEqual(y.shape, rT.shape, `layer ${i} output shape`);
       const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
-      for (const [name, got, want] of [['y', y, ref.y], ['dx', gx, ref.dx], ['dW', gw, ref.dw]] as const) {
+      for (const [name, got, want] of [
+        ['y', y, ref.y],
+        ['dx', gx, ref.dx],
+        ['dW', gw, ref.dw],
+      ] as const) {
         const e = relativeError(got.dataSync(), want);
         assert.ok(e < 1e-5, `layer ${i} (${l.kind} ${l.x} -> ${l.outC}) ${name}: relative error ${e}`);
       }
@@ -139,18 +155,23 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
     for (const [i, l] of dcganLayers(16, 16).entries()) {
       const { wShape, x, w, r } = layerData(l, 10 + i);
       tf.tidy(() => {
-        const xT = tf.tensor4d(x, l.x), wT = tf.tensor4d(w, wShape), rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
+        const xT = tf.tensor4d(x, l.x),
+          wT = tf.tensor4d(w, wShape),
+          rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
         outs.push(Float32Array.from(apply(tf, l, xT, wT).dataSync()));
         const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
         outs.push(Float32Array.from(gx.dataSync()), Float32Array.from(gw.dataSync()));
         if (l.outC > 1 && l.kind === 'conv') {
           const act = tf.grads((a: Tensor) => tf.sum(tf.mul(tf.leakyRelu(tf.tanh(a), 0.2), tf.relu(a))))([xT]);
           outs.push(Float32Array.from(act[0].dataSync()));
-          const g = tf.tensor1d(Rng.for(i, 5).fillUniform(new Float32Array(l.outC), 0.5, 1.5)), b = tf.zeros([l.outC]) as tfType.Tensor1D;
+          const g = tf.tensor1d(Rng.for(i, 5).fillUniform(new Float32Array(l.outC), 0.5, 1.5)),
+            b = tf.zeros([l.outC]) as tfType.Tensor1D;
           const yT = apply(tf, l, xT, wT);
           const bn = batchNormTraining(tf, yT, g, b, 1e-5);
           outs.push(Float32Array.from(bn.y.dataSync()), Float32Array.from(bn.mean.dataSync()), Float32Array.from(bn.variance.dataSync()));
-          const grads = tf.grads((a: Tensor, gg: Tensor, bb: Tensor) => tf.sum(tf.mul(batchNormTraining(tf, a as Tensor4D, gg as tfType.Tensor1D, bb as tfType.Tensor1D, 1e-5).y, rT)))([yT, g, b]);
+          const grads = tf.grads((a: Tensor, gg: Tensor, bb: Tensor) =>
+            tf.sum(tf.mul(batchNormTraining(tf, a as Tensor4D, gg as tfType.Tensor1D, bb as tfType.Tensor1D, 1e-5).y, rT)),
+          )([yT, g, b]);
           for (const gr of grads) outs.push(Float32Array.from(gr.dataSync()));
         }
       });
@@ -163,7 +184,8 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
     assert.equal(gemm.threads(), 2, 'the addon runs 2 threads here');
     assert.equal(one.length, two.length);
     for (let i = 0; i < one.length; i++) {
-      const a = new Uint32Array(one[i].buffer), b = new Uint32Array(two[i].buffer);
+      const a = new Uint32Array(one[i].buffer),
+        b = new Uint32Array(two[i].buffer);
       const diff = a.findIndex((v, j) => v !== b[j]);
       assert.equal(diff, -1, `output ${i} differs between 1 and 2 threads at element ${diff}`);
     }
@@ -185,7 +207,8 @@ test('LeakyReLU, ReLU and tanh (forward and gradients) match float64, zeros and 
   ];
   for (const [name, f, fRef, dRef] of cases) {
     tf.tidy(() => {
-      const xT = tf.tensor1d(x), rT = tf.tensor1d(r);
+      const xT = tf.tensor1d(x),
+        rT = tf.tensor1d(r);
       const y = f(xT).dataSync();
       const [g] = tf.grads((a: Tensor) => tf.sum(tf.mul(f(a), rT)))([xT]);
       const dx = g.dataSync();

@@ -46,7 +46,13 @@ test('G gradients (non-saturating, through D with dropout) match tf.variableGrad
     const masks = model.dropoutMasks(b, Rng.for(2, 1));
     const ours = denseStep(trainer).generatorGradients(z, masks);
     const vars = model.generator.variables;
-    const ref = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z), undefined, { batchStats: [], dropoutMasks: masks })))) as tfType.Scalar, vars);
+    const ref = tf.variableGrads(
+      () =>
+        tf.mean(
+          tf.softplus(tf.neg(model.discriminate(model.generate(z), undefined, { batchStats: [], dropoutMasks: masks }))),
+        ) as tfType.Scalar,
+      vars,
+    );
     assertClose(tf, ours.loss, ref.value, 'g_loss');
     vars.forEach((v, i) => assertClose(tf, ours.grads[i], ref.grads[v.name], `dL/d${v.name}`));
   });
@@ -78,7 +84,13 @@ test('conditional MLP: D and G gradients, the label embeddings included, match t
     const gMasks = model.dropoutMasks(b, Rng.for(2, 1));
     const g = denseStep(trainer).generatorGradients(z, gMasks, labels);
     const gVars = model.generator.trainable();
-    const gRef = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(model.discriminate(model.generate(z, labels), labels, { batchStats: [], dropoutMasks: gMasks })))) as tfType.Scalar, gVars);
+    const gRef = tf.variableGrads(
+      () =>
+        tf.mean(
+          tf.softplus(tf.neg(model.discriminate(model.generate(z, labels), labels, { batchStats: [], dropoutMasks: gMasks }))),
+        ) as tfType.Scalar,
+      gVars,
+    );
     assertClose(tf, g.loss, gRef.value, 'g_loss');
     gVars.forEach((v, i) => assertClose(tf, g.grads[i], gRef.grads[v.name], `dL/d${v.name}`));
   });

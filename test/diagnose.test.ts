@@ -14,7 +14,11 @@ const FIXTURES = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'diagno
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 
 function recorded(name: string): EpochSignals[] {
-  return fs.readFileSync(path.join(FIXTURES, `${name}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(path.join(FIXTURES, `${name}.jsonl`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 /** The diagnosis after each epoch of a run, as the trainer makes it. */
@@ -24,19 +28,30 @@ function modes(history: EpochSignals[]): Array<string | undefined> {
 
 test('healthy runs stay silent: the default MLP over 20 full epochs (with evaluations) and over 4 short ones', () => {
   for (const name of ['healthy-mlp-20-epochs', 'healthy-mlp-6400-images']) {
-    assert.deepEqual(modes(recorded(name)).filter((m) => m !== undefined), [], name);
+    assert.deepEqual(
+      modes(recorded(name)).filter((m) => m !== undefined),
+      [],
+      name,
+    );
   }
 });
 
-test('the DCGAN: a healthy run stays silent although its d_loss swings more than the MLP\'s; the same swings would be oscillation in an MLP', () => {
+test("the DCGAN: a healthy run stays silent although its d_loss swings more than the MLP's; the same swings would be oscillation in an MLP", () => {
   for (const name of ['healthy-dcgan-7-epochs', 'healthy-dcgan-6400-images']) {
     const history = recorded(name);
-    assert.deepEqual(history.map((_, i) => diagnose(history.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined), [], name);
+    assert.deepEqual(
+      history.map((_, i) => diagnose(history.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined),
+      [],
+      name,
+    );
   }
   assert.equal(diagnose(recorded('healthy-dcgan-7-epochs').slice(0, 3), 'mlp')?.mode, 'oscillation');
   // --lr 0.01 does not break the DCGAN (batch norm keeps it learning digits): no warning is right.
   const fast = recorded('dcgan-lr-0.01');
-  assert.deepEqual(fast.map((_, i) => diagnose(fast.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined), []);
+  assert.deepEqual(
+    fast.map((_, i) => diagnose(fast.slice(0, i + 1), 'dcgan')?.mode).filter((m) => m !== undefined),
+    [],
+  );
   const swinging = [1, 2].map((epoch) => ({ epoch, d_loss: 0.5, g_loss: 2, d_real: 0.8, d_fake: 0.2, d_loss_std: 1.2 }));
   assert.equal(diagnose(swinging, 'dcgan')?.mode, 'oscillation');
 });
@@ -63,7 +78,10 @@ test('D trained on real images only: D calls everything real', () => {
 
 test('with evaluations: low class coverage is mode collapse, and FID rising well above its best is reported', () => {
   const base = { d_loss: 1.2, g_loss: 1, d_real: 0.6, d_fake: 0.4, d_loss_std: 0.1, g_loss_std: 0.1 };
-  const collapsed = [{ epoch: 1, ...base }, { epoch: 2, ...base, fid: 90, classes_covered: 4 }];
+  const collapsed = [
+    { epoch: 1, ...base },
+    { epoch: 2, ...base, fid: 90, classes_covered: 4 },
+  ];
   assert.equal(diagnose(collapsed)?.mode, 'mode_collapse');
   assert.match(diagnose(collapsed)!.message, /cover only 4 of 10 digit classes: mode collapse; try --feature-matching/);
   const fids = [40, 20, 35, 45];
@@ -78,9 +96,17 @@ test('through the CLI: a D trained on real images only gets one warning line and
   const work = tmpDir();
   const run = (name: string, extra: string[]) => {
     const out = path.join(work, name);
-    const r = spawnSync(process.execPath, [BIN, 'train', '--epochs', '3', '--limit', '1280', '--batch-size', '32', '--seed', '3', ...extra, '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'train', '--epochs', '3', '--limit', '1280', '--batch-size', '32', '--seed', '3', ...extra, '--out', out],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const lines = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     return { stdout: r.stdout, lines };
   };
   const broken = run('broken', ['--debug-d-real-only']);
@@ -88,7 +114,10 @@ test('through the CLI: a D trained on real images only gets one warning line and
   assert.equal(warnings.length, 1, broken.stdout);
   assert.match(warnings[0], /D\(x\) and D\(G\(z\)\) both above 0.9 for 2 epochs/);
   // Epoch 1's mean D(G(z)) is still climbing; epochs 2 and 3 are both above 0.9.
-  assert.deepEqual(broken.lines.map((m) => m.diagnosis?.mode), [undefined, undefined, 'discriminator_fooled']);
+  assert.deepEqual(
+    broken.lines.map((m) => m.diagnosis?.mode),
+    [undefined, undefined, 'discriminator_fooled'],
+  );
   const healthy = run('healthy', []);
   assert.doesNotMatch(healthy.stdout, /warning/);
   assert.ok(healthy.lines.every((m) => m.diagnosis === undefined && typeof m.d_loss_std === 'number'));

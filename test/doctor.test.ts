@@ -24,17 +24,23 @@ test('gan doctor --json: exit 0, every section, each backend checked, missing pi
   const r = spawnSync(process.execPath, [BIN, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, DEBUG: '' } });
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout) as DoctorReport;
-  for (const key of ['gan', 'node', 'npm', 'gpus', 'cpu', 'nativeAddon', 'backends', 'tensorflowGpu', 'webgpu', 'missing'] as const) assert.ok(report[key] !== undefined, key);
+  for (const key of ['gan', 'node', 'npm', 'gpus', 'cpu', 'nativeAddon', 'backends', 'tensorflowGpu', 'webgpu', 'missing'] as const)
+    assert.ok(report[key] !== undefined, key);
   assert.equal(report.node.version, process.version);
   assert.ok(report.cpu.threads >= 1);
   if (fs.existsSync('/proc/cpuinfo')) assert.equal(typeof report.cpu.features?.avx2, 'boolean');
-  assert.deepEqual(report.backends.map((b) => b.name), ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
-  for (const b of report.backends) assert.ok(b.ok ? b.notice : b.error && b.fix, `${b.name}: a notice when it loads, else an error and a fix`);
+  assert.deepEqual(
+    report.backends.map((b) => b.name),
+    ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
+  );
+  for (const b of report.backends)
+    assert.ok(b.ok ? b.notice : b.error && b.fix, `${b.name}: a notice when it loads, else an error and a fix`);
   // The embedded backends load and compute on every machine.
   const wasm = report.backends.find((b) => b.name === 'wasm')!;
   assert.ok(wasm.ok && wasm.computes, JSON.stringify(wasm));
   assert.ok(report.autoPicks);
-  for (const k of ['package', 'libtensorflow', 'binding', 'cuda', 'cudnn', 'driver', 'nvidiaSmi'] as const) assert.equal(typeof report.tensorflowGpu[k].ok, 'boolean', k);
+  for (const k of ['package', 'libtensorflow', 'binding', 'cuda', 'cudnn', 'driver', 'nvidiaSmi'] as const)
+    assert.equal(typeof report.tensorflowGpu[k].ok, 'boolean', k);
   for (const k of ['packages', 'dawnNode', 'adapter', 'uploadFix'] as const) assert.equal(typeof report.webgpu[k].ok, 'boolean', k);
   for (const m of report.missing) assert.ok(m.what && m.detail && m.fix, JSON.stringify(m));
 
@@ -57,7 +63,8 @@ test('gan doctor --json: exit 0, every section, each backend checked, missing pi
 
   // The text form says the same, one finding a line.
   const text = formatDoctor(report).join('\n');
-  for (const heading of ['system', 'native addon', 'backends (auto takes', 'tensorflow-gpu (', 'webgpu (']) assert.ok(text.includes(heading), heading);
+  for (const heading of ['system', 'native addon', 'backends (auto takes', 'tensorflow-gpu (', 'webgpu ('])
+    assert.ok(text.includes(heading), heading);
   for (const m of report.missing) assert.ok(text.includes(m.fix), m.fix);
 });
 

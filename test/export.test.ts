@@ -70,10 +70,17 @@ for (const [name, flags] of [
     const conditional = flags.includes('--conditional');
     const elsewhere = tmpDir('gan-stock-');
     fs.writeFileSync(path.join(elsewhere, 'load.js'), STOCK_SCRIPT);
-    fs.writeFileSync(path.join(elsewhere, 'input.json'), JSON.stringify({ z, labels: conditional ? Array.from(sampleLabels(n)) : undefined }));
+    fs.writeFileSync(
+      path.join(elsewhere, 'input.json'),
+      JSON.stringify({ z, labels: conditional ? Array.from(sampleLabels(n)) : undefined }),
+    );
     const ckptDir = path.join(run, 'checkpoints');
     const generator = path.join(ckptDir, fs.readdirSync(ckptDir).sort().pop()!, 'generator');
-    const r = spawnSync(process.execPath, ['load.js', generator, 'input.json'], { cwd: elsewhere, encoding: 'utf8', env: { ...process.env, TFJS: require.resolve('@tensorflow/tfjs') } });
+    const r = spawnSync(process.execPath, ['load.js', generator, 'input.json'], {
+      cwd: elsewhere,
+      encoding: 'utf8',
+      env: { ...process.env, TFJS: require.resolve('@tensorflow/tfjs') },
+    });
     assert.equal(r.status, 0, r.stderr);
     const theirs: number[] = JSON.parse(r.stdout);
     assert.equal(theirs.length, ours.length);

@@ -44,6 +44,7 @@ test('PNG written then decoded with pngjs matches pixel by pixel', () => {
     assert.equal(png.data[4 * i + 3], 255);
   }
   // and a sample pixel of tile 9 (row 1, col 1) is the source pixel.
-  const x = 2 + 1 * 30 + 5, y = 2 + 1 * 30 + 7;
+  const x = 2 + 1 * 30 + 5,
+    y = 2 + 1 * 30 + 7;
   assert.equal(png.data[4 * (y * png.width + x)], pixels[9 * 784 + 7 * 28 + 5]);
 });

@@ -48,7 +48,8 @@ export function decodeGifFrames(bytes: Uint8Array): { width: number; height: num
 
 /** max |got - want| over max |want|: how far a float32 result is from its float64 reference. */
 export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0, scale = 1e-12;
+  let diff = 0,
+    scale = 1e-12;
   for (let i = 0; i < want.length; i++) {
     diff = Math.max(diff, Math.abs(got[i] - want[i]));
     scale = Math.max(scale, Math.abs(want[i]));

@@ -27,11 +27,17 @@ test('IDX: a wrong magic number, a label file read as images, truncation and tra
   const good = encodeIdx3(new Uint8Array(2 * 28 * 28), 2, 28, 28);
   const wrongMagic = Uint8Array.from(good);
   wrongMagic[2] = 0x0d; // float32 dtype
-  assert.throws(() => parseIdx(wrongMagic, 3, 'x'), (e: unknown) => e instanceof DataError && /magic number 0x00000d03, expected 0x00000803/.test(e.message));
+  assert.throws(
+    () => parseIdx(wrongMagic, 3, 'x'),
+    (e: unknown) => e instanceof DataError && /magic number 0x00000d03, expected 0x00000803/.test(e.message),
+  );
   assert.throws(() => parseIdx(encodeIdx1(new Uint8Array(3)), 3, 'labels'), /magic number 0x00000801/);
   assert.throws(() => parseIdx(good.subarray(0, 2), 3, 'x'), /truncated: 2 bytes/);
   assert.throws(() => parseIdx(good.subarray(0, 10), 3, 'x'), /truncated inside its header/);
-  assert.throws(() => parseIdx(good.subarray(0, good.length - 1), 3, 'x'), /promises 2 x 28 x 28 = 1568 bytes of data, the file holds 1567/);
+  assert.throws(
+    () => parseIdx(good.subarray(0, good.length - 1), 3, 'x'),
+    /promises 2 x 28 x 28 = 1568 bytes of data, the file holds 1567/,
+  );
   const longer = new Uint8Array(good.length + 5);
   longer.set(good);
   assert.throws(() => parseIdx(longer, 3, 'x'), /5 bytes beyond/);
@@ -53,7 +59,10 @@ test('loadImages: missing folder, missing file and a corrupt file name the file 
   assert.throws(() => loadImages({ dir: path.join(dir, 'nope') }), /data folder .* does not exist/);
   assert.throws(() => loadImages({ dir }), /missing data file .*train-images-idx3-ubyte/);
   fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), encodeIdx3(new Uint8Array(4 * 784), 4, 28, 28).subarray(0, 100));
-  assert.throws(() => loadImages({ dir }), (e: unknown) => e instanceof DataError && /train-images-idx3-ubyte is truncated/.test(e.message));
+  assert.throws(
+    () => loadImages({ dir }),
+    (e: unknown) => e instanceof DataError && /train-images-idx3-ubyte is truncated/.test(e.message),
+  );
   fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), encodeIdx3(new Uint8Array(4 * 16), 4, 4, 4));
   assert.throws(() => loadImages({ dir }), /4x4 images; the models here need 28x28/);
   fs.rmSync(dir, { recursive: true });
@@ -69,7 +78,10 @@ test('scaling maps 0 -> -1 and 255 -> 1, and toBytes inverts it with clipping', 
 
 test('epoch order is a permutation that depends on seed and epoch only', () => {
   const a = epochOrder(1000, 1, 1);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(a, epochOrder(1000, 1, 1));
   assert.notDeepEqual(a, epochOrder(1000, 1, 2));
   assert.notDeepEqual(a, epochOrder(1000, 2, 1));

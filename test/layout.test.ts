@@ -66,6 +66,10 @@ test('the cycle finder finds a cycle (two temporary modules importing each other
 });
 
 test('only the entry points sit at the top of src/: the command line and the library', () => {
-  const top = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
+  const top = fs
+    .readdirSync(SRC, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(top, ['cli.ts', 'index.ts']);
 });

@@ -41,7 +41,13 @@ test('Fréchet distance: 0 for identical Gaussians, the closed form for diagonal
   const s = Float64Array.from([2, 0.5, 0.5, 1]);
   close(frechetDistance(mu, s, mu, s, 2), 0, 1e-9, 'same');
   // Diagonal: |mu1-mu2|^2 + sum (sqrt(a) - sqrt(b))^2.
-  const fd = frechetDistance(Float64Array.from([0, 0]), Float64Array.from([4, 0, 0, 9]), Float64Array.from([3, 4]), Float64Array.from([1, 0, 0, 1]), 2);
+  const fd = frechetDistance(
+    Float64Array.from([0, 0]),
+    Float64Array.from([4, 0, 0, 9]),
+    Float64Array.from([3, 4]),
+    Float64Array.from([1, 0, 0, 1]),
+    2,
+  );
   close(fd, 25 + (2 - 1) ** 2 + (3 - 1) ** 2, 1e-9, 'diagonal');
 });
 
@@ -52,15 +58,33 @@ test('Inception Score: 1 for one sure class, k for k equally used sure classes, 
     for (let i = 0; i < n; i++) p[i * k + cls(i)] = 1;
     return p;
   };
-  close(inceptionScore(oneHot(() => 3, 100), 100, k), 1, 1e-12, 'single class');
-  close(inceptionScore(oneHot((i) => i % k, 100), 100, k), 10, 1e-9, 'ten classes');
+  close(
+    inceptionScore(
+      oneHot(() => 3, 100),
+      100,
+      k,
+    ),
+    1,
+    1e-12,
+    'single class',
+  );
+  close(
+    inceptionScore(
+      oneHot((i) => i % k, 100),
+      100,
+      k,
+    ),
+    10,
+    1e-9,
+    'ten classes',
+  );
   close(inceptionScore(new Float64Array(100 * k).fill(0.1), 100, k), 1, 1e-12, 'uniform');
 });
 
 test('mode coverage: one digit covers 1 class with KL ln 10; balanced classes cover 10 with KL 0', () => {
   const k = 10;
   const single = new Float64Array(50 * k);
-  for (let i = 0; i < 50; i++) single[i * k + 7] = 0.9, single[i * k + 1] = 0.1;
+  for (let i = 0; i < 50; i++) ((single[i * k + 7] = 0.9), (single[i * k + 1] = 0.1));
   const c1 = modeCoverage(single, 50, k);
   assert.equal(c1.classesCovered, 1);
   close(c1.klToUniform, Math.log(10), 1e-12);

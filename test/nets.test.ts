@@ -20,15 +20,27 @@ test("the seeds' MLP: G 100-256-512-1024-784, D 784-512-256-1, weights as before
   const tf = await testTf();
   const config = testConfig();
   const gan = GanModel.create(tf, config, 1);
-  assert.deepEqual(gan.generator.variables.map((v) => v.shape), [[100, 256], [256], [256, 512], [512], [512, 1024], [1024], [1024, 784], [784]]);
-  assert.deepEqual(gan.discriminator.variables.map((v) => v.shape), [[784, 512], [512], [512, 256], [256], [256, 1], [1]]);
+  assert.deepEqual(
+    gan.generator.variables.map((v) => v.shape),
+    [[100, 256], [256], [256, 512], [512], [512, 1024], [1024], [1024, 784], [784]],
+  );
+  assert.deepEqual(
+    gan.discriminator.variables.map((v) => v.shape),
+    [[784, 512], [512], [512, 256], [256], [256, 1], [1]],
+  );
   // 2 * (100*256 + 256*512 + 512*1024 + 1024*784) multiply-adds.
   assert.equal(forwardFlops(gan.spec.generator), 2 * 1483776);
   tf.tidy(() => {
     const images = gan.generate(noiseTensor(tf, 5, 100, Rng.for(1, 0)));
     assert.deepEqual(images.shape, [5, 784]);
-    assert.ok(images.dataSync().every((x) => x >= -1 && x <= 1), 'tanh output in [-1, 1]');
-    assert.deepEqual(gan.discriminate(images, undefined, { batchStats: [], dropoutMasks: gan.dropoutMasks(5, Rng.for(1, 1)) }).shape, [5, 1]);
+    assert.ok(
+      images.dataSync().every((x) => x >= -1 && x <= 1),
+      'tanh output in [-1, 1]',
+    );
+    assert.deepEqual(
+      gan.discriminate(images, undefined, { batchStats: [], dropoutMasks: gan.dropoutMasks(5, Rng.for(1, 1)) }).shape,
+      [5, 1],
+    );
   });
   gan.dispose();
 });
@@ -39,11 +51,18 @@ test("the tutorial's DCGAN: G 1x1 -> 4x4x4C -> 8x8x2C -> 16x16xC -> 32x32x1, D 3
   const g = shapes(gan.spec.generator).filter((s) => s.length === 3);
   assert.deepEqual(g[0], [1, 1, 100]);
   assert.deepEqual(g.at(-1), [32, 32, 1]);
-  assert.ok(g.some((s) => JSON.stringify(s) === '[4,4,32]') && g.some((s) => JSON.stringify(s) === '[8,8,16]') && g.some((s) => JSON.stringify(s) === '[16,16,8]'));
+  assert.ok(
+    g.some((s) => JSON.stringify(s) === '[4,4,32]') &&
+      g.some((s) => JSON.stringify(s) === '[8,8,16]') &&
+      g.some((s) => JSON.stringify(s) === '[16,16,8]'),
+  );
   const d = shapes(gan.spec.discriminator);
   assert.deepEqual(d.at(-1), [1]);
   assert.ok(d.some((s) => JSON.stringify(s) === '[4,4,32]'));
-  assert.ok(paramSpecs(gan.spec.generator).every((p) => !p.name.endsWith('/bias')), 'no biases');
+  assert.ok(
+    paramSpecs(gan.spec.generator).every((p) => !p.name.endsWith('/bias')),
+    'no biases',
+  );
   // Kernels: ConvT [4, 4, out, in], Conv [4, 4, in, out].
   assert.deepEqual(gan.generator.get('g_convt_1/kernel').shape, [4, 4, 32, 100]);
   assert.deepEqual(gan.discriminator.get('d_conv_1/kernel').shape, [4, 4, 1, 8]);
@@ -68,9 +87,14 @@ test('the same seed gives the same initial weights, for every architecture', asy
   }
 });
 
-async function roundTrip(tf: typeof tfType, model: tfType.LayersModel): Promise<{ loaded: tfType.LayersModel; json: tfType.io.ModelArtifacts }> {
+async function roundTrip(
+  tf: typeof tfType,
+  model: tfType.LayersModel,
+): Promise<{ loaded: tfType.LayersModel; json: tfType.io.ModelArtifacts }> {
   let saved: tfType.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+  );
   return { loaded: await tf.loadLayersModel(tf.io.fromMemory(saved!)), json: saved! };
 }
 
@@ -93,7 +117,10 @@ test('exported LayersModels (stock layers) compute what our forward pass compute
       assert.deepEqual((json.userDefinedMetadata as { gan: unknown }).gan, JSON.parse(JSON.stringify(meta)));
       tf.tidy(() => {
         const n = 4;
-        const x = net.spec.name === 'generator' ? noiseTensor(tf, n, 100, Rng.for(3, 0)) : tf.randomUniform([n, gan.spec.workSize ** 2], -1, 1, 'float32', 1);
+        const x =
+          net.spec.name === 'generator'
+            ? noiseTensor(tf, n, 100, Rng.for(3, 0))
+            : tf.randomUniform([n, gan.spec.workSize ** 2], -1, 1, 'float32', 1);
         const labels = tf.tensor1d([3, 0, 9, 5], 'int32');
         const ours = net.forward(x, config.conditional ? labels : undefined);
         const input = tf.reshape(x, [n, ...net.spec.input]);

@@ -81,27 +81,59 @@ test('shared pixel helpers: cropCenter cuts the centre, sampleLabels gives equal
 });
 
 function row(epoch: number, extra: Partial<MetricsRow> = {}): MetricsRow {
-  return { epoch, step: 10 * epoch, d_loss: 1 + epoch / 10, g_loss: 0.8, d_real: 0.7, d_fake: 0.4, iterations: 10, seconds: 0.5, ms_per_iter: 20 + epoch, backend: 'wasm', batch_size: 64, ...extra } as MetricsRow;
+  return {
+    epoch,
+    step: 10 * epoch,
+    d_loss: 1 + epoch / 10,
+    g_loss: 0.8,
+    d_real: 0.7,
+    d_fake: 0.4,
+    iterations: 10,
+    seconds: 0.5,
+    ms_per_iter: 20 + epoch,
+    backend: 'wasm',
+    batch_size: 64,
+    ...extra,
+  } as MetricsRow;
 }
 
 test('metrics log: cut and foreign lines are skipped, a redone epoch keeps its last line; warnings are read from either field', () => {
   const text = [row(1), row(2), row(2, { d_loss: 9 })].map((r) => JSON.stringify(r)).join('\n') + '\n{"epoch":3,"d_lo';
   const rows = parseMetricsLog(text + '\n["not", "a row"]\n');
-  assert.deepEqual(rows.map((r) => r.epoch), [1, 2]);
+  assert.deepEqual(
+    rows.map((r) => r.epoch),
+    [1, 2],
+  );
   assert.equal(rows[1].d_loss, 9);
-  assert.deepEqual(rowWarnings(row(1, { warnings: ['D wins'], diagnosis: { message: 'mode collapse' } } as unknown as Partial<MetricsRow>)), ['D wins', 'mode collapse']);
+  assert.deepEqual(
+    rowWarnings(row(1, { warnings: ['D wins'], diagnosis: { message: 'mode collapse' } } as unknown as Partial<MetricsRow>)),
+    ['D wins', 'mode collapse'],
+  );
   assert.deepEqual(rowWarnings(row(1)), []);
 });
 
 test('chartSpecs: losses, D outputs and speed always; FID, IS and coverage only when measured', () => {
   const plain = chartSpecs([row(1), row(2), row(3)]);
-  assert.deepEqual(plain.map((c) => c.name), ['losses', 'discriminator', 'speed']);
+  assert.deepEqual(
+    plain.map((c) => c.name),
+    ['losses', 'discriminator', 'speed'],
+  );
   const losses = plain[0].option as { series: Array<{ name: string; data: unknown }>; xAxis: { max: number } };
-  assert.deepEqual(losses.series.map((s) => s.name), ['D loss', 'G loss']);
-  assert.deepEqual(losses.series[0].data, [[1, 1.1], [2, 1.2], [3, 1.3]]);
+  assert.deepEqual(
+    losses.series.map((s) => s.name),
+    ['D loss', 'G loss'],
+  );
+  assert.deepEqual(losses.series[0].data, [
+    [1, 1.1],
+    [2, 1.2],
+    [3, 1.3],
+  ]);
   assert.equal(losses.xAxis.max, 3);
   const evaluated = chartSpecs([row(1), row(2, { fid: 40, inception_score: 7, classes_covered: 9 }), row(3, { fid: Number.NaN })]);
-  assert.deepEqual(evaluated.map((c) => c.name), ['losses', 'discriminator', 'speed', 'fid', 'inception-score', 'coverage']);
+  assert.deepEqual(
+    evaluated.map((c) => c.name),
+    ['losses', 'discriminator', 'speed', 'fid', 'inception-score', 'coverage'],
+  );
   assert.deepEqual(seriesData([row(1), row(2, { fid: 40 }), row(3, { fid: Number.NaN })], 'fid'), [[2, 40]]);
 });
 
@@ -119,7 +151,15 @@ test('timelineFrame: the grid unchanged above a band that fills with the epoch',
 /** A run directory as gan train leaves it, made without training: run.json, metrics, grids. */
 function fakeRun(dir: string, epochs: number): void {
   fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ format: 'gan-run', version: 1, createdAt: '2026-01-01T00:00:00Z', config: resolveTrainConfig({ seed: 1, epochs: 5 }) }));
+  fs.writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({
+      format: 'gan-run',
+      version: 1,
+      createdAt: '2026-01-01T00:00:00Z',
+      config: resolveTrainConfig({ seed: 1, epochs: 5 }),
+    }),
+  );
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), Array.from({ length: epochs }, (_, i) => JSON.stringify(row(i + 1)) + '\n').join(''));
   for (let e = 1; e <= epochs; e++) {
     const pixels = Uint8Array.from({ length: 4 * 28 * 28 }, (_, i) => (i * 7 + e * 50) % 256);
@@ -172,7 +212,10 @@ test('report refuses a run with no metrics or no grids, and writes nothing', () 
   fs.rmSync(path.join(noGrids, 'samples'), { recursive: true });
   assert.throws(() => writeReport(noGrids), /has no sample grids/);
   for (const dir of [noMetrics, noGrids]) {
-    assert.deepEqual(fs.readdirSync(dir).filter((n) => /report|plots|timeline/.test(n)), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((n) => /report|plots|timeline/.test(n)),
+      [],
+    );
   }
   assert.throws(() => buildReport(path.join(base, 'none')), /is not a run directory/);
 });

@@ -16,7 +16,14 @@ function gan(args: string[]) {
 
 function newestCheckpoint(run: string): string {
   const dir = path.join(run, 'checkpoints');
-  return path.join(dir, fs.readdirSync(dir).filter((n) => n.startsWith('step-')).sort().pop()!);
+  return path.join(
+    dir,
+    fs
+      .readdirSync(dir)
+      .filter((n) => n.startsWith('step-'))
+      .sort()
+      .pop()!,
+  );
 }
 
 function weightHashes(run: string): Record<string, string> {
@@ -24,14 +31,35 @@ function weightHashes(run: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of ['generator/weights.bin', 'discriminator/weights.bin', 'ema_generator/weights.bin', 'state.bin']) {
     if (!fs.existsSync(path.join(ckpt, f))) continue;
-    out[f] = crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex');
+    out[f] = crypto
+      .createHash('sha256')
+      .update(fs.readFileSync(path.join(ckpt, f)))
+      .digest('hex');
   }
   return out;
 }
 
 const COMMON = ['--limit', '320', '--batch-size', '32', '--seed', '11'];
 /** Every stabilising trick at once, with state of each kind: EMA weights, replay ring, running averages, a schedule. */
-const ALL_TRICKS = ['--label-smoothing', '0.1', '--smooth-real', 'uniform', '--instance-noise', '0.1', '--noise-decay', '0.5', '--feature-matching', '--replay', '3', '--replay-fraction', '0.5', '--historical-averaging', '0.01', '--ema', '0.9'];
+const ALL_TRICKS = [
+  '--label-smoothing',
+  '0.1',
+  '--smooth-real',
+  'uniform',
+  '--instance-noise',
+  '0.1',
+  '--noise-decay',
+  '0.5',
+  '--feature-matching',
+  '--replay',
+  '3',
+  '--replay-fraction',
+  '0.5',
+  '--historical-averaging',
+  '0.01',
+  '--ema',
+  '0.9',
+];
 
 for (const [name, model] of [
   ['MLP', []],
@@ -56,7 +84,11 @@ for (const [name, model] of [
     assert.equal('ema_generator/weights.bin' in a, model.includes('--ema'));
     assert.equal(path.basename(newestCheckpoint(split)), 'step-000000030');
     // metrics.jsonl has one line per epoch, none repeated.
-    const epochs = fs.readFileSync(path.join(split, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    const epochs = fs
+      .readFileSync(path.join(split, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
     assert.deepEqual(epochs, [1, 2, 3]);
   });
 }

@@ -20,7 +20,8 @@ test('uniforms lie in [0, 1) with mean 1/2; normals have mean 0 and variance 1',
   }
   assert.ok(Math.abs(s / u.length - 0.5) < 0.01);
   const z = Rng.for(3, 1).fillNormal(new Float32Array(100001));
-  let m = 0, v = 0;
+  let m = 0,
+    v = 0;
   for (const x of z) m += x;
   m /= z.length;
   for (const x of z) v += (x - m) ** 2;
@@ -38,5 +39,8 @@ test('dropout masks drop about `rate` and scale the rest by 1/(1-rate)', () => {
 
 test('permutations are permutations', () => {
   const p = permutation(257, Rng.for(5, 0));
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 257 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 257 }, (_, i) => i),
+  );
 });

@@ -6,7 +6,16 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SETTINGS, SETTING_LIST, DEFAULT_TRAIN, DEFAULT_TRICKS, describeTricks, type Kind, type Range, type TrainConfig } from '../src/config';
+import {
+  SETTINGS,
+  SETTING_LIST,
+  DEFAULT_TRAIN,
+  DEFAULT_TRICKS,
+  describeTricks,
+  type Kind,
+  type Range,
+  type TrainConfig,
+} from '../src/config';
 import { buildProgram, settingOverrides } from '../src/cli';
 import { trainFlags } from '../src/commands/flags';
 import { ConfigError } from '../src/util/errors';
@@ -71,7 +80,9 @@ test('defaults and the values of older files pass their own checks; help texts f
     assert.equal(s.default === undefined, key === 'seed' || !!s.optional, `${key}: only seed and the optional settings lack a default`);
     assert.equal(!!s.flag, !!s.help, `${key}: a flag has a help text`);
   }
-  const help = trainFlags().map((f) => f.description).join('\n');
+  const help = trainFlags()
+    .map((f) => f.description)
+    .join('\n');
   assert.doesNotMatch(help, /\{\w+\}/);
   assert.match(help, /network family: mlp, dcgan .*\(default: mlp\)/);
   assert.match(help, /\(default: 256,512,1024\)/);
@@ -97,17 +108,36 @@ test('each setting flag sets its setting: every spelling maps to its key', async
       continue;
     }
     // A valid value other than the default, so that a mix-up of keys shows.
-    const v = probes((s.flagKind ?? s.kind).range).find((p) => (s.flagKind ?? s.kind).check(p) === undefined && JSON.stringify(p) !== JSON.stringify(s.default));
+    const v = probes((s.flagKind ?? s.kind).range).find(
+      (p) => (s.flagKind ?? s.kind).check(p) === undefined && JSON.stringify(p) !== JSON.stringify(s.default),
+    );
     args.push(long, text(v));
     want[f.setting!] = v;
   }
   await program.parseAsync(['node', 'gan', 'train', ...args]);
   assert.deepEqual(settingOverrides(flags, options), want);
-  assert.deepEqual(Object.keys(want).sort(), SETTING_LIST.filter(([, s]) => s.flag).map(([k]) => k).sort());
+  assert.deepEqual(
+    Object.keys(want).sort(),
+    SETTING_LIST.filter(([, s]) => s.flag)
+      .map(([k]) => k)
+      .sort(),
+  );
 });
 
 test("the flags that describeTricks spells (logs, the --preset help) are the tricks' own", () => {
-  const all = { ...DEFAULT_TRICKS, labelSmoothing: 0.1, oneSided: true, smoothReal: 'uniform' as const, instanceNoise: 0.1, noiseDecay: 0.9, featureMatching: true, replay: 5, historicalAveraging: 1, ema: 0.9, dRealOnly: true };
+  const all = {
+    ...DEFAULT_TRICKS,
+    labelSmoothing: 0.1,
+    oneSided: true,
+    smoothReal: 'uniform' as const,
+    instanceNoise: 0.1,
+    noiseDecay: 0.9,
+    featureMatching: true,
+    replay: 5,
+    historicalAveraging: 1,
+    ema: 0.9,
+    dRealOnly: true,
+  };
   const spelled = describeTricks(all).match(/--[a-z-]+/g)!;
   const trickFlags = SETTING_LIST.filter(([, s]) => s.group === 'trick').map(([, s]) => s.flag!.split(' ')[0]);
   assert.deepEqual([...new Set(spelled)].sort(), trickFlags.sort());

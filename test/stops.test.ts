@@ -22,16 +22,29 @@ function gan(args: string[], cwd?: string) {
 
 function checkpoints(run: string): string[] {
   const dir = path.join(run, 'checkpoints');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith('step-')).sort() : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((n) => n.startsWith('step-'))
+        .sort()
+    : [];
 }
 
 function weightHashes(run: string, checkpoint = checkpoints(run).at(-1)!): string {
   const ckpt = path.join(run, 'checkpoints', checkpoint);
-  return ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin'].map((f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex')).join(' ');
+  return ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin']
+    .map((f) =>
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(ckpt, f)))
+        .digest('hex'),
+    )
+    .join(' ');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', (c) => r(c))));
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', (c) => r(c))));
 
 /** Starts `gan train` and SIGKILLs it as soon as its run.json exists (long before its first checkpoint). */
 async function deadEnd(args: string[], run: string): Promise<void> {
@@ -94,7 +107,9 @@ test('one writer per run: a second writer is refused in one line, sample works m
   await exited(first);
   assert.ok(fs.existsSync(path.join(run, 'train.lock')), 'SIGKILL leaves the lock file');
   // The next writer takes the stale lock and trains; stopped once it has begun, it checkpoints and releases the lock.
-  const third = spawn(process.execPath, [BIN, 'train', '--resume', '--log-every', '1', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const third = spawn(process.execPath, [BIN, 'train', '--resume', '--log-every', '1', '--out', run], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   third.stderr!.on('data', (d) => (stderr += d));
   await new Promise<void>((resolve) => {
@@ -132,7 +147,10 @@ test('stdout closed (| head -1) or full (/dev/full): a checkpoint at the current
     const r = spawnSync(process.execPath, [BIN, ...SMALL, '--out', full], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8' });
     fs.closeSync(out);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: gan train --resume --out/);
+    assert.match(
+      r.stderr,
+      /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: gan train --resume --out/,
+    );
     assert.equal(checkpoints(full).length, 1);
   }
 });
@@ -141,7 +159,11 @@ test('an extended run stopped by SIGTERM in its last epoch with --checkpoint-eve
   const work = tmpDir();
   const run = path.join(work, 'run');
   assert.equal(gan([...SMALL, '--out', run]).code, 0);
-  const child = spawn(process.execPath, [BIN, 'train', '--resume', '--epochs', '2', '--checkpoint-every', '1', '--log-every', '4', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'train', '--resume', '--epochs', '2', '--checkpoint-every', '1', '--log-every', '4', '--out', run],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   // Progress lines come every 4 steps even though every step is followed by a checkpoint.

@@ -29,8 +29,14 @@ function assertClose(tf: typeof tfType, ours: tfType.Tensor, theirs: tfType.Tens
 test('label smoothing: targets are 1-S / S (two-sided), 1-S / 0 (one-sided), U[1-S, 1) per real sample (uniform), and none when off', () => {
   const b = 4;
   assert.equal(smoothedTargets(tricks({}), b, 1, 0), undefined);
-  assert.deepEqual([...smoothedTargets(tricks({ labelSmoothing: 0.1 }), b, 1, 0)!], [...Array(b).fill(f32(0.9)), ...Array(b).fill(f32(0.1))]);
-  assert.deepEqual([...smoothedTargets(tricks({ labelSmoothing: 0.2, oneSided: true }), b, 1, 0)!], [...Array(b).fill(f32(0.8)), ...Array(b).fill(0)]);
+  assert.deepEqual(
+    [...smoothedTargets(tricks({ labelSmoothing: 0.1 }), b, 1, 0)!],
+    [...Array(b).fill(f32(0.9)), ...Array(b).fill(f32(0.1))],
+  );
+  assert.deepEqual(
+    [...smoothedTargets(tricks({ labelSmoothing: 0.2, oneSided: true }), b, 1, 0)!],
+    [...Array(b).fill(f32(0.8)), ...Array(b).fill(0)],
+  );
   const c = tricks({ labelSmoothing: 0.3, smoothReal: 'uniform', oneSided: true });
   const t = smoothedTargets(c, 1000, 7, 42)!;
   const rng = Rng.for(7, Stream.smoothing, 42);
@@ -47,7 +53,10 @@ test('label smoothing: targets are 1-S / S (two-sided), 1-S / 0 (one-sided), U[1
 test('instance noise: std sigma * R^epoch, drawn from the seeded stream with that std', async () => {
   const tf = await testTf();
   const c = tricks({ instanceNoise: 0.2, noiseDecay: 0.5 });
-  assert.deepEqual([0, 1, 2, 3].map((e) => instanceNoiseStd(c, e)), [0.2, 0.1, 0.05, 0.025]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((e) => instanceNoiseStd(c, e)),
+    [0.2, 0.1, 0.05, 0.025],
+  );
   assert.equal(instanceNoiseStd(tricks({ instanceNoise: 0.1 }), 9), 0.1);
   const n = gaussianNoise(tf, 100, 784, 0.1, Rng.for(3, Stream.instanceNoiseD, 5));
   const v = n.dataSync() as Float32Array;
@@ -72,7 +81,7 @@ test('the preset fills in the settings the user did not give (its learning rate 
   assert.throws(() => resolveTrainConfig({ seed: 1, oneSided: true }), /--one-sided needs --label-smoothing/);
 });
 
-test('feature matching uses D\'s last hidden activation: the MLP\'s second LeakyReLU, the DCGAN\'s third', async () => {
+test("feature matching uses D's last hidden activation: the MLP's second LeakyReLU, the DCGAN's third", async () => {
   const tf = await testTf();
   for (const [overrides, name, shape] of [
     [{}, 'd_leaky_2', [8, 256]],
@@ -81,7 +90,9 @@ test('feature matching uses D\'s last hidden activation: the MLP\'s second Leaky
     const trainer = new GanTrainer(tf, testConfig({ ...overrides, featureMatching: true }));
     const spec = trainer.model.spec.discriminator;
     assert.equal(spec.layers[featureLayerIndex(spec)].name, name);
-    const f = tf.tidy(() => trainer.model.discriminator.forward(tf.zeros([8, trainer.model.spec.workSize ** 2]), undefined, undefined, trainer.featureLayer));
+    const f = tf.tidy(() =>
+      trainer.model.discriminator.forward(tf.zeros([8, trainer.model.spec.workSize ** 2]), undefined, undefined, trainer.featureLayer),
+    );
     assert.deepEqual(f.shape, shape);
     f.dispose();
     trainer.dispose();
@@ -102,7 +113,18 @@ for (const conditional of [false, true]) {
       const noise = gaussianNoise(tf, b, 784, 0.1, Rng.for(2, 1));
       const ours = denseStep(trainer).generatorGradients(z, [], labels, { inputNoise: noise, realFeatureMean: realMean });
       const vars = model.generator.trainable();
-      const ref = tf.variableGrads(() => featureDistance(tf, trainer.model.discriminator, trainer.featureLayer, tf.add(model.generate(z, labels), noise) as tfType.Tensor2D, labels, realMean), vars);
+      const ref = tf.variableGrads(
+        () =>
+          featureDistance(
+            tf,
+            trainer.model.discriminator,
+            trainer.featureLayer,
+            tf.add(model.generate(z, labels), noise) as tfType.Tensor2D,
+            labels,
+            realMean,
+          ),
+        vars,
+      );
       assertClose(tf, ours.loss, ref.value, 'feature matching loss');
       assert.ok(ours.loss.dataSync()[0] > 0);
       vars.forEach((v, i) => assertClose(tf, ours.grads[i], ref.grads[v.name], `dL/d${v.name}`));
@@ -137,7 +159,7 @@ test('label smoothing: written-out D gradients with soft targets (and the real-o
   trainer.dispose();
 });
 
-test('historical averaging: the penalty gradient added to D\'s matches tf.variableGrads of loss + lambda ||theta - mean||^2', async () => {
+test("historical averaging: the penalty gradient added to D's matches tf.variableGrads of loss + lambda ||theta - mean||^2", async () => {
   const tf = await testTf();
   const trainer = new GanTrainer(tf, testConfig({ historicalAveraging: 0.5 }));
   const model = trainer.model;
@@ -184,11 +206,17 @@ test('historical averaging and the EMA generator follow their closed forms over 
     ['G', gHistory, trainer.historyG!],
     ['D', dHistory, trainer.historyD!],
   ] as const) {
-    snapshot(avg.averages).forEach((got, v) => check(got, (k) => history.reduce((a, h) => a + h[v][k], 0) / history.length, `${name} mean ${v}`));
+    snapshot(avg.averages).forEach((got, v) =>
+      check(got, (k) => history.reduce((a, h) => a + h[v][k], 0) / history.length, `${name} mean ${v}`),
+    );
   }
   // EMA: decay^t theta_0 + (1 - decay) sum_i decay^(t - i) theta_i.
   snapshot(trainer.ema!.network.variables).forEach((got, v) =>
-    check(got, (k) => decay ** t * gHistory[0][v][k] + gHistory.slice(1).reduce((a, h, i) => a + (1 - decay) * decay ** (t - 1 - i) * h[v][k], 0), `EMA ${v}`),
+    check(
+      got,
+      (k) => decay ** t * gHistory[0][v][k] + gHistory.slice(1).reduce((a, h, i) => a + (1 - decay) * decay ** (t - 1 - i) * h[v][k], 0),
+      `EMA ${v}`,
+    ),
   );
   data.dispose();
   trainer.dispose();
@@ -197,14 +225,21 @@ test('historical averaging and the EMA generator follow their closed forms over 
 test('replay ring: keeps the last K batches oldest first, draws only stored rows reproducibly, and round-trips through its tensors', async () => {
   const tf = await testTf();
   const ring = new ReplayRing(tf, 3);
-  const batch = (k: number) => tf.tensor2d(Float32Array.from({ length: 4 * 2 }, (_, i) => 10 * k + Math.floor(i / 2)), [4, 2]);
+  const batch = (k: number) =>
+    tf.tensor2d(
+      Float32Array.from({ length: 4 * 2 }, (_, i) => 10 * k + Math.floor(i / 2)),
+      [4, 2],
+    );
   for (let k = 1; k <= 5; k++) {
     const x = batch(k);
     ring.push(x, tf.tensor1d([k, k, k, k], 'int32'));
     x.dispose();
   }
   assert.equal(ring.size, 3);
-  assert.deepEqual(ring.contents().map((s) => s.images.dataSync()[0]), [30, 40, 50]);
+  assert.deepEqual(
+    ring.contents().map((s) => s.images.dataSync()[0]),
+    [30, 40, 50],
+  );
   const drawn = ring.draw(6, Rng.for(1, Stream.replay, 9))!;
   const rows = drawn.images.arraySync() as number[][];
   const labels = drawn.labels!.arraySync() as number[];
@@ -216,12 +251,15 @@ test('replay ring: keeps the last K batches oldest first, draws only stored rows
   assert.deepEqual(ring.draw(6, Rng.for(1, Stream.replay, 9))!.images.arraySync(), rows);
   const copy = new ReplayRing(tf, 3);
   copy.restore(Object.fromEntries(ring.tensors().map((t) => [t.name, t.tensor])));
-  assert.deepEqual(copy.contents().map((s) => [...s.images.dataSync()]), ring.contents().map((s) => [...s.images.dataSync()]));
+  assert.deepEqual(
+    copy.contents().map((s) => [...s.images.dataSync()]),
+    ring.contents().map((s) => [...s.images.dataSync()]),
+  );
   ring.dispose();
   copy.dispose();
 });
 
-test('replay in training: the ring holds the fakes of the last K steps, and D\'s fake half mixes them in', async () => {
+test("replay in training: the ring holds the fakes of the last K steps, and D's fake half mixes them in", async () => {
   const tf = await testTf();
   const trainer = new GanTrainer(tf, testConfig({ replay: 2, replayFraction: 0.5, batchSize: 8 }));
   const b = 8;
@@ -239,7 +277,11 @@ test('replay in training: the ring holds the fakes of the last K steps, and D\'s
   assert.equal(tf.memory().numTensors, before, 'a full ring stays full (the oldest batch is freed) and nothing else leaks');
   const stored = trainer.replay!.contents().map((c) => c.images.dataSync() as Float32Array);
   assert.equal(stored.length, 2);
-  for (const [i, s] of [1, 2].entries()) assert.ok(stored[i].every((v, k) => v === expected[s][k]), `slot ${i} holds step ${s}'s fakes`);
+  for (const [i, s] of [1, 2].entries())
+    assert.ok(
+      stored[i].every((v, k) => v === expected[s][k]),
+      `slot ${i} holds step ${s}'s fakes`,
+    );
   data.dispose();
   trainer.dispose();
 });

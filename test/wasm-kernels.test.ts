@@ -21,7 +21,8 @@ function convGradsReference(tf: typeof tfType, c: ConvCase, x: Float32Array, w: 
   const [n, h, wd, ci] = c.x;
   const [, oh, ow, co] = outShape;
   const info = tf.backend_util.computeConv2DInfo(c.x, [c.k, c.k, ci, c.outC], c.stride, 1, c.pad);
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const top = info.padInfo.top,
+    left = info.padInfo.left;
   const dx = new Float64Array(x.length);
   const dw = new Float64Array(w.length);
   for (let b = 0; b < n; b++)
@@ -29,7 +30,8 @@ function convGradsReference(tf: typeof tfType, c: ConvCase, x: Float32Array, w: 
       for (let j = 0; j < ow; j++)
         for (let kh = 0; kh < c.k; kh++)
           for (let kw = 0; kw < c.k; kw++) {
-            const ih = i * c.stride + kh - top, iw = j * c.stride + kw - left;
+            const ih = i * c.stride + kh - top,
+              iw = j * c.stride + kw - left;
             if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
             for (let a = 0; a < ci; a++)
               for (let o = 0; o < co; o++) {
@@ -42,7 +44,6 @@ function convGradsReference(tf: typeof tfType, c: ConvCase, x: Float32Array, w: 
           }
   return { dx, dw };
 }
-
 
 const CASES: ConvCase[] = [
   { x: [2, 28, 28, 1], k: 5, outC: 8, stride: 1, pad: 'same' }, // the classifier's first layer, narrowed
@@ -66,7 +67,9 @@ test('conv2d gradients on wasm (our Conv2DBackpropFilter and Conv2DBackpropInput
       const y = tf.conv2d(xt, wt, c.stride, c.pad);
       const dy = Rng.for(i, 2).fillUniform(new Float32Array(y.size), -1, 1);
       const dyT = tf.tensor(dy, y.shape);
-      const [gx, gw] = tf.grads((a: tfType.Tensor, b: tfType.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tfType.Tensor4D, b as tfType.Tensor4D, c.stride, c.pad), dyT)))([xt, wt]);
+      const [gx, gw] = tf.grads((a: tfType.Tensor, b: tfType.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tfType.Tensor4D, b as tfType.Tensor4D, c.stride, c.pad), dyT)),
+      )([xt, wt]);
       const ref = convGradsReference(tf, c, x, w, dy, y.shape);
       const ex = relativeError(gx.dataSync(), ref.dx);
       const ew = relativeError(gw.dataSync(), ref.dw);
@@ -100,7 +103,9 @@ test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the p
         for (let k = 0; k < 6; k++) s += a2[i * 6 + k] * c[j * 6 + k];
         assert.ok(Math.abs(gotT[i * 9 + j] - s) < 1e-5, `transposeB (${i}, ${j})`);
       }
-    const fused = tf.fused.matMul({ a: tf.tensor2d(b, [6, 5]), b: tf.tensor2d(b, [6, 5]), transposeA: false, transposeB: true, bias: tf.ones([6]) }).dataSync();
+    const fused = tf.fused
+      .matMul({ a: tf.tensor2d(b, [6, 5]), b: tf.tensor2d(b, [6, 5]), transposeA: false, transposeB: true, bias: tf.ones([6]) })
+      .dataSync();
     for (let i = 0; i < 6; i++) {
       let s = 1;
       for (let k = 0; k < 5; k++) s += b[i * 5 + k] * b[i * 5 + k];
@@ -112,7 +117,10 @@ test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the p
 test('row gathers on wasm (the batch of every step) pick the right rows; other gathers still work', async () => {
   const tf = await testTf();
   tf.tidy(() => {
-    const x = tf.tensor2d(Float32Array.from({ length: 5 * 3 }, (_, i) => i), [5, 3]);
+    const x = tf.tensor2d(
+      Float32Array.from({ length: 5 * 3 }, (_, i) => i),
+      [5, 3],
+    );
     assert.deepEqual(Array.from(tf.gather(x, tf.tensor1d([4, 0, 4, 2], 'int32')).dataSync()), [12, 13, 14, 0, 1, 2, 12, 13, 14, 6, 7, 8]);
     assert.deepEqual(Array.from(tf.gather(x, tf.tensor1d([2, 0], 'int32'), 1).dataSync()), [2, 0, 5, 3, 8, 6, 11, 9, 14, 12]);
   });
@@ -120,7 +128,13 @@ test('row gathers on wasm (the batch of every step) pick the right rows; other g
 
 test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transposes, fused bias + LeakyReLU', async () => {
   const tf = await testTf();
-  const shapes: Array<[number, number, number]> = [[1, 1, 1], [5, 7, 3], [13, 17, 19], [65, 33, 129], [7, 300, 2]];
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [5, 7, 3],
+    [13, 17, 19],
+    [65, 33, 129],
+    [7, 300, 2],
+  ];
   for (const [m, n, k] of shapes) {
     const a = Rng.for(m, 1).fillUniform(new Float32Array(m * k), -1, 1);
     const b = Rng.for(n, 2).fillUniform(new Float32Array(k * n), -1, 1);
@@ -128,17 +142,31 @@ test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transp
     const want = new Float64Array(m * n);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let q = 0; q < k; q++) want[i * n + j] += a[i * k + q] * b[q * n + j];
     // Stored transposed copies, to ask for the same product with each transpose flag.
-    const aT = new Float32Array(k * m), bT = new Float32Array(n * k);
+    const aT = new Float32Array(k * m),
+      bT = new Float32Array(n * k);
     for (let i = 0; i < m; i++) for (let q = 0; q < k; q++) aT[q * m + i] = a[i * k + q];
     for (let q = 0; q < k; q++) for (let j = 0; j < n; j++) bT[j * k + q] = b[q * n + j];
     tf.tidy(() => {
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
         const A = ta ? tf.tensor2d(aT, [k, m]) : tf.tensor2d(a, [m, k]);
         const B = tb ? tf.tensor2d(bT, [n, k]) : tf.tensor2d(b, [k, n]);
         const got = tf.matMul(A, B, ta, tb).dataSync();
         assert.ok(relativeError(got, want) < 1e-5, `${m}x${n}x${k} transposeA=${ta} transposeB=${tb}`);
       }
-      const fused = tf.fused.matMul({ a: tf.tensor2d(a, [m, k]), b: tf.tensor2d(b, [k, n]), bias: tf.tensor1d(bias), activation: 'leakyrelu', leakyreluAlpha: 0.2 }).dataSync();
+      const fused = tf.fused
+        .matMul({
+          a: tf.tensor2d(a, [m, k]),
+          b: tf.tensor2d(b, [k, n]),
+          bias: tf.tensor1d(bias),
+          activation: 'leakyrelu',
+          leakyreluAlpha: 0.2,
+        })
+        .dataSync();
       const wantFused = want.map((v, i) => {
         const z = v + bias[i % n];
         return z > 0 ? z : 0.2 * z;

@@ -38,7 +38,10 @@ const plainRun = path.join(work, 'plain');
 const condRun = path.join(work, 'cond');
 
 before(() => {
-  for (const [dir, extra] of [[plainRun, []], [condRun, ['--conditional']]] as const) {
+  for (const [dir, extra] of [
+    [plainRun, []],
+    [condRun, ['--conditional']],
+  ] as const) {
     const t = gan(['train', '--epochs', '1', '--limit', '512', '--seed', '3', '--out', dir, ...extra]);
     assert.equal(t.code, 0, t.stderr);
   }
@@ -71,7 +74,10 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
   const grid = path.join(work, 'first.png');
   assert.equal(gan(['sample', '--run', plainRun, '--n', '4', '--out', grid]).code, 0);
   const png = PNG.sync.read(fs.readFileSync(grid));
-  assert.deepEqual(Array.from(gif.frames[0]), Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]));
+  assert.deepEqual(
+    Array.from(gif.frames[0]),
+    Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]),
+  );
 
   // A conditional walk starts at gan sample's digits 0-9 (one per row) and morphs them.
   const condWalk = path.join(work, 'cond-walk.gif');
@@ -83,7 +89,10 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
   const digits = path.join(work, 'digits.png');
   assert.equal(gan(['sample', '--run', condRun, '--n', '10', '--out', digits]).code, 0);
   const dpng = PNG.sync.read(fs.readFileSync(digits));
-  assert.deepEqual(Array.from(cgif.frames[0]), Array.from({ length: dpng.width * dpng.height }, (_, i) => dpng.data[4 * i]));
+  assert.deepEqual(
+    Array.from(cgif.frames[0]),
+    Array.from({ length: dpng.width * dpng.height }, (_, i) => dpng.data[4 * i]),
+  );
   assert.ok(diff(cgif.frames[1], cgif.frames[0]) > 0);
 });
 
@@ -100,7 +109,11 @@ test('bad input: report without metrics or grids, an unwritable or foreign --web
   fs.writeFileSync(file, 'x');
   oneLineFailure(gan(['export', '--run', plainRun, '--web', path.join(file, 'site')]), 2, /a-file is a file, not a folder/);
   // A folder nobody may write to, root included (sysfs refuses new entries).
-  oneLineFailure(gan(['export', '--run', plainRun, '--web', '/sys/gan-site']), 1, /cannot write the site to \/sys\/gan-site: (permission denied|the file system is read-only).*--web DIR.*nothing was written/);
+  oneLineFailure(
+    gan(['export', '--run', plainRun, '--web', '/sys/gan-site']),
+    1,
+    /cannot write the site to \/sys\/gan-site: (permission denied|the file system is read-only).*--web DIR.*nothing was written/,
+  );
   assert.ok(!fs.existsSync('/sys/gan-site'));
   const foreign = path.join(work, 'foreign');
   fs.mkdirSync(foreign);
@@ -108,13 +121,20 @@ test('bad input: report without metrics or grids, an unwritable or foreign --web
   oneLineFailure(gan(['export', '--run', plainRun, '--web', foreign]), 2, /is not empty and is not a gan web export/);
   assert.deepEqual(fs.readdirSync(foreign), ['notes.txt']);
   oneLineFailure(gan(['export', '--run', plainRun]), 2, /needs --web DIR/);
-  assert.deepEqual(fs.readdirSync(work).filter((n) => n.includes('.tmp-')), []);
+  assert.deepEqual(
+    fs.readdirSync(work).filter((n) => n.includes('.tmp-')),
+    [],
+  );
 
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as net.AddressInfo).port;
   try {
-    oneLineFailure(gan(['serve', '--run', plainRun, '--port', String(port)]), 1, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use.*--port`));
+    oneLineFailure(
+      gan(['serve', '--run', plainRun, '--port', String(port)]),
+      1,
+      new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use.*--port`),
+    );
   } finally {
     blocker.close();
   }
@@ -163,7 +183,10 @@ const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, 
 
 /** A slider moves the chosen digit's latent point; Play animates a walk, and stops. */
 async function slidersAndWalk(page: Page): Promise<void> {
-  const focus = () => page.evaluate(() => Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data));
+  const focus = () =>
+    page.evaluate(() =>
+      Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data),
+    );
   const before = await focus();
   await page.evaluate(() => {
     const s = document.querySelector('#sliders input') as HTMLInputElement;
@@ -173,11 +196,26 @@ async function slidersAndWalk(page: Page): Promise<void> {
     t.value = '3';
     t.dispatchEvent(new Event('input'));
   });
-  await page.waitForFunction((b) => Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some((v, i) => v !== b[i]), before);
-  const walkPixels = () => page.evaluate(() => Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data));
+  await page.waitForFunction(
+    (b) =>
+      Array.from((document.getElementById('focus') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some(
+        (v, i) => v !== b[i],
+      ),
+    before,
+  );
+  const walkPixels = () =>
+    page.evaluate(() =>
+      Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data),
+    );
   await page.click('#play');
   const w0 = await walkPixels();
-  await page.waitForFunction((b) => Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some((v, i) => v !== b[i]), w0);
+  await page.waitForFunction(
+    (b) =>
+      Array.from((document.getElementById('walk') as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data).some(
+        (v, i) => v !== b[i],
+      ),
+    w0,
+  );
   await page.click('#play');
 }
 
@@ -188,7 +226,7 @@ async function openPage(context: BrowserContext, url: string): Promise<Page> {
   return page;
 }
 
-test('the exported page in headless Chromium: local only, no console error, Generate, digit picker, sliders, walk, and gan sample\'s pixels', async (t) => {
+test("the exported page in headless Chromium: local only, no console error, Generate, digit picker, sliders, walk, and gan sample's pixels", async (t) => {
   if (!fs.existsSync(CHROMIUM)) {
     if (process.env.CI) assert.fail(`${CHROMIUM} is missing: .ci/run installs it with apt-get install -y chromium`);
     t.skip(`${CHROMIUM} is not installed (apt-get install -y chromium)`);
@@ -206,7 +244,14 @@ test('the exported page in headless Chromium: local only, no console error, Gene
   const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+    ],
   });
   const offsite: string[] = [];
   const problems: string[] = [];
@@ -230,7 +275,10 @@ test('the exported page in headless Chromium: local only, no console error, Gene
     const cli = await samplePixels(condRun, { seed: 7, n: 20 });
     assert.equal(first.gray.length, cli.length);
     // Another backend's float arithmetic may round a pixel the other way: at most one level.
-    assert.ok(maxDiff(first.gray, cli) <= 1, `page (${await page.evaluate(() => (window as unknown as { gan: { backend: string } }).gan.backend)}) vs gan sample: ${differing(first.gray, cli)} pixels differ, by up to ${maxDiff(first.gray, cli)}`);
+    assert.ok(
+      maxDiff(first.gray, cli) <= 1,
+      `page (${await page.evaluate(() => (window as unknown as { gan: { backend: string } }).gan.backend)}) vs gan sample: ${differing(first.gray, cli)} pixels differ, by up to ${maxDiff(first.gray, cli)}`,
+    );
 
     // Generate: the next seed, new digits, with strokes on a dark background.
     await page.click('#generate');
@@ -255,7 +303,10 @@ test('the exported page in headless Chromium: local only, no console error, Gene
 
     // The same arithmetic on both sides (tfjs's plain-JS backend): the same latent vectors and
     // exactly gan sample's pixels, for the plain MLP (no digit picker) too.
-    for (const [url, run, conditional] of [[cond, condRun, true], [plain, plainRun, false]] as const) {
+    for (const [url, run, conditional] of [
+      [cond, condRun, true],
+      [plain, plainRun, false],
+    ] as const) {
       const p = await openPage(context, `${url}?seed=5&n=20&backend=cpu`);
       assert.equal(await p.isVisible('#digit-picker'), conditional);
       const latents = await p.evaluate(() => (window as unknown as { gan: { latents(): number[] } }).gan.latents());

@@ -10,7 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from './helpers';
 import { missingWebGpuPackages, probeWebGpuAdapter } from '../src/backends';
-import { installWebGpuUploadFix, uninstallWebGpuUploadFix, uploadToGpuByWriteBuffer, WEBGPU_UPLOAD_FIX_VERSION, type WebGpuUploadBackend } from '../src/backends/webgpu/upload';
+import {
+  installWebGpuUploadFix,
+  uninstallWebGpuUploadFix,
+  uploadToGpuByWriteBuffer,
+  WEBGPU_UPLOAD_FIX_VERSION,
+  type WebGpuUploadBackend,
+} from '../src/backends/webgpu/upload';
 import { installWebGpuReadSyncGuard } from '../src/backends/webgpu/read';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
@@ -41,18 +47,24 @@ test('--backend webgpu without an adapter: one line naming gan doctor, exit 1, n
   assert.equal(fs.existsSync(out), false);
 });
 
-test('--backend webgpu with an adapter: it loads, names the adapter, applies the upload fix and computes', { timeout: 300_000 }, async (t) => {
-  const a = await adapter();
-  if (!a.adapter) return t.skip(`no WebGPU adapter here: ${a.error}`);
-  // The backend loads and computes in its own process (one backend family per process).
-  const probe = spawnSync(process.execPath, [path.resolve(__dirname, '..', 'src', 'backends', 'probe.js'), 'backend', 'webgpu'], { encoding: 'utf8' });
-  const line = probe.stdout.split('\n').find((l) => l.startsWith('GAN_PROBE_RESULT '));
-  assert.ok(line, probe.stderr);
-  const result = JSON.parse(line!.slice('GAN_PROBE_RESULT '.length));
-  assert.ok(result.ok && result.computes, JSON.stringify(result));
-  assert.match(result.notice, /backend: webgpu, GPU through WebGPU/);
-  assert.match(result.notice, /upload fix on/);
-});
+test(
+  '--backend webgpu with an adapter: it loads, names the adapter, applies the upload fix and computes',
+  { timeout: 300_000 },
+  async (t) => {
+    const a = await adapter();
+    if (!a.adapter) return t.skip(`no WebGPU adapter here: ${a.error}`);
+    // The backend loads and computes in its own process (one backend family per process).
+    const probe = spawnSync(process.execPath, [path.resolve(__dirname, '..', 'src', 'backends', 'probe.js'), 'backend', 'webgpu'], {
+      encoding: 'utf8',
+    });
+    const line = probe.stdout.split('\n').find((l) => l.startsWith('GAN_PROBE_RESULT '));
+    assert.ok(line, probe.stderr);
+    const result = JSON.parse(line!.slice('GAN_PROBE_RESULT '.length));
+    assert.ok(result.ok && result.computes, JSON.stringify(result));
+    assert.match(result.notice, /backend: webgpu, GPU through WebGPU/);
+    assert.match(result.notice, /upload fix on/);
+  },
+);
 
 test('the upload fix replaces uploadToGPU on the WebGPUBackend class of the pinned version, and only there', { skip: noPackages }, () => {
   const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: { uploadToGPU: unknown } } };
@@ -82,7 +94,10 @@ test('the upload fix replaces uploadToGPU on the WebGPUBackend class of the pinn
 
 /** A stand-in for the parts of a WebGPUBackend uploadToGPU touches, recording what it is asked. */
 function recordingBackend(tensors: Map<object, { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource?: unknown }>) {
-  const calls: { acquire: unknown[][]; writes: Array<{ buffer: object; offset: number; data: ArrayBufferView }> } = { acquire: [], writes: [] };
+  const calls: { acquire: unknown[][]; writes: Array<{ buffer: object; offset: number; data: ArrayBufferView }> } = {
+    acquire: [],
+    writes: [],
+  };
   const backend: WebGpuUploadBackend = {
     tensorMap: { get: (id) => tensors.get(id)! as ReturnType<WebGpuUploadBackend['tensorMap']['get']> },
     bufferManager: {
@@ -104,7 +119,11 @@ test('the upload override: a pooled buffer filled by queue.writeBuffer, never ma
   Object.assign(globalThis, { GPUBufferUsage: usage });
   const want = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST;
 
-  const f32 = {}, bool = {}, out = {}, resident = {}, scalar = {};
+  const f32 = {},
+    bool = {},
+    out = {},
+    resident = {},
+    scalar = {};
   const tensors = new Map<object, { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource?: unknown }>([
     [f32, { dtype: 'float32', shape: [2, 2], values: new Float32Array([1, 2, 3, 4]) }],
     [bool, { dtype: 'bool', shape: [3], values: new Uint8Array([1, 0, 1]) }],
@@ -116,7 +135,12 @@ test('the upload override: a pooled buffer filled by queue.writeBuffer, never ma
   for (const id of [f32, bool, out, resident, scalar]) uploadToGpuByWriteBuffer.call(backend, id);
 
   // One acquisition per tensor not yet on the GPU, with tfjs's usage and no mappedAtCreation.
-  assert.deepEqual(calls.acquire, [[16, want], [12, want], [20, want], [4, want]]);
+  assert.deepEqual(calls.acquire, [
+    [16, want],
+    [12, want],
+    [20, want],
+    [4, want],
+  ]);
   assert.equal(calls.writes.length, 3, 'the output tensor (no values) is allocated, not written');
   assert.deepEqual(Array.from(calls.writes[0].data as Float32Array), [1, 2, 3, 4]);
   assert.ok(calls.writes[0].data instanceof Float32Array);
@@ -140,7 +164,8 @@ test('dataSync of a GPU tensor on webgpu in Node: a clear error instead of Offsc
   }
   installWebGpuReadSyncGuard(FakeBackend);
   const b = new FakeBackend();
-  const onCpu = {}, onGpu = {};
+  const onCpu = {},
+    onGpu = {};
   b.tensorMap.set(onCpu, { values: new Float32Array([1]), dtype: 'float32' });
   b.tensorMap.set(onGpu, { dtype: 'float32' });
   assert.deepEqual(b.readSync(onCpu), new Float32Array([1]));

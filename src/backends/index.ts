@@ -137,7 +137,8 @@ interface DawnModule {
   globals: object;
 }
 
-let webGpu: { gpu: ReturnType<DawnModule['create']>; adapter?: Record<string, string | number | boolean>; uploadFix?: UploadFixResult } | undefined;
+let webGpu:
+  { gpu: ReturnType<DawnModule['create']>; adapter?: Record<string, string | number | boolean>; uploadFix?: UploadFixResult } | undefined;
 
 /**
  * Provides WebGPU to this process from Dawn's Node binding: its globals (GPUBuffer,
@@ -256,7 +257,10 @@ function notFastestHint(name: BackendName): string {
  * Loads and activates a backend. `auto` takes the best that loads; a named backend that cannot
  * load is an error naming what to install. Loading twice in one process returns the first.
  */
-export async function loadBackend(choice: BackendChoice = 'auto', opts: { threads?: number; webgpuAdapterProbe?: boolean } = {}): Promise<LoadedBackend> {
+export async function loadBackend(
+  choice: BackendChoice = 'auto',
+  opts: { threads?: number; webgpuAdapterProbe?: boolean } = {},
+): Promise<LoadedBackend> {
   if (loaded && (choice === 'auto' || choice === loaded.name)) return loaded;
   if (loaded) throw new BackendError(`backend ${loaded.name} is already active in this process; cannot switch to ${choice}`);
 
@@ -278,7 +282,16 @@ export async function loadBackend(choice: BackendChoice = 'auto', opts: { thread
     if (choice === 'auto' ? name === 'webgpu' : choice !== name) continue;
     const failure = await attempt();
     if (failure === undefined) {
-      const what = name === 'tensorflow-gpu' ? 'TensorFlow with CUDA (tfjs-node-gpu)' : name === 'tensorflow' ? 'native TensorFlow on the CPU (tfjs-node)' : name === 'webgpu' ? webGpuDescription() : name === 'wasm' ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}, ${nativeGemmStatus()}` : 'pure JavaScript (slow)';
+      const what =
+        name === 'tensorflow-gpu'
+          ? 'TensorFlow with CUDA (tfjs-node-gpu)'
+          : name === 'tensorflow'
+            ? 'native TensorFlow on the CPU (tfjs-node)'
+            : name === 'webgpu'
+              ? webGpuDescription()
+              : name === 'wasm'
+                ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}, ${nativeGemmStatus()}`
+                : 'pure JavaScript (slow)';
       loaded = { tf, name, notice: `backend: ${name}, ${what}${notFastestHint(name)}` };
       return loaded;
     }
@@ -294,6 +307,7 @@ export async function loadBackend(choice: BackendChoice = 'auto', opts: { thread
     const fix = /not installed/.test(failures[0]) ? `Install it with: ${WEBGPU_INSTALL}; ` : '';
     throw new BackendError(`backend webgpu is not available (${failures[0]})`, `${fix}${DOCTOR_HINT}`);
   }
-  if (choice !== 'auto') throw new BackendError(`backend ${choice} is not available (${failures[0]})`, `Reinstall with npm ci; ${DOCTOR_HINT}`);
+  if (choice !== 'auto')
+    throw new BackendError(`backend ${choice} is not available (${failures[0]})`, `Reinstall with npm ci; ${DOCTOR_HINT}`);
   throw new BackendError(`no tfjs backend could load: ${failures.join('; ')}`, `Reinstall with npm ci; ${DOCTOR_HINT}`);
 }

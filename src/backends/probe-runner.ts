@@ -23,7 +23,6 @@ export interface ProbeOutcome<T> {
   ms: number;
 }
 
-
 /** Lines of stderr worth showing: native warnings and errors, not stack frames or blank lines. */
 export function meaningfulStderr(stderr: string): string[] {
   return stderr
@@ -52,7 +51,10 @@ export function runProbe<T>(args: string[], timeoutMs: number, env: NodeJS.Proce
       clearTimeout(timer);
       const ms = Date.now() - started;
       const stderrLines = meaningfulStderr(stderr);
-      const line = stdout.split('\n').reverse().find((l) => l.startsWith(PROBE_MARKER));
+      const line = stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith(PROBE_MARKER));
       if (line) {
         try {
           resolve({ result: JSON.parse(line.slice(PROBE_MARKER.length)) as T, stderrLines, ms });
@@ -64,7 +66,8 @@ export function runProbe<T>(args: string[], timeoutMs: number, env: NodeJS.Proce
       let error: string;
       if (spawnError) error = `could not start a child process: ${spawnError.message}`;
       else if (timedOut) error = `no answer within ${Math.round(timeoutMs / 1000)} s (a hung driver or library?)`;
-      else error = `the check crashed (${signal ? `signal ${signal}` : `exit code ${code}`})${stderrLines.length ? `: ${stderrLines[stderrLines.length - 1]}` : ''}`;
+      else
+        error = `the check crashed (${signal ? `signal ${signal}` : `exit code ${code}`})${stderrLines.length ? `: ${stderrLines[stderrLines.length - 1]}` : ''}`;
       resolve({ error, stderrLines, ms });
     };
     child.on('error', (e) => finish(null, null, e));

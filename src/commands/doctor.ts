@@ -12,7 +12,10 @@ function mark(ok: boolean): string {
 
 function line(label: string, f: Finding | undefined): string[] {
   if (!f) return [];
-  return [`  ${label.padEnd(16)} ${mark(f.ok).padEnd(8)}${f.detail}`, ...(f.ok || !f.fix ? [] : [`  ${''.padEnd(16)} ${''.padEnd(8)}fix: ${f.fix}`])];
+  return [
+    `  ${label.padEnd(16)} ${mark(f.ok).padEnd(8)}${f.detail}`,
+    ...(f.ok || !f.fix ? [] : [`  ${''.padEnd(16)} ${''.padEnd(8)}fix: ${f.fix}`]),
+  ];
 }
 
 export function formatDoctor(r: DoctorReport): string[] {
@@ -20,13 +23,19 @@ export function formatDoctor(r: DoctorReport): string[] {
   out.push('system');
   out.push(...line('node', r.node), ...line('npm', r.npm), ...line('GPU', { ...r.gpus, fix: undefined }));
   const f = r.cpu.features;
-  const feats = f ? `AVX2 ${f.avx2 ? 'yes' : 'no'}, AVX-512 ${f.avx512f ? 'yes' : 'no'}, FMA ${f.fma ? 'yes' : 'no'}` : r.cpu.featuresSource;
-  out.push(`  ${'cpu'.padEnd(16)} ${''.padEnd(8)}${r.cpu.model}; ${r.cpu.threads} threads usable (${r.cpu.logicalCpus} logical CPUs); ${feats}`);
+  const feats = f
+    ? `AVX2 ${f.avx2 ? 'yes' : 'no'}, AVX-512 ${f.avx512f ? 'yes' : 'no'}, FMA ${f.fma ? 'yes' : 'no'}`
+    : r.cpu.featuresSource;
+  out.push(
+    `  ${'cpu'.padEnd(16)} ${''.padEnd(8)}${r.cpu.model}; ${r.cpu.threads} threads usable (${r.cpu.logicalCpus} logical CPUs); ${feats}`,
+  );
   out.push('', 'native addon (matrix products, convolutions and Adam on the CPU)');
   out.push(...line('gemm.node', r.nativeAddon));
   out.push('', `backends (auto takes: ${r.autoPicks ?? 'none'}; webgpu only when named: not yet measured faster)`);
   for (const b of r.backends) {
-    out.push(`  ${b.name.padEnd(16)} ${(b.ok ? 'loads' : 'no').padEnd(8)}${b.ok ? (b.notice ?? '').replace(/^backend: [^,]+, /, '').replace(/; for an NVIDIA GPU:.*$/, '') : b.error}`);
+    out.push(
+      `  ${b.name.padEnd(16)} ${(b.ok ? 'loads' : 'no').padEnd(8)}${b.ok ? (b.notice ?? '').replace(/^backend: [^,]+, /, '').replace(/; for an NVIDIA GPU:.*$/, '') : b.error}`,
+    );
     if (!b.ok && b.fix) out.push(`  ${''.padEnd(16)} ${''.padEnd(8)}fix: ${b.fix}`);
   }
   const g = r.tensorflowGpu;
@@ -35,13 +44,21 @@ export function formatDoctor(r: DoctorReport): string[] {
   out.push(...line('CUDA', g.cuda), ...line('cuDNN', g.cudnn), ...line('NVIDIA driver', g.driver), ...line('nvidia-smi', g.nvidiaSmi));
   const w = r.webgpu;
   out.push('', 'webgpu (@tensorflow/tfjs-backend-webgpu on Dawn, the webgpu package)');
-  out.push(...line('packages', w.packages), ...line('dawn.node', w.dawnNode), ...line('Vulkan loader', w.vulkanLoader), ...line('Vulkan driver', w.vulkanDrivers));
+  out.push(
+    ...line('packages', w.packages),
+    ...line('dawn.node', w.dawnNode),
+    ...line('Vulkan loader', w.vulkanLoader),
+    ...line('Vulkan driver', w.vulkanDrivers),
+  );
   out.push(...line('adapter', w.adapter), ...line('upload fix', w.uploadFix));
   out.push('');
   const missing = r.missing;
   if (missing.length) {
-    const noGpu = r.gpus.devices.length === 0 && !r.gpus.ok ? '; there is no GPU here, so the GPU pieces matter only on a machine with one' : '';
-    out.push(`${missing.length} missing piece${missing.length > 1 ? 's' : ''}${r.autoPicks ? ` (gan trains on ${r.autoPicks} here${noGpu})` : ''}:`);
+    const noGpu =
+      r.gpus.devices.length === 0 && !r.gpus.ok ? '; there is no GPU here, so the GPU pieces matter only on a machine with one' : '';
+    out.push(
+      `${missing.length} missing piece${missing.length > 1 ? 's' : ''}${r.autoPicks ? ` (gan trains on ${r.autoPicks} here${noGpu})` : ''}:`,
+    );
     for (const m of missing) out.push(`  - ${m.what}: ${m.fix}`);
   } else {
     out.push('nothing missing');

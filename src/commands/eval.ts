@@ -50,7 +50,7 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const info = (line: string) => (opts.json ? process.stderr.write(line + '\n') : log(line));
   // Check inputs before the backend loads and before any long work.
   const samples = opts.samples ? readSamplesFile(opts.samples, opts.n) : undefined;
-  const runDir = samples ? undefined : opts.run ?? newestRun(undefined, { withCheckpoint: true });
+  const runDir = samples ? undefined : (opts.run ?? newestRun(undefined, { withCheckpoint: true }));
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);
@@ -99,9 +99,12 @@ export async function classifierTrainCommand(opts: ClassifierCommandOptions): Pr
     epochs: opts.epochs,
     seed: opts.seed,
     onProgress: (p) => {
-      if (p.batch === p.batches || p.batch % 200 === 1) log(`epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}  loss ${p.loss.toFixed(4)}`);
+      if (p.batch === p.batches || p.batch % 200 === 1)
+        log(`epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}  loss ${p.loss.toFixed(4)}`);
     },
   });
   await saveClassifier(backend.tf, classifierDir(), c);
-  log(`classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${c.info.epochs} epochs, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`);
+  log(
+    `classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${c.info.epochs} epochs, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`,
+  );
 }

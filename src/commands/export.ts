@@ -20,7 +20,9 @@ export async function exportCommand(opts: ExportCommandOptions): Promise<void> {
   const backend = await loadBackend(opts.backend, { threads: 1 });
   const e = exportWeb(backend.tf, runDir, opts.web);
   for (const why of e.skipped) log(`skipped a damaged checkpoint: ${why}`);
-  log(`wrote a web page for ${path.basename(e.checkpoint)} (epoch ${e.epoch}) to ${e.dir} (${e.files} files, ${(e.bytes / 1e6).toFixed(1)} MB)`);
+  log(
+    `wrote a web page for ${path.basename(e.checkpoint)} (epoch ${e.epoch}) to ${e.dir} (${e.files} files, ${(e.bytes / 1e6).toFixed(1)} MB)`,
+  );
   log(`serve the folder with any static web server, e.g.: gan serve --run ${runDir}`);
 }
 
@@ -36,9 +38,21 @@ export interface ServeCommandOptions {
 function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRINUSE') reject(new GanError(`port ${port} on ${host} is in use`, 'Pass another --port N (or --port 0 for any free one), or stop the program using it'));
+      if (e.code === 'EADDRINUSE')
+        reject(
+          new GanError(
+            `port ${port} on ${host} is in use`,
+            'Pass another --port N (or --port 0 for any free one), or stop the program using it',
+          ),
+        );
       else if (e.code === 'EACCES') reject(new GanError(`no permission to listen on port ${port}`, 'Pass a --port above 1023'));
-      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new GanError(`cannot listen on --host ${host}: not an address of this machine`, 'Pass --host 127.0.0.1 (the default), or an address of this machine'));
+      else if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN')
+        reject(
+          new GanError(
+            `cannot listen on --host ${host}: not an address of this machine`,
+            'Pass --host 127.0.0.1 (the default), or an address of this machine',
+          ),
+        );
       else reject(e);
     });
     server.listen(port, host, () => resolve());
@@ -63,10 +77,11 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
     const e = exportWeb(backend.tf, runDir, path.join(runDir, RUN_WEB_DIR));
     for (const why of e.skipped) log(`skipped a damaged checkpoint: ${why}`);
     const files = sirv(e.dir, { dev: false, etag: true });
-    handler = (req, res) => files(req, res, () => {
-      res.statusCode = 404;
-      res.end('not found');
-    });
+    handler = (req, res) =>
+      files(req, res, () => {
+        res.statusCode = 404;
+        res.end('not found');
+      });
     const address = server.address() as { port: number; address: string; family: string };
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     log(`serving ${path.basename(e.checkpoint)} (epoch ${e.epoch}) of ${runDir} from ${e.dir}`);

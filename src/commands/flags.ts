@@ -4,8 +4,19 @@
  * (src/config/settings.ts); the tables here hold only the flags that are no setting.
  */
 import {
-  BACKEND_CHOICES, DEFAULT_TRICKS, PRESETS, PRESET_KIND, SETTING_LIST, SETTINGS, describeTricks, int, parseBackendChoice,
-  type Arch, type Kind, type Setting, type SettingKey,
+  BACKEND_CHOICES,
+  DEFAULT_TRICKS,
+  PRESETS,
+  PRESET_KIND,
+  SETTING_LIST,
+  SETTINGS,
+  describeTricks,
+  int,
+  parseBackendChoice,
+  type Arch,
+  type Kind,
+  type Setting,
+  type SettingKey,
 } from '../config';
 import { ConfigError } from '../util/errors';
 
@@ -46,7 +57,7 @@ const settingFlag = ([key, s]: [SettingKey, Setting<unknown>]): FlagSpec => ({
   flags: s.flag!,
   description: settingHelp(s),
   // A switch takes no argument: commander sets it to true.
-  kind: s.flag!.includes('<') ? s.flagKind ?? s.kind : undefined,
+  kind: s.flag!.includes('<') ? (s.flagKind ?? s.kind) : undefined,
   hidden: s.hidden,
   setting: key,
 });
@@ -60,14 +71,31 @@ function describePreset(arch: Arch): string {
 /** The flags of `gan train` that are no setting: where the run goes, how it reports, and the preset. */
 const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
-  { flags: '--log-every <steps>', description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)', kind: int(1, Number.MAX_SAFE_INTEGER) },
-  { flags: '--checkpoint-every <steps>', description: 'also write a checkpoint every N steps inside epochs (default: after each epoch)', kind: int(1, Number.MAX_SAFE_INTEGER) },
-  { flags: '--eval-every <epochs>', description: 'measure FID, Inception Score and mode coverage every K epochs (into metrics.jsonl) and keep the best checkpoint by FID in best/', kind: int(1, Number.MAX_SAFE_INTEGER) },
+  {
+    flags: '--log-every <steps>',
+    description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)',
+    kind: int(1, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    flags: '--checkpoint-every <steps>',
+    description: 'also write a checkpoint every N steps inside epochs (default: after each epoch)',
+    kind: int(1, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    flags: '--eval-every <epochs>',
+    description:
+      'measure FID, Inception Score and mode coverage every K epochs (into metrics.jsonl) and keep the best checkpoint by FID in best/',
+    kind: int(1, Number.MAX_SAFE_INTEGER),
+  },
   // Two samples at least: FID needs a covariance.
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', kind: int(2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
   // The stabilising tricks (src/train/tricks.ts), each off by default; README "Stabilising tricks".
-  { flags: '--preset <name>', description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`, kind: PRESET_KIND },
+  {
+    flags: '--preset <name>',
+    description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`,
+    kind: PRESET_KIND,
+  },
 ];
 
 /**
@@ -88,15 +116,38 @@ function parseDigit(text: string): number {
 }
 
 export const SAMPLE_FLAGS: FlagSpec[] = [
-  { flags: '--n <n>', description: 'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16)', kind: int(1, 10000) },
-  { flags: '--out <file>', description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk', default: 'grid.png' },
-  { flags: '--interpolate <k>', description: 'write a GIF of a smooth latent walk (spherical interpolation) through K random points and back', kind: int(2, 100) },
+  {
+    flags: '--n <n>',
+    description: 'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16)',
+    kind: int(1, 10000),
+  },
+  {
+    flags: '--out <file>',
+    description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk',
+    default: 'grid.png',
+  },
+  {
+    flags: '--interpolate <k>',
+    description: 'write a GIF of a smooth latent walk (spherical interpolation) through K random points and back',
+    kind: int(2, 100),
+  },
   { flags: '--frames <n>', description: 'with --interpolate: frames between two points (default: 12)', kind: int(1, 240) },
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
   { flags: '--seed <n>', description: 'seed of the noise', kind: seedKind, default: 0 },
-  { flags: '--nrow <n>', description: 'images per row of the grid (default: near-square; conditional runs: one row per digit)', kind: int(1, 10000) },
-  { flags: '--digit <d>', description: 'conditional runs: draw only this digit, 0-9 (default: every digit in equal shares, in rows)', parse: parseDigit },
-  { flags: '--raw-generator', description: 'sample the trained generator even when the run kept an EMA generator (--ema; used by default)' },
+  {
+    flags: '--nrow <n>',
+    description: 'images per row of the grid (default: near-square; conditional runs: one row per digit)',
+    kind: int(1, 10000),
+  },
+  {
+    flags: '--digit <d>',
+    description: 'conditional runs: draw only this digit, 0-9 (default: every digit in equal shares, in rows)',
+    parse: parseDigit,
+  },
+  {
+    flags: '--raw-generator',
+    description: 'sample the trained generator even when the run kept an EMA generator (--ema; used by default)',
+  },
 ];
 
 export const EVAL_FLAGS: FlagSpec[] = [
@@ -105,7 +156,10 @@ export const EVAL_FLAGS: FlagSpec[] = [
   { flags: '--n <n>', description: 'samples to generate and real images to compare, 2 to 60000', kind: int(2, 60000), default: 10000 },
   { flags: '--seed <n>', description: 'seed of the generated noise', kind: seedKind, default: 0 },
   { flags: '--json', description: 'one JSON object per row instead of a table' },
-  { flags: '--raw-generator', description: 'evaluate the trained generator even when the run kept an EMA generator (--ema; used by default)' },
+  {
+    flags: '--raw-generator',
+    description: 'evaluate the trained generator even when the run kept an EMA generator (--ema; used by default)',
+  },
 ];
 
 export const CLASSIFIER_FLAGS: FlagSpec[] = [
@@ -122,14 +176,21 @@ export const REPORT_FLAGS: FlagSpec[] = [
 ];
 
 export const EXPORT_FLAGS: FlagSpec[] = [
-  { flags: '--web <dir>', description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)' },
+  {
+    flags: '--web <dir>',
+    description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
+  },
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
 ];
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web' },
   { flags: '--port <n>', description: 'port to listen on (0: any free port)', kind: int(0, 65535), default: 8080 },
-  { flags: '--host <address>', description: 'address to listen on; another than 127.0.0.1 makes the page reachable from other machines', default: '127.0.0.1' },
+  {
+    flags: '--host <address>',
+    description: 'address to listen on; another than 127.0.0.1 makes the page reachable from other machines',
+    default: '127.0.0.1',
+  },
 ];
 
 export const DOCTOR_FLAGS: FlagSpec[] = [{ flags: '--json', description: 'one JSON object instead of text' }];

@@ -34,7 +34,9 @@ export class ProgressDisplay {
     if (!this.interactive) {
       if (this.logEvery && p.step - this.lastLoggedStep >= this.logEvery) {
         this.lastLoggedStep = p.step;
-        this.log(`epoch ${p.epoch}/${this.epochs}  step ${p.step}  ${p.iteration}/${p.itersPerEpoch}  ${p.itPerSec.toFixed(1)} it/s  d_loss ${fmt(p.means.d_loss, 3)}  g_loss ${fmt(p.means.g_loss, 3)}`);
+        this.log(
+          `epoch ${p.epoch}/${this.epochs}  step ${p.step}  ${p.iteration}/${p.itersPerEpoch}  ${p.itPerSec.toFixed(1)} it/s  d_loss ${fmt(p.means.d_loss, 3)}  g_loss ${fmt(p.means.g_loss, 3)}`,
+        );
       }
       return;
     }
@@ -52,7 +54,8 @@ export class ProgressDisplay {
     }
     this.bar = new SingleBar(
       {
-        format: 'epoch {epoch} {bar} {value}/{total} | {its} it/s | ETA {eta_formatted} | d_loss {d_loss} g_loss {g_loss} D(x) {d_real} D(G(z)) {d_fake}',
+        format:
+          'epoch {epoch} {bar} {value}/{total} | {its} it/s | ETA {eta_formatted} | d_loss {d_loss} g_loss {g_loss} D(x) {d_real} D(G(z)) {d_fake}',
         stream: process.stdout,
         hideCursor: true,
         clearOnComplete: true,

@@ -11,5 +11,7 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const runDir = opts.run ?? newestRun();
   const r = writeReport(runDir);
-  log(`wrote ${r.html} (${r.epochs} epochs, ${r.plots.length / 2} charts in ${runDir}/plots/, a ${r.frames}-frame ${r.timeline}) in ${r.seconds.toFixed(2)} s`);
+  log(
+    `wrote ${r.html} (${r.epochs} epochs, ${r.plots.length / 2} charts in ${runDir}/plots/, a ${r.frames}-frame ${r.timeline}) in ${r.seconds.toFixed(2)} s`,
+  );
 }

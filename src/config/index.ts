@@ -8,7 +8,16 @@
 import { ConfigError } from '../util/errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from '../backends';
 import { oneOf } from './kinds';
-import { CONFIG_FIELDS, DEFAULT_TRAIN, FIXED_ON_RESUME, SETTINGS, type Arch, type FieldSpec, type TrainConfig, type TrickConfig } from './settings';
+import {
+  CONFIG_FIELDS,
+  DEFAULT_TRAIN,
+  FIXED_ON_RESUME,
+  SETTINGS,
+  type Arch,
+  type FieldSpec,
+  type TrainConfig,
+  type TrickConfig,
+} from './settings';
 
 export * from './settings';
 export * from './kinds';
@@ -39,7 +48,10 @@ export const PRESET_NAMES = Object.keys(PRESETS);
 /** The trick flags of a config as they would be typed, for logs: "--label-smoothing 0.1 --one-sided". */
 export function describeTricks(c: TrickConfig): string {
   const out: string[] = [];
-  if (c.labelSmoothing > 0) out.push(`--label-smoothing ${c.labelSmoothing}${c.oneSided ? ' --one-sided' : ''}${c.smoothReal === 'uniform' ? ' --smooth-real uniform' : ''}`);
+  if (c.labelSmoothing > 0)
+    out.push(
+      `--label-smoothing ${c.labelSmoothing}${c.oneSided ? ' --one-sided' : ''}${c.smoothReal === 'uniform' ? ' --smooth-real uniform' : ''}`,
+    );
   if (c.instanceNoise > 0) out.push(`--instance-noise ${c.instanceNoise}${c.noiseDecay !== 1 ? ` --noise-decay ${c.noiseDecay}` : ''}`);
   if (c.featureMatching) out.push('--feature-matching');
   if (c.replay > 0) out.push(`--replay ${c.replay} --replay-fraction ${c.replayFraction}`);
@@ -55,7 +67,8 @@ export function describeTricks(c: TrickConfig): string {
  * the field, the value found and what it should be; empty when the config is usable.
  */
 export function configProblems(raw: unknown): string[] {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [`config is ${JSON.stringify(raw) ?? 'missing'}, not an object of settings`];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return [`config is ${JSON.stringify(raw) ?? 'missing'}, not an object of settings`];
   const obj = raw as Record<string, unknown>;
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(CONFIG_FIELDS) as Array<[string, FieldSpec]>) {
@@ -67,7 +80,8 @@ export function configProblems(raw: unknown): string[] {
     const want = spec.check(v);
     if (want) problems.push(`config.${key} is ${JSON.stringify(v)}, not ${want}`);
   }
-  for (const key of Object.keys(obj)) if (!(key in CONFIG_FIELDS)) problems.push(`config.${key} is not a setting this version of gan knows`);
+  for (const key of Object.keys(obj))
+    if (!(key in CONFIG_FIELDS)) problems.push(`config.${key} is not a setting this version of gan knows`);
   return problems;
 }
 
@@ -116,7 +130,8 @@ export function resolveTrainConfig(overrides: Partial<TrainConfig>): TrainConfig
   const config: TrainConfig = { ...DEFAULT_TRAIN, seed: randomSeed(), ...defined };
   if (config.limit !== undefined && config.limit < 1) throw new ConfigError('--limit must be at least 1');
   if (config.oneSided && config.labelSmoothing === 0) throw new ConfigError('--one-sided needs --label-smoothing S (S > 0)');
-  if (config.smoothReal === 'uniform' && config.labelSmoothing === 0) throw new ConfigError('--smooth-real uniform needs --label-smoothing S (S > 0)');
+  if (config.smoothReal === 'uniform' && config.labelSmoothing === 0)
+    throw new ConfigError('--smooth-real uniform needs --label-smoothing S (S > 0)');
   if (config.featureMatching && config.dRealOnly) throw new ConfigError('--feature-matching and --debug-d-real-only cannot be combined');
   return config;
 }

@@ -84,7 +84,9 @@ export function oneOf<const T extends Primitive>(values: readonly T[], noun?: st
     parser: (flag) => (text) => {
       const i = values.findIndex((v) => String(v) === text);
       if (i >= 0) return values[i];
-      throw new ConfigError(noun ? `unknown ${noun} '${text}'. ${flag} should be one of: ${list}` : `${flag} should be one of: ${list}; got '${text}'`);
+      throw new ConfigError(
+        noun ? `unknown ${noun} '${text}'. ${flag} should be one of: ${list}` : `${flag} should be one of: ${list}; got '${text}'`,
+      );
     },
     format: String,
   };
@@ -108,7 +110,8 @@ export function intList(lo: number, hi: number, minLength: number, maxLength: nu
       if (!parts.every((p) => WHOLE.test(p) && isWhole(Number(p), lo, hi))) {
         throw new ConfigError(`${flag} must be comma-separated whole numbers from ${lo} to ${hi} (e.g. 256,512), got '${text}'`);
       }
-      if (parts.length < minLength || parts.length > maxLength) throw new ConfigError(`${flag} must be ${counts} comma-separated whole numbers, got ${parts.length}`);
+      if (parts.length < minLength || parts.length > maxLength)
+        throw new ConfigError(`${flag} must be ${counts} comma-separated whole numbers, got ${parts.length}`);
       return parts.map(Number);
     },
     format: (v) => v.join(','),

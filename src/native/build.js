@@ -21,7 +21,9 @@ function findNodeGyp() {
     const npmDir = path.dirname(path.dirname(fs.realpathSync(process.env.npm_execpath || '')));
     candidates.push(path.join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   } catch {}
-  candidates.push(path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(
+    path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  );
   return candidates.find((c) => c && fs.existsSync(c));
 }
 

@@ -48,7 +48,14 @@ export function dcganGenerator(m: ModelConfig): NetworkSpec {
   const layers: LayerSpec[] = [{ kind: 'reshape', name: 'g_reshape', shape: [1, 1, zIn] }];
   const widths = [4 * c, 2 * c, c];
   widths.forEach((filters, i) => {
-    layers.push({ kind: 'convTranspose', name: `g_convt_${i + 1}`, filters, kernel: 4, stride: i === 0 ? 1 : 2, padding: i === 0 ? 'valid' : 'same' });
+    layers.push({
+      kind: 'convTranspose',
+      name: `g_convt_${i + 1}`,
+      filters,
+      kernel: 4,
+      stride: i === 0 ? 1 : 2,
+      padding: i === 0 ? 'valid' : 'same',
+    });
     layers.push({ kind: 'batchNorm', name: `g_bn_${i + 1}` });
     layers.push({ kind: 'activation', name: `g_relu_${i + 1}`, activation: 'relu' });
   });
@@ -79,7 +86,9 @@ export function dcganDiscriminator(m: ModelConfig): NetworkSpec {
   return {
     name: 'discriminator',
     input: [DCGAN_SIZE, DCGAN_SIZE, 1],
-    label: m.conditional ? { classes: LABEL_CLASSES, dim: plane, shape: [DCGAN_SIZE, DCGAN_SIZE, 1], layer: 'd_embedding', init: EMBEDDING_INIT } : undefined,
+    label: m.conditional
+      ? { classes: LABEL_CLASSES, dim: plane, shape: [DCGAN_SIZE, DCGAN_SIZE, 1], layer: 'd_embedding', init: EMBEDDING_INIT }
+      : undefined,
     layers,
     leak: m.leak,
     batchNorm: BN,

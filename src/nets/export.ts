@@ -27,12 +27,31 @@ function stockLayer(tf: Tf, layer: LayerSpec, net: NetworkSpec): tfType.layers.L
     case 'dense':
       return tf.layers.dense({ units: layer.units, activation: layer.activation, name: layer.name });
     case 'conv':
-      return tf.layers.conv2d({ filters: layer.filters, kernelSize: layer.kernel, strides: layer.stride, padding: layer.padding, useBias: false, name: layer.name });
+      return tf.layers.conv2d({
+        filters: layer.filters,
+        kernelSize: layer.kernel,
+        strides: layer.stride,
+        padding: layer.padding,
+        useBias: false,
+        name: layer.name,
+      });
     case 'convTranspose':
-      return tf.layers.conv2dTranspose({ filters: layer.filters, kernelSize: layer.kernel, strides: layer.stride, padding: layer.padding, useBias: false, name: layer.name });
+      return tf.layers.conv2dTranspose({
+        filters: layer.filters,
+        kernelSize: layer.kernel,
+        strides: layer.stride,
+        padding: layer.padding,
+        useBias: false,
+        name: layer.name,
+      });
     case 'batchNorm':
       // Keras' momentum is the weight of the old average: PyTorch's 0.1 is Keras' 0.9.
-      return tf.layers.batchNormalization({ axis: -1, momentum: 1 - net.batchNorm!.momentum, epsilon: net.batchNorm!.epsilon, name: layer.name });
+      return tf.layers.batchNormalization({
+        axis: -1,
+        momentum: 1 - net.batchNorm!.momentum,
+        epsilon: net.batchNorm!.epsilon,
+        name: layer.name,
+      });
     case 'activation':
       if (layer.activation === 'leakyrelu') return tf.layers.leakyReLU({ alpha: net.leak, name: layer.name });
       if (layer.activation === 'relu') return tf.layers.reLU({ name: layer.name });
@@ -90,5 +109,12 @@ export function exportMetadata(spec: NetworkSpec, arch: string, imageSize: numbe
         ? `images flattened row-major, ${imageSize}x${imageSize}, in [-1, 1] (background -1)`
         : `images ${out.join('x')} in [-1, 1] (background -1); the ${imageSize}x${imageSize} centre is the digit`
       : 'one logit per image: log-odds that it is real';
-  return { network: spec.name, arch, conditional, inputs, output: { shape: [null, ...out], meaning }, imageSize: spec.name === 'generator' ? imageSize : undefined };
+  return {
+    network: spec.name,
+    arch,
+    conditional,
+    inputs,
+    output: { shape: [null, ...out], meaning },
+    imageSize: spec.name === 'generator' ? imageSize : undefined,
+  };
 }

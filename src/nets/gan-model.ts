@@ -73,7 +73,9 @@ export class GanModel {
     const stack = this.discriminator.denseStack();
     if (!stack) return [];
     const widths = stack.layers.map((l) => l.bias.shape[0] as number);
-    return stack.dropout.flatMap((rate, i) => (rate > 0 ? [this.tf.tensor2d(rng.fillDropoutMask(new Float32Array(batch * widths[i]), rate), [batch, widths[i]])] : []));
+    return stack.dropout.flatMap((rate, i) =>
+      rate > 0 ? [this.tf.tensor2d(rng.fillDropoutMask(new Float32Array(batch * widths[i]), rate), [batch, widths[i]])] : [],
+    );
   }
 
   dispose(): void {
@@ -138,7 +140,13 @@ export function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: I
  * n images (bytes, 0 = background) from noise drawn from `rng`, in batches: for a conditional
  * model, `labels` says which digit each is (default: every digit in equal shares).
  */
-export function generatePixels(tf: Tf, model: GanModel, n: number, rng: Rng, opts: { batch?: number; labels?: Int32Array } = {}): Uint8Array {
+export function generatePixels(
+  tf: Tf,
+  model: GanModel,
+  n: number,
+  rng: Rng,
+  opts: { batch?: number; labels?: Int32Array } = {},
+): Uint8Array {
   const batch = opts.batch ?? 1000;
   const size = model.spec.imageSize;
   const labels = model.conditional ? (opts.labels ?? sampleLabels(n)) : undefined;

@@ -30,7 +30,9 @@ export function mlpGenerator(m: ModelConfig): NetworkSpec {
   return {
     name: 'generator',
     input: [m.latentDim],
-    label: m.conditional ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'g_embedding', init: EMBEDDING_INIT } : undefined,
+    label: m.conditional
+      ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'g_embedding', init: EMBEDDING_INIT }
+      : undefined,
     layers,
     leak: m.leak,
     init: torchInit,
@@ -51,7 +53,9 @@ export function mlpDiscriminator(m: ModelConfig): NetworkSpec {
   return {
     name: 'discriminator',
     input: [m.imageSize * m.imageSize],
-    label: m.conditional ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'd_embedding', init: EMBEDDING_INIT } : undefined,
+    label: m.conditional
+      ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'd_embedding', init: EMBEDDING_INIT }
+      : undefined,
     layers,
     leak: m.leak,
     init: torchInit,

@@ -67,7 +67,8 @@ export class Network {
     readonly variables: Variable[],
   ) {
     this.params = paramSpecs(spec);
-    if (variables.length !== this.params.length) throw new Error(`${spec.name}: ${variables.length} variables for ${this.params.length} parameters`);
+    if (variables.length !== this.params.length)
+      throw new Error(`${spec.name}: ${variables.length} variables for ${this.params.length} parameters`);
     this.byName = new Map(this.params.map((p, i) => [p.name, variables[i]]));
   }
 
@@ -76,7 +77,11 @@ export class Network {
     // Variable names must be unique per process (tests build many models).
     const id = ++instanceCounter;
     const vars = paramSpecs(spec).map((p) => {
-      const values = initialValues(p.init, p.shape.reduce((a, b) => a * b, 1), rng);
+      const values = initialValues(
+        p.init,
+        p.shape.reduce((a, b) => a * b, 1),
+        rng,
+      );
       // tidy disposes the initial tensor; the variable keeps its own buffer.
       return tf.tidy(() => tf.variable(tf.tensor(values, p.shape), p.trainable, `${spec.name}${id}/${p.name}`));
     });
@@ -87,7 +92,11 @@ export class Network {
   static fromValues(tf: Tf, spec: NetworkSpec, values: Tensor[], trainable = false): Network {
     const id = ++instanceCounter;
     const specs = paramSpecs(spec);
-    return new Network(tf, spec, values.map((v, i) => tf.variable(v, trainable && specs[i].trainable, `${spec.name}${id}/${specs[i].name}`)));
+    return new Network(
+      tf,
+      spec,
+      values.map((v, i) => tf.variable(v, trainable && specs[i].trainable, `${spec.name}${id}/${specs[i].name}`)),
+    );
   }
 
   get(name: string): Variable {
@@ -120,7 +129,10 @@ export class Network {
     if (!labels) throw new Error(`${this.spec.name} is conditional: labels are required`);
     // The lookup as onehot(labels) [B, 10] x E [10, dim]: exact (one 1 per row), and its
     // gradient is a matmul, where tf.gather's needs UnsortedSegmentSum (no wasm kernel).
-    const rows = tf.matMul(tf.oneHot(labels, l.classes).toFloat() as tfType.Tensor2D, this.get(`${l.layer}/embeddings`) as Tensor as tfType.Tensor2D);
+    const rows = tf.matMul(
+      tf.oneHot(labels, l.classes).toFloat() as tfType.Tensor2D,
+      this.get(`${l.layer}/embeddings`) as Tensor as tfType.Tensor2D,
+    );
     const e = tf.reshape(rows, [x.shape[0], ...l.shape]);
     return tf.concat([x, e], -1);
   }
@@ -140,7 +152,11 @@ export class Network {
       if (stopAfter !== undefined && index > stopAfter) break;
       switch (layer.kind) {
         case 'dense': {
-          const y = tf.fused.matMul({ a: h as tfType.Tensor2D, b: this.get(`${layer.name}/kernel`) as Tensor as tfType.Tensor2D, bias: this.get(`${layer.name}/bias`) });
+          const y = tf.fused.matMul({
+            a: h as tfType.Tensor2D,
+            b: this.get(`${layer.name}/kernel`) as Tensor as tfType.Tensor2D,
+            bias: this.get(`${layer.name}/bias`),
+          });
           h = layer.activation === 'tanh' ? tf.tanh(y) : y;
           break;
         }
@@ -149,8 +165,17 @@ export class Network {
           break;
         case 'convTranspose': {
           const [, hh, ww] = h.shape;
-          const out = layer.padding === 'same' ? [hh * layer.stride, ww * layer.stride] : [(hh - 1) * layer.stride + layer.kernel, (ww - 1) * layer.stride + layer.kernel];
-          h = tf.conv2dTranspose(h as tfType.Tensor4D, this.get(`${layer.name}/kernel`) as Tensor as tfType.Tensor4D, [b, out[0], out[1], layer.filters], layer.stride, layer.padding);
+          const out =
+            layer.padding === 'same'
+              ? [hh * layer.stride, ww * layer.stride]
+              : [(hh - 1) * layer.stride + layer.kernel, (ww - 1) * layer.stride + layer.kernel];
+          h = tf.conv2dTranspose(
+            h as tfType.Tensor4D,
+            this.get(`${layer.name}/kernel`) as Tensor as tfType.Tensor4D,
+            [b, out[0], out[1], layer.filters],
+            layer.stride,
+            layer.padding,
+          );
           break;
         }
         case 'batchNorm': {

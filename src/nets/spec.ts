@@ -69,7 +69,9 @@ export function joinedInputShape(net: NetworkSpec): number[] {
   const lead = net.input.slice(0, -1);
   const labelLead = net.label.shape.slice(0, -1);
   if (JSON.stringify(lead) !== JSON.stringify(labelLead) || prod(net.label.shape) !== net.label.dim) {
-    throw new Error(`${net.name}: label embedding shape ${JSON.stringify(net.label.shape)} does not join input ${JSON.stringify(net.input)}`);
+    throw new Error(
+      `${net.name}: label embedding shape ${JSON.stringify(net.label.shape)} does not join input ${JSON.stringify(net.input)}`,
+    );
   }
   return [...lead, net.input.at(-1)! + net.label.shape.at(-1)!];
 }
@@ -81,7 +83,8 @@ export function layerOutputShape(layer: LayerSpec, inShape: number[]): number[] 
       return [layer.units];
     case 'conv': {
       const [h, w] = inShape;
-      const out = (n: number) => (layer.padding === 'same' ? Math.ceil(n / layer.stride) : Math.floor((n - layer.kernel) / layer.stride) + 1);
+      const out = (n: number) =>
+        layer.padding === 'same' ? Math.ceil(n / layer.stride) : Math.floor((n - layer.kernel) / layer.stride) + 1;
       return [out(h), out(w), layer.filters];
     }
     case 'convTranspose': {
@@ -90,7 +93,8 @@ export function layerOutputShape(layer: LayerSpec, inShape: number[]): number[] 
       return [out(h), out(w), layer.filters];
     }
     case 'reshape':
-      if (prod(layer.shape) !== prod(inShape)) throw new Error(`reshape ${layer.name}: ${JSON.stringify(inShape)} cannot become ${JSON.stringify(layer.shape)}`);
+      if (prod(layer.shape) !== prod(inShape))
+        throw new Error(`reshape ${layer.name}: ${JSON.stringify(inShape)} cannot become ${JSON.stringify(layer.shape)}`);
       return layer.shape;
     case 'flatten':
       return [prod(inShape)];
@@ -151,7 +155,9 @@ export function paramSpecs(net: NetworkSpec): ParamSpec[] {
 }
 
 export function parameterCount(net: NetworkSpec): number {
-  return paramSpecs(net).filter((p) => p.trainable).reduce((n, p) => n + prod(p.shape), 0);
+  return paramSpecs(net)
+    .filter((p) => p.trainable)
+    .reduce((n, p) => n + prod(p.shape), 0);
 }
 
 /** Floating-point operations (2 per multiply-add) of one forward pass of one sample. */
@@ -192,7 +198,8 @@ export function denseView(net: NetworkSpec): DenseView | undefined {
   const layers: DenseView['layers'] = [];
   for (const layer of net.layers) {
     if (layer.kind === 'dense') layers.push({ name: layer.name, activation: layer.activation, dropout: 0 });
-    else if (layer.kind === 'activation' && layers.length && layers.at(-1)!.activation === 'linear') layers.at(-1)!.activation = layer.activation;
+    else if (layer.kind === 'activation' && layers.length && layers.at(-1)!.activation === 'linear')
+      layers.at(-1)!.activation = layer.activation;
     else if (layer.kind === 'dropout' && layers.length) layers.at(-1)!.dropout = layer.rate;
     else return undefined;
   }

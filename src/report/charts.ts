@@ -19,12 +19,43 @@ interface SeriesSpec {
 
 /** The charts, in the order the report shows them; a chart whose metric no row holds is left out. */
 const CHARTS: Array<{ name: string; title: string; yName: string; series: SeriesSpec[]; yMin?: number; yMax?: number; note?: string }> = [
-  { name: 'losses', title: 'Losses', yName: 'loss (epoch mean)', series: [{ key: 'd_loss', label: 'D loss' }, { key: 'g_loss', label: 'G loss' }] },
-  { name: 'discriminator', title: 'Discriminator outputs', yName: 'mean probability', yMin: 0, yMax: 1, series: [{ key: 'd_real', label: 'D(x), real' }, { key: 'd_fake', label: 'D(G(z)), generated' }] },
+  {
+    name: 'losses',
+    title: 'Losses',
+    yName: 'loss (epoch mean)',
+    series: [
+      { key: 'd_loss', label: 'D loss' },
+      { key: 'g_loss', label: 'G loss' },
+    ],
+  },
+  {
+    name: 'discriminator',
+    title: 'Discriminator outputs',
+    yName: 'mean probability',
+    yMin: 0,
+    yMax: 1,
+    series: [
+      { key: 'd_real', label: 'D(x), real' },
+      { key: 'd_fake', label: 'D(G(z)), generated' },
+    ],
+  },
   { name: 'speed', title: 'Training speed', yName: 'ms / iteration', yMin: 0, series: [{ key: 'ms_per_iter', label: 'ms / iteration' }] },
   { name: 'fid', title: 'FID (lower is better)', yName: 'FID', yMin: 0, series: [{ key: 'fid', label: 'FID' }] },
-  { name: 'inception-score', title: 'Inception Score (higher is better, 10 at most)', yName: 'IS', yMin: 0, series: [{ key: 'inception_score', label: 'Inception Score' }] },
-  { name: 'coverage', title: 'Mode coverage', yName: 'classes with >= 5% of samples', yMin: 0, yMax: 10, series: [{ key: 'classes_covered', label: 'classes covered' }] },
+  {
+    name: 'inception-score',
+    title: 'Inception Score (higher is better, 10 at most)',
+    yName: 'IS',
+    yMin: 0,
+    series: [{ key: 'inception_score', label: 'Inception Score' }],
+  },
+  {
+    name: 'coverage',
+    title: 'Mode coverage',
+    yName: 'classes with >= 5% of samples',
+    yMin: 0,
+    yMax: 10,
+    series: [{ key: 'classes_covered', label: 'classes covered' }],
+  },
 ];
 
 /** [epoch, value] pairs of the rows that hold a finite `key`. */

@@ -59,8 +59,17 @@ table.config td { text-align: left; font-family: ui-monospace, monospace; }
 `;
 
 const METRIC_COLUMNS: Array<[string, string, number]> = [
-  ['epoch', 'epoch', 0], ['step', 'step', 0], ['d_loss', 'D loss', 4], ['g_loss', 'G loss', 4], ['d_real', 'D(x)', 3], ['d_fake', 'D(G(z))', 3],
-  ['ms_per_iter', 'ms/it', 1], ['seconds', 's', 1], ['fid', 'FID', 2], ['inception_score', 'IS', 2], ['classes_covered', 'classes', 0],
+  ['epoch', 'epoch', 0],
+  ['step', 'step', 0],
+  ['d_loss', 'D loss', 4],
+  ['g_loss', 'G loss', 4],
+  ['d_real', 'D(x)', 3],
+  ['d_fake', 'D(G(z))', 3],
+  ['ms_per_iter', 'ms/it', 1],
+  ['seconds', 's', 1],
+  ['fid', 'FID', 2],
+  ['inception_score', 'IS', 2],
+  ['classes_covered', 'classes', 0],
 ];
 
 /** The figures at the top of the page: the last epoch's means and the run's totals. */
@@ -84,7 +93,10 @@ function summaryCards(d: ReportData, totalEpochs: number | undefined, bestFid: n
 function metricsTable(d: ReportData): string {
   const columns = METRIC_COLUMNS.filter(([key]) => d.rows.some((r) => r[key] !== undefined));
   return `<table><tr>${columns.map(([, h]) => `<th>${h}</th>`).join('')}</tr>${d.rows
-    .map((r) => `<tr>${columns.map(([key, , digits]) => `<td>${num(r[key], digits)}${key === 'fid' && r.best ? ' *' : ''}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${columns.map(([key, , digits]) => `<td>${num(r[key], digits)}${key === 'fid' && r.best ? ' *' : ''}</td>`).join('')}</tr>`,
+    )
     .join('')}</table>`;
 }
 
@@ -106,11 +118,11 @@ export function reportHtml(d: ReportData): string {
   const warnings = d.warnings.length
     ? d.warnings.map((w) => `<div class="warn">epoch ${w.epoch}: ${escapeHtml(w.message)}</div>`).join('')
     : '<p class="ok">No diagnosis warnings recorded in metrics.jsonl.</p>';
-  const skipped = d.timeline.skipped.length
-    ? `<p>Left out of the timeline: ${d.timeline.skipped.map(escapeHtml).join('; ')}</p>`
-    : '';
+  const skipped = d.timeline.skipped.length ? `<p>Left out of the timeline: ${d.timeline.skipped.map(escapeHtml).join('; ')}</p>` : '';
   const configRows = config
-    ? Object.entries(config).map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(configValue(v))}</td></tr>`).join('')
+    ? Object.entries(config)
+        .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(configValue(v))}</td></tr>`)
+        .join('')
     : '<tr><td colspan="2">run.json is missing or unreadable</td></tr>';
 
   const t = d.timeline;

@@ -45,7 +45,8 @@ export function rowWarnings(row: MetricsRow): string[] {
     const list = Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
     for (const item of list) {
       if (typeof item === 'string' && item.trim()) out.push(item);
-      else if (item && typeof item === 'object' && typeof (item as { message?: unknown }).message === 'string') out.push((item as { message: string }).message);
+      else if (item && typeof item === 'object' && typeof (item as { message?: unknown }).message === 'string')
+        out.push((item as { message: string }).message);
     }
   }
   return out;

@@ -65,14 +65,21 @@ function checkpointSummary(runDir: string, rows: MetricsRow[]): { latest?: strin
 
 /** Everything the report writes, built in memory; throws before anything is written. */
 export function buildReport(runDir: string): ReportFiles {
-  if (!isRunDir(runDir)) throw new CheckpointError(`${runDir} is not a run directory (no ${RUN_FILE})`, 'Pass --run DIR of a run made by gan train');
+  if (!isRunDir(runDir))
+    throw new CheckpointError(`${runDir} is not a run directory (no ${RUN_FILE})`, 'Pass --run DIR of a run made by gan train');
   const rows = readMetricsLog(runDir);
   if (rows.length === 0) {
-    throw new GanError(`${runDir} has no metrics yet (${METRICS_FILE} is missing or empty)`, `Train at least one epoch first: gan train --resume --out ${runDir}`);
+    throw new GanError(
+      `${runDir} has no metrics yet (${METRICS_FILE} is missing or empty)`,
+      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+    );
   }
   const grids = listEpochGrids(runDir);
   if (grids.length === 0) {
-    throw new GanError(`${runDir} has no sample grids (${SAMPLES_DIR}/epoch-NNNN.png)`, `Train at least one epoch first: gan train --resume --out ${runDir}`);
+    throw new GanError(
+      `${runDir} has no sample grids (${SAMPLES_DIR}/epoch-NNNN.png)`,
+      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+    );
   }
   const info = runInfoOrNothing(runDir);
   const lastEpoch = rows[rows.length - 1].epoch;

@@ -92,7 +92,10 @@ function frameChunk(d: DecodedGrid, file: string, totalEpochs: number, first: bo
   const key = `${file}:${d.width}x${d.height}:${totalEpochs}:${first}:${delayMs}:${decodedCache.get(file)?.key}`;
   let chunk = chunkCache.get(key);
   if (!chunk) {
-    chunk = grayGifChunk(timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs), d.width, d.height + BAND_HEIGHT, { first, delayMs });
+    chunk = grayGifChunk(timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs), d.width, d.height + BAND_HEIGHT, {
+      first,
+      delayMs,
+    });
     chunkCache.set(key, chunk);
   }
   return chunk;
@@ -110,13 +113,19 @@ export function timelineGif(grids: EpochGrid[], totalEpochs: number): Timeline {
     }
   }
   const newest = decoded[decoded.length - 1]?.grid;
-  if (!newest) throw new DataError(`none of the ${grids.length} sample grids can be read (${skipped[0]})`, 'Retrain, or resume, so that gan train writes new ones');
+  if (!newest)
+    throw new DataError(
+      `none of the ${grids.length} sample grids can be read (${skipped[0]})`,
+      'Retrain, or resume, so that gan train writes new ones',
+    );
   const same = decoded.filter(({ grid: d }) => {
     const ok = d.width === newest.width && d.height === newest.height;
     if (!ok) skipped.push(`epoch ${d.epoch}: its grid is ${d.width}x${d.height}, the newest is ${newest.width}x${newest.height}`);
     return ok;
   });
-  const chunks = same.map(({ grid, file }, i) => frameChunk(grid, file, totalEpochs, i === 0, i === same.length - 1 ? TIMELINE_LAST_DELAY_MS : TIMELINE_DELAY_MS));
+  const chunks = same.map(({ grid, file }, i) =>
+    frameChunk(grid, file, totalEpochs, i === 0, i === same.length - 1 ? TIMELINE_LAST_DELAY_MS : TIMELINE_DELAY_MS),
+  );
   return {
     gif: joinGifChunks(chunks),
     epochs: same.map(({ grid }) => grid.epoch),

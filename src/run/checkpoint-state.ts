@@ -65,15 +65,20 @@ export function sealedStateJson(state: CheckpointState | Omit<CheckpointState, '
 
 const isHash: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : 'a sha256 in hex');
 const isCount = isInt(0, Number.MAX_SAFE_INTEGER);
-const isObjectOf = (fields: Record<string, Check>): Check => (v) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'an object';
-  for (const [k, check] of Object.entries(fields)) {
-    const want = check((v as Record<string, unknown>)[k]);
-    if (want) return `an object whose ${k} is ${want}`;
-  }
-  return undefined;
-};
-const optional = (check: Check): Check => (v) => (v === undefined ? undefined : check(v));
+const isObjectOf =
+  (fields: Record<string, Check>): Check =>
+  (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'an object';
+    for (const [k, check] of Object.entries(fields)) {
+      const want = check((v as Record<string, unknown>)[k]);
+      if (want) return `an object whose ${k} is ${want}`;
+    }
+    return undefined;
+  };
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined ? undefined : check(v);
 
 /** The fields of state.json other than config (validated by config.ts's table), and their checks. */
 const STATE_FIELDS: Record<string, Check> = {
@@ -91,10 +96,21 @@ const STATE_FIELDS: Record<string, Check> = {
   bestFid: optional(isNumberIn(0, Infinity, true)),
   tensors: (v) =>
     // int32: the digits of a conditional run's replay ring (--replay).
-    Array.isArray(v) && v.every((t) => isObjectOf({ name: isString, dtype: (d) => (d === 'float32' || d === 'int32' ? undefined : "'float32' or 'int32'"), shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes') })(t) === undefined)
+    Array.isArray(v) &&
+    v.every(
+      (t) =>
+        isObjectOf({
+          name: isString,
+          dtype: (d) => (d === 'float32' || d === 'int32' ? undefined : "'float32' or 'int32'"),
+          shape: (sh) => (Array.isArray(sh) && sh.every((x) => isCount(x) === undefined) ? undefined : 'a list of sizes'),
+        })(t) === undefined,
+    )
       ? undefined
       : 'a list of float32 or int32 tensor specs {name, shape, dtype}',
-  files: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined) ? undefined : 'a map of file names to sha256 hashes'),
+  files: (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined)
+      ? undefined
+      : 'a map of file names to sha256 hashes',
   data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash })),
 };
 
@@ -111,7 +127,10 @@ export function readCheckpointState(dir: string): CheckpointState {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is ${missing ? 'missing' : `unreadable (${(e as Error).message})`}`, 'It is incomplete or damaged; use an earlier checkpoint or retrain');
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${STATE_FILE} is ${missing ? 'missing' : `unreadable (${(e as Error).message})`}`,
+      'It is incomplete or damaged; use an earlier checkpoint or retrain',
+    );
   }
   try {
     raw = JSON.parse(text);
@@ -119,11 +138,17 @@ export function readCheckpointState(dir: string): CheckpointState {
     throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is not valid JSON`, 'It is damaged; use an earlier checkpoint or retrain');
   }
   if (typeof raw !== 'object' || raw === null || raw.format !== FORMAT || typeof raw.version !== 'number' || raw.version > VERSION) {
-    throw new CheckpointError(`checkpoint ${dir} is not a gan checkpoint of a version this program reads`, 'Update gan, or use a checkpoint written by this version');
+    throw new CheckpointError(
+      `checkpoint ${dir} is not a gan checkpoint of a version this program reads`,
+      'Update gan, or use a checkpoint written by this version',
+    );
   }
   const { checksum, ...unsealed } = raw;
   if (raw.version >= 3 && (typeof checksum !== 'string' || checksum !== stateChecksum(unsealed as Omit<CheckpointState, 'checksum'>))) {
-    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} does not match its checksum (altered or damaged)`, 'Use another checkpoint of the run, or retrain');
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${STATE_FILE} does not match its checksum (altered or damaged)`,
+      'Use another checkpoint of the run, or retrain',
+    );
   }
   const problems: string[] = [];
   for (const [key, check] of Object.entries(STATE_FIELDS)) {
@@ -133,7 +158,10 @@ export function readCheckpointState(dir: string): CheckpointState {
   const stored = readStoredConfig(raw.config);
   problems.push(...stored.problems);
   if (problems.length) {
-    throw new CheckpointError(`checkpoint ${dir}: ${STATE_FILE} is not valid: ${problems.join('; ')}`, 'Use another checkpoint of the run, or retrain');
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${STATE_FILE} is not valid: ${problems.join('; ')}`,
+      'Use another checkpoint of the run, or retrain',
+    );
   }
   return { ...(raw as unknown as CheckpointState), config: stored.config! };
 }

@@ -79,7 +79,13 @@ export function listCheckpoints(runDir: string, subdir = CHECKPOINTS_DIR): strin
  * Writes a checkpoint of the run at its step and prunes older ones down to `keep`.
  * Returns the checkpoint folder.
  */
-export async function saveCheckpoint(tf: Tf, runDir: string, contents: CheckpointContents, keep = 2, subdir = CHECKPOINTS_DIR): Promise<string> {
+export async function saveCheckpoint(
+  tf: Tf,
+  runDir: string,
+  contents: CheckpointContents,
+  keep = 2,
+  subdir = CHECKPOINTS_DIR,
+): Promise<string> {
   const parent = path.join(runDir, subdir);
   const finalDir = path.join(parent, checkpointName(contents.state.step));
   const tmpDir = path.join(parent, `.tmp-${checkpointName(contents.state.step)}-${process.pid}`);
@@ -152,16 +158,23 @@ export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
   const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
   const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
   const emaGeneratorWeights =
-    `${EMA_GENERATOR_DIR}/model.json` in state.files ? readLayersModelWeights(tf, dir, EMA_GENERATOR_DIR, state.files, paramSpecs(spec.generator)) : undefined;
+    `${EMA_GENERATOR_DIR}/model.json` in state.files
+      ? readLayersModelWeights(tf, dir, EMA_GENERATOR_DIR, state.files, paramSpecs(spec.generator))
+      : undefined;
   const bin = readChecked(dir, 'state.bin', state.files);
   const binBytes = state.tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
-  if (bin.length !== binBytes) throw new CheckpointError(`checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`, 'Use another checkpoint of the run, or retrain');
+  if (bin.length !== binBytes)
+    throw new CheckpointError(
+      `checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`,
+      'Use another checkpoint of the run, or retrain',
+    );
   const tensors = tf.io.decodeWeights(new Uint8Array(bin).buffer, state.tensors);
   return { dir, state, generatorWeights, discriminatorWeights, emaGeneratorWeights, tensors };
 }
 
 export function disposeLoaded(c: LoadedCheckpoint): void {
-  for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...(c.emaGeneratorWeights ?? []), ...Object.values(c.tensors)]) t.dispose();
+  for (const t of [...c.generatorWeights, ...c.discriminatorWeights, ...(c.emaGeneratorWeights ?? []), ...Object.values(c.tensors)])
+    t.dispose();
 }
 
 /**
@@ -204,6 +217,8 @@ export function loadLatestCheckpoint(tf: Tf, runDir: string): { checkpoint: Load
   }
   throw new CheckpointError(
     skipped.length ? `no usable checkpoint in ${runDir} (${skipped.join('; ')})` : `no checkpoint in ${runDir}`,
-    skipped.length ? 'Every checkpoint is damaged; retrain' : 'Train first with `gan train`, or pass --run DIR of a run that has written a checkpoint',
+    skipped.length
+      ? 'Every checkpoint is damaged; retrain'
+      : 'Train first with `gan train`, or pass --run DIR of a run that has written a checkpoint',
   );
 }

@@ -63,8 +63,13 @@ export function readChecked(dir: string, rel: string, expected: Record<string, s
     throw new CheckpointError(`checkpoint ${dir} is missing ${rel}`, 'It is incomplete; resume from an earlier checkpoint or retrain');
   }
   const want = expected[rel];
-  if (want === undefined) throw new CheckpointError(`checkpoint ${dir}: ${rel} is not listed in ${STATE_FILE}`, 'The checkpoint was altered; use another one');
-  if (sha256(data) !== want) throw new CheckpointError(`checkpoint ${dir}: ${rel} does not match its sha256 in ${STATE_FILE} (truncated or altered)`, 'Use another checkpoint of the run, or retrain');
+  if (want === undefined)
+    throw new CheckpointError(`checkpoint ${dir}: ${rel} is not listed in ${STATE_FILE}`, 'The checkpoint was altered; use another one');
+  if (sha256(data) !== want)
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${rel} does not match its sha256 in ${STATE_FILE} (truncated or altered)`,
+      'Use another checkpoint of the run, or retrain',
+    );
   return data;
 }
 
@@ -78,7 +83,13 @@ function paramName(weightName: string, known: Set<string>): string {
 }
 
 /** Reads a LayersModel's weights (in paramSpecs order) after checking paths, hashes and shapes. */
-export function readLayersModelWeights(tf: Tf, dir: string, which: string, files: Record<string, string>, params: ParamSpec[]): tfType.Tensor[] {
+export function readLayersModelWeights(
+  tf: Tf,
+  dir: string,
+  which: string,
+  files: Record<string, string>,
+  params: ParamSpec[],
+): tfType.Tensor[] {
   const json = readChecked(dir, `${which}/model.json`, files);
   let parsed: { weightsManifest?: Array<{ paths: string[]; weights: tfType.io.WeightsManifestEntry[] }> };
   try {
@@ -94,7 +105,10 @@ export function readLayersModelWeights(tf: Tf, dir: string, which: string, files
     for (const p of group.paths) {
       // Weight files must sit beside model.json: never follow a path out of the checkpoint.
       if (typeof p !== 'string' || p === '' || p.includes('/') || p.includes('\\') || p === '.' || p === '..') {
-        throw new CheckpointError(`checkpoint ${dir}: ${which}/model.json names weight file '${p}' outside its folder`, 'Refusing to read it; use a checkpoint written by gan');
+        throw new CheckpointError(
+          `checkpoint ${dir}: ${which}/model.json names weight file '${p}' outside its folder`,
+          'Refusing to read it; use a checkpoint written by gan',
+        );
       }
       buffers.push(readChecked(dir, `${which}/${p}`, files));
     }
@@ -109,7 +123,10 @@ export function readLayersModelWeights(tf: Tf, dir: string, which: string, files
   const known = new Set(params.map((p) => p.name));
   const gotShapes = Object.fromEntries(specs.map((s) => [paramName(s.name, known), s.shape]));
   const expectShapes = Object.fromEntries(params.map((p) => [p.name, p.shape]));
-  if (JSON.stringify(gotShapes, Object.keys(expectShapes).sort()) !== JSON.stringify(expectShapes, Object.keys(expectShapes).sort()) || specs.length !== params.length) {
+  if (
+    JSON.stringify(gotShapes, Object.keys(expectShapes).sort()) !== JSON.stringify(expectShapes, Object.keys(expectShapes).sort()) ||
+    specs.length !== params.length
+  ) {
     throw new CheckpointError(
       `checkpoint ${dir}: the ${which}'s weight shapes ${JSON.stringify(specs.map((s) => s.shape))} do not match the architecture in ${STATE_FILE} ${JSON.stringify(params.map((p) => p.shape))}`,
       'The checkpoint comes from a different model; use a matching run',

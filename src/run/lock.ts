@@ -104,7 +104,12 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 /** Takes the run's lock or throws RunLockedError (a live writer) or an IoError (cannot write there). */
 export function lockRun(runDir: string): RunLock {
   const file = path.join(runDir, LOCK_FILE);
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), startTicks: processStartTicks(process.pid), startedAt: new Date().toISOString() };
+  const me: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    startTicks: processStartTicks(process.pid),
+    startedAt: new Date().toISOString(),
+  };
   const myText = JSON.stringify(me) + '\n';
   for (let attempt = 0; attempt < 50; attempt++) {
     try {

@@ -78,7 +78,8 @@ export function checkOutDir(out: string): 'new' | 'restart' {
     if (isDeadEnd(out)) return 'restart';
     throw new ConfigError(`${out} already holds a run`, `Continue it with: gan train --resume --out ${out}; or choose another --out`);
   }
-  if (fs.readdirSync(out).some((n) => n !== LOCK_FILE)) throw new ConfigError(`${out} is not empty and is not a run`, 'Choose an empty or new folder for --out');
+  if (fs.readdirSync(out).some((n) => n !== LOCK_FILE))
+    throw new ConfigError(`${out} is not empty and is not a run`, 'Choose an empty or new folder for --out');
   return 'new';
 }
 
@@ -104,7 +105,9 @@ export function newestRun(base = DEFAULT_RUNS_DIR, opts: { withCheckpoint?: bool
   if (dirs.length === 0) {
     throw new CheckpointError(
       opts.withCheckpoint ? `no run in ${base}/ has a checkpoint yet` : `no runs in ${base}/`,
-      opts.withCheckpoint ? 'Train one with `gan train` (a checkpoint is written after each epoch), or pass --run DIR' : 'Train one with `gan train`, or pass --run DIR',
+      opts.withCheckpoint
+        ? 'Train one with `gan train` (a checkpoint is written after each epoch), or pass --run DIR'
+        : 'Train one with `gan train`, or pass --run DIR',
     );
   }
   return dirs[dirs.length - 1];
@@ -127,16 +130,23 @@ export function readRunInfo(dir: string): RunInfo {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new CheckpointError(`${dir} ${missing ? `holds no ${RUN_FILE}: it is not a run directory` : `has a damaged ${RUN_FILE} (not valid JSON)`}`, missing ? 'Pass --out DIR of a run made by gan train' : `Restore ${file}, or start a new run with another --out`);
+    throw new CheckpointError(
+      `${dir} ${missing ? `holds no ${RUN_FILE}: it is not a run directory` : `has a damaged ${RUN_FILE} (not valid JSON)`}`,
+      missing ? 'Pass --out DIR of a run made by gan train' : `Restore ${file}, or start a new run with another --out`,
+    );
   }
   const problems: string[] = [];
   if (typeof raw !== 'object' || raw === null || raw.format !== 'gan-run') problems.push("format is not 'gan-run'");
   const stored = readStoredConfig(raw?.config);
   problems.push(...stored.problems);
   const data = raw?.data as DataFingerprint | undefined;
-  if (data !== undefined && (!Number.isSafeInteger(data?.images) || typeof data?.sha256 !== 'string')) problems.push('data is not {images, sha256}');
+  if (data !== undefined && (!Number.isSafeInteger(data?.images) || typeof data?.sha256 !== 'string'))
+    problems.push('data is not {images, sha256}');
   if (problems.length) {
-    throw new CheckpointError(`${file} is not valid: ${problems.join('; ')}`, `Restore it (it was altered or damaged), or start a new run with another --out`);
+    throw new CheckpointError(
+      `${file} is not valid: ${problems.join('; ')}`,
+      `Restore it (it was altered or damaged), or start a new run with another --out`,
+    );
   }
   return { format: 'gan-run', version: 1, createdAt: String(raw.createdAt ?? ''), config: stored.config!, data };
 }
@@ -154,7 +164,10 @@ export function writeRunInfo(dir: string, config: TrainConfig, data?: DataFinger
 export function dropOutputsAfter(runDir: string, epoch: number): void {
   const metrics = path.join(runDir, METRICS_FILE);
   if (fs.existsSync(metrics)) {
-    const lines = fs.readFileSync(metrics, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = fs
+      .readFileSync(metrics, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const kept = lines.filter((l) => {
       try {
         return (JSON.parse(l) as { epoch: number }).epoch <= epoch;
@@ -166,7 +179,11 @@ export function dropOutputsAfter(runDir: string, epoch: number): void {
   }
   const samples = path.join(runDir, SAMPLES_DIR);
   const plots = path.join(runDir, 'plots'); // the report's (src/report)
-  for (const [dir, names] of [[runDir, safeList(runDir)], [samples, safeList(samples)], [plots, safeList(plots)]] as const) {
+  for (const [dir, names] of [
+    [runDir, safeList(runDir)],
+    [samples, safeList(samples)],
+    [plots, safeList(plots)],
+  ] as const) {
     for (const name of names) {
       const later = /^epoch-(\d+)\.png$/.exec(name);
       const debris = /^\..*\.tmp-\d+-[0-9a-f]+$/.test(name);

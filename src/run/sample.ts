@@ -29,13 +29,22 @@ export interface Samples {
  * A run's generator (and discriminator) from its newest valid checkpoint: the EMA generator when
  * the run trained one (--ema), unless `raw` asks for the trained weights. The caller disposes it.
  */
-export function loadRunModel(tf: Tf, runDir: string, opts: { raw?: boolean } = {}): { model: GanModel; checkpoint: string; epoch: number; skipped: string[]; generator: 'ema' | 'raw' } {
+export function loadRunModel(
+  tf: Tf,
+  runDir: string,
+  opts: { raw?: boolean } = {},
+): { model: GanModel; checkpoint: string; epoch: number; skipped: string[]; generator: 'ema' | 'raw' } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   try {
     const config = checkpoint.state.config;
     const spec = ganSpec(config);
     const ema = !opts.raw && checkpoint.emaGeneratorWeights ? checkpoint.emaGeneratorWeights : undefined;
-    const model = new GanModel(tf, config, Network.fromValues(tf, spec.generator, ema ?? checkpoint.generatorWeights), Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    const model = new GanModel(
+      tf,
+      config,
+      Network.fromValues(tf, spec.generator, ema ?? checkpoint.generatorWeights),
+      Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights),
+    );
     return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped, generator: ema ? 'ema' : 'raw' };
   } finally {
     disposeLoaded(checkpoint);
@@ -46,11 +55,18 @@ export function loadRunModel(tf: Tf, runDir: string, opts: { raw?: boolean } = {
  * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
  * conditional run, all of `digit`, or every digit in equal shares, in order.
  */
-export function sampleRun(tf: Tf, runDir: string, opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean }): Samples {
+export function sampleRun(
+  tf: Tf,
+  runDir: string,
+  opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
+): Samples {
   const { model, checkpoint, epoch, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
     if (opts.digit !== undefined && !model.conditional) {
-      throw new ConfigError(`--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`, 'Drop --digit, or sample a run trained with --conditional');
+      throw new ConfigError(
+        `--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`,
+        'Drop --digit, or sample a run trained with --conditional',
+      );
     }
     const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
     const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
@@ -77,13 +93,22 @@ export interface LatentWalk {
  * `framesPerSegment` frames per leg). Point k of walk j is the (k * walks + j)-th noise vector
  * drawn from `seed`, so the first frame holds what `gan sample --seed S --n walks` draws.
  */
-export function sampleWalk(tf: Tf, runDir: string, opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number }): LatentWalk {
+export function sampleWalk(
+  tf: Tf,
+  runDir: string,
+  opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number },
+): LatentWalk {
   const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
   const latent = model.config.latentDim;
   const size = model.spec.imageSize;
   const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
   const vector = (k: number, j: number) => noise.subarray((k * opts.walks + j) * latent, (k * opts.walks + j + 1) * latent);
-  const perWalk = Array.from({ length: opts.walks }, (_, j) => latentWalk(Array.from({ length: opts.points }, (_, k) => vector(k, j)), opts.framesPerSegment));
+  const perWalk = Array.from({ length: opts.walks }, (_, j) =>
+    latentWalk(
+      Array.from({ length: opts.points }, (_, k) => vector(k, j)),
+      opts.framesPerSegment,
+    ),
+  );
   // A conditional run also morphs each walk's digit into the next one (d -> d + 1) on every
   // leg, through the label embedding: the table is replaced by rows (1 - t) E[d] + t E[d + 1]
   // for the frame's t, so label d draws the in-between digit (this loaded copy is ours to change).

@@ -28,7 +28,12 @@ type Variable = tfType.Variable;
 
 const LATENT = 100;
 const EPS = 1e-5;
-const PAD1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const PAD1: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 export interface DcganBenchRow {
   kind: 'dcgan_step';
@@ -75,10 +80,20 @@ function uniformInit(tf: Tf, shape: number[], fanIn: number, rng: Rng): Variable
 export function makeDcgan(tf: Tf, c: number, seed = 0): { g: Layer[]; d: Layer[] } {
   const rng = Rng.for(seed, 1);
   const bn = (n: number) => ({ gamma: tf.variable(tf.ones([n])), beta: tf.variable(tf.zeros([n])) });
-  const gShapes: Array<[number, number]> = [[LATENT, 4 * c], [4 * c, 2 * c], [2 * c, c], [c, 1]];
+  const gShapes: Array<[number, number]> = [
+    [LATENT, 4 * c],
+    [4 * c, 2 * c],
+    [2 * c, c],
+    [c, 1],
+  ];
   // PyTorch's ConvTranspose2d fan-in is weight.size(1) * k * k = out * 16.
   const g = gShapes.map(([i, o], k) => ({ w: uniformInit(tf, [4, 4, o, i], o * 16, rng), ...(k < 3 ? bn(o) : {}) }));
-  const dShapes: Array<[number, number]> = [[1, c], [c, 2 * c], [2 * c, 4 * c], [4 * c, 1]];
+  const dShapes: Array<[number, number]> = [
+    [1, c],
+    [c, 2 * c],
+    [2 * c, 4 * c],
+    [4 * c, 1],
+  ];
   const d = dShapes.map(([i, o], k) => ({ w: uniformInit(tf, [4, 4, i, o], i * 16, rng), ...(k === 1 || k === 2 ? bn(o) : {}) }));
   return { g, d };
 }
@@ -122,7 +137,11 @@ export class DcganBenchStep {
   private readonly optD: Adam;
   private readonly real: Tensor4D;
 
-  constructor(private readonly tf: Tf, readonly channels: number, readonly batch: number) {
+  constructor(
+    private readonly tf: Tf,
+    readonly channels: number,
+    readonly batch: number,
+  ) {
     ({ g: this.g, d: this.d } = makeDcgan(tf, channels));
     const vars = (ls: Layer[]) => ls.flatMap((l) => [l.w, l.gamma, l.beta].filter((v): v is Variable => !!v));
     this.gVars = vars(this.g);
@@ -140,7 +159,10 @@ export class DcganBenchStep {
       const noise = () => tf.tensor4d(Rng.for(k, 3).fillNormal(new Float32Array(this.batch * LATENT)), [this.batch, 1, 1, LATENT]);
       // (1) Update D: real labelled 1, detached fake labelled 0, as two batches.
       const fake = generator(tf, this.g, noise());
-      const dStep = tf.variableGrads(() => tf.add(bce(tf, discriminator(tf, this.d, this.real), 1), bce(tf, discriminator(tf, this.d, fake), 0)) as tfType.Scalar, this.dVars);
+      const dStep = tf.variableGrads(
+        () => tf.add(bce(tf, discriminator(tf, this.d, this.real), 1), bce(tf, discriminator(tf, this.d, fake), 0)) as tfType.Scalar,
+        this.dVars,
+      );
       this.optD.apply(this.dVars.map((v) => dStep.grads[v.name]));
       // (2) Update G: non-saturating loss on fresh noise.
       const z = noise();
@@ -167,7 +189,11 @@ export function cpuMs(): number {
  * Wraps every kernel registered on `backend` with a timer (wall clock, or `clock`); returns the
  * totals (ms) and an undo.
  */
-export function timeKernels(tf: Tf, backend = 'wasm', clock: () => number = () => performance.now()): { totals: Map<string, number>; restore: () => void } {
+export function timeKernels(
+  tf: Tf,
+  backend = 'wasm',
+  clock: () => number = () => performance.now(),
+): { totals: Map<string, number>; restore: () => void } {
   const totals = new Map<string, number>();
   const originals = tf.getKernelsForBackend(backend);
   for (const k of originals) {
@@ -196,7 +222,14 @@ export function timeKernels(tf: Tf, backend = 'wasm', clock: () => number = () =
   };
 }
 
-export async function benchDcgan(opts: { channels: number; batch: number; iters: number; warmup: number; threads: number; profile?: 'wall' | 'cpu' }): Promise<DcganBenchRow> {
+export async function benchDcgan(opts: {
+  channels: number;
+  batch: number;
+  iters: number;
+  warmup: number;
+  threads: number;
+  profile?: 'wall' | 'cpu';
+}): Promise<DcganBenchRow> {
   const { tf } = await loadBackend('wasm', { threads: opts.threads });
   const step = new DcganBenchStep(tf, opts.channels, opts.batch);
   const times: number[] = [];
@@ -252,15 +285,22 @@ if (require.main === module) {
     warmup: num('--warmup', 3),
     threads: num('--threads', defaultWasmThreads()),
     profile: args.includes('--profile-cpu') ? 'cpu' : args.includes('--profile') ? 'wall' : undefined,
-  }).then((row) => {
-    if (args.includes('--json')) {
-      process.stdout.write(JSON.stringify(row) + '\n');
-      return;
-    }
-    process.stdout.write(`DCGAN C=${row.channels} batch ${row.batch_size}, ${row.threads} threads: median ${row.median_ms_per_iter} ms/iter (p10 ${row.p10_ms}, p90 ${row.p90_ms}), CPU ${row.cpu_ms_per_iter} ms/iter, ${row.gflop_per_iter} GFLOP/iter, peak RSS ${row.peak_rss_mb} MB\n`);
-    if (row.kernels) for (const [name, ms] of Object.entries(row.kernels)) process.stdout.write(`  ${name.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms/iter\n`);
-  }, (e) => {
-    process.stderr.write(`${(e as Error).stack}\n`);
-    process.exitCode = 1;
-  });
+  }).then(
+    (row) => {
+      if (args.includes('--json')) {
+        process.stdout.write(JSON.stringify(row) + '\n');
+        return;
+      }
+      process.stdout.write(
+        `DCGAN C=${row.channels} batch ${row.batch_size}, ${row.threads} threads: median ${row.median_ms_per_iter} ms/iter (p10 ${row.p10_ms}, p90 ${row.p90_ms}), CPU ${row.cpu_ms_per_iter} ms/iter, ${row.gflop_per_iter} GFLOP/iter, peak RSS ${row.peak_rss_mb} MB\n`,
+      );
+      if (row.kernels)
+        for (const [name, ms] of Object.entries(row.kernels))
+          process.stdout.write(`  ${name.padEnd(28)} ${ms.toFixed(2).padStart(9)} ms/iter\n`);
+    },
+    (e) => {
+      process.stderr.write(`${(e as Error).stack}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

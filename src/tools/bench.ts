@@ -70,7 +70,15 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** In a child: time the train step on one backend and batch size. */
-async function benchStep(backend: BackendName, batch: number, iters: number, warmup: number, threads: number | undefined, model: Pick<ModelConfig, 'arch' | 'channels'>, preset?: string): Promise<BenchRow> {
+async function benchStep(
+  backend: BackendName,
+  batch: number,
+  iters: number,
+  warmup: number,
+  threads: number | undefined,
+  model: Pick<ModelConfig, 'arch' | 'channels'>,
+  preset?: string,
+): Promise<BenchRow> {
   const { tf } = await loadBackend(backend, { threads });
   const config = resolveTrainConfig(applyPreset({ seed: 0, batchSize: batch, ...model }, preset));
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
@@ -159,10 +167,18 @@ async function child(args: string[]): Promise<void> {
   const threads = parseNum(args, '--threads', 1);
   const row = args.includes('--data')
     ? await benchData(backend, batch, threads)
-    : await benchStep(backend, batch, parseNum(args, '--iters', 50), parseNum(args, '--warmup', 10), threads, {
-        arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
-        channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
-      }, presetOf(args));
+    : await benchStep(
+        backend,
+        batch,
+        parseNum(args, '--iters', 50),
+        parseNum(args, '--warmup', 10),
+        threads,
+        {
+          arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
+          channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
+        },
+        presetOf(args),
+      );
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 
@@ -175,13 +191,26 @@ function presetOf(args: string[]): string | undefined {
  * With --preset: the same configuration again with the preset's tricks, right after the plain
  * one (a paired measurement on a noisy machine), and its cost as a ratio of the plain step.
  */
-function presetRow(childArgs: string[], plain: BenchRow, preset: string | undefined, json: boolean, out: (s: string) => void, line: (r: BenchRow) => string, indent = ''): void {
+function presetRow(
+  childArgs: string[],
+  plain: BenchRow,
+  preset: string | undefined,
+  json: boolean,
+  out: (s: string) => void,
+  line: (r: BenchRow) => string,
+  indent = '',
+): void {
   if (!preset) return;
   const { row, error } = runChild([...childArgs, '--preset', preset]);
-  if (!row) return out(json ? JSON.stringify({ kind: 'train_step', preset, skipped: error }) : `${indent}--preset ${preset}: failed: ${error}`);
+  if (!row)
+    return out(json ? JSON.stringify({ kind: 'train_step', preset, skipped: error }) : `${indent}--preset ${preset}: failed: ${error}`);
   const r = row as BenchRow;
   const ratio = r.median_ms_per_iter / plain.median_ms_per_iter;
-  out(json ? JSON.stringify({ ...r, cost_vs_plain: +ratio.toFixed(3) }) : `${indent}${line(r)}  --preset ${preset}: ${ratio.toFixed(2)}x the plain step`);
+  out(
+    json
+      ? JSON.stringify({ ...r, cost_vs_plain: +ratio.toFixed(3) })
+      : `${indent}${line(r)}  --preset ${preset}: ${ratio.toFixed(2)}x the plain step`,
+  );
 }
 
 function runChild(args: string[]): { row?: BenchRow | DataBenchRow; error?: string } {
@@ -190,7 +219,11 @@ function runChild(args: string[]): { row?: BenchRow | DataBenchRow; error?: stri
   try {
     return { row: JSON.parse(line) };
   } catch {
-    const why = (r.stderr || r.stdout).trim().split('\n').find((l) => l.includes('error')) ?? `exit ${r.status}`;
+    const why =
+      (r.stderr || r.stdout)
+        .trim()
+        .split('\n')
+        .find((l) => l.includes('error')) ?? `exit ${r.status}`;
     return { error: why };
   }
 }
@@ -203,7 +236,11 @@ async function main(args: string[]): Promise<void> {
   const iters = parseNum(args, '--iters', 0);
   // wasm is timed on one thread and on all CPUs: what threads buy is part of the answer.
   const threadCounts = parseList(args, '--threads', ['1', String(defaultWasmThreads())]).map(Number);
-  const configs = backends.flatMap((b) => (b === 'wasm' ? [...new Set(threadCounts)].map((t) => ({ backend: b as BackendName, threads: t })) : [{ backend: b as BackendName, threads: 1 }]));
+  const configs = backends.flatMap((b) =>
+    b === 'wasm'
+      ? [...new Set(threadCounts)].map((t) => ({ backend: b as BackendName, threads: t }))
+      : [{ backend: b as BackendName, threads: 1 }],
+  );
   const archs = parseList(args, '--archs', ['mlp', 'dcgan']);
   const out = (s: string) => process.stdout.write(s + '\n');
   const line = (r: BenchRow) =>
@@ -215,7 +252,18 @@ async function main(args: string[]): Promise<void> {
     for (const batch of batches) {
       // The pure-JS backend takes seconds per step: fewer iterations keep the bench short.
       const n = iters || (backend === 'cpu' ? 5 : batch >= 256 ? 20 : 50);
-      const childArgs = ['--backend', backend, '--threads', String(threads), '--batch', String(batch), '--iters', String(n), '--warmup', backend === 'cpu' ? '2' : '10'];
+      const childArgs = [
+        '--backend',
+        backend,
+        '--threads',
+        String(threads),
+        '--batch',
+        String(batch),
+        '--iters',
+        String(n),
+        '--warmup',
+        backend === 'cpu' ? '2' : '10',
+      ];
       const { row, error } = runChild(childArgs);
       if (!row) {
         if (json) out(JSON.stringify({ kind: 'train_step', backend, threads, batch_size: batch, skipped: error }));
@@ -233,7 +281,10 @@ async function main(args: string[]): Promise<void> {
       if (row) {
         const d = row as DataBenchRow;
         if (json) out(JSON.stringify(d));
-        else out(`${backend.padEnd(16)} ${String(threads).padStart(7)}  data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`);
+        else
+          out(
+            `${backend.padEnd(16)} ${String(threads).padStart(7)}  data: read ${d.images} images ${d.read_ms.toFixed(0)} ms, scale+upload ${d.scale_and_upload_ms.toFixed(0)} ms, one epoch of batch-${d.batch_size} gathers ${d.epoch_batching_ms.toFixed(0)} ms`,
+          );
       }
     }
   }
@@ -250,17 +301,34 @@ function dcganRows(args: string[], json: boolean, out: (s: string) => void, line
   const widths = parseList(args, '--channels', [String(DEFAULT_TRAIN.channels), '128']).map(Number);
   const batches = parseList(args, '--dcgan-batches', ['64']);
   if (!json) out(`DCGAN (the tutorials' network), ${backend}, batch ${batches.join(', ')}:`);
-  for (const c of widths) for (const batch of batches) {
-    // A step at C = 128 takes seconds on 2 cores: few iterations keep the bench short.
-    const iters = parseNum(args, '--iters', 0) || (c >= 96 && backend === 'wasm' ? 4 : 15);
-    const childArgs = ['--backend', backend, '--threads', String(threads), '--batch', batch, '--iters', String(iters), '--warmup', '2', '--arch', 'dcgan', '--channels', String(c)];
-    const { row, error } = runChild(childArgs);
-    if (!row) out(json ? JSON.stringify({ kind: 'train_step', arch: 'dcgan', channels: c, skipped: error }) : `  C = ${c}: failed: ${error}`);
-    else {
-      out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
-      presetRow(childArgs, row as BenchRow, presetOf(args), json, out, line, `  C = ${String(c).padEnd(4)} `);
+  for (const c of widths)
+    for (const batch of batches) {
+      // A step at C = 128 takes seconds on 2 cores: few iterations keep the bench short.
+      const iters = parseNum(args, '--iters', 0) || (c >= 96 && backend === 'wasm' ? 4 : 15);
+      const childArgs = [
+        '--backend',
+        backend,
+        '--threads',
+        String(threads),
+        '--batch',
+        batch,
+        '--iters',
+        String(iters),
+        '--warmup',
+        '2',
+        '--arch',
+        'dcgan',
+        '--channels',
+        String(c),
+      ];
+      const { row, error } = runChild(childArgs);
+      if (!row)
+        out(json ? JSON.stringify({ kind: 'train_step', arch: 'dcgan', channels: c, skipped: error }) : `  C = ${c}: failed: ${error}`);
+      else {
+        out(json ? JSON.stringify(row) : `  C = ${String(c).padEnd(4)} ${line(row as BenchRow)}`);
+        presetRow(childArgs, row as BenchRow, presetOf(args), json, out, line, `  C = ${String(c).padEnd(4)} `);
+      }
     }
-  }
 }
 
 if (require.main === module) {

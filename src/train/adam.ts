@@ -22,7 +22,13 @@ export class Adam {
   t = 0;
   /** One native pass per variable where the backend offers it (wasm + the addon); else tfjs ops. */
   private readonly fused: AdamUpdate | undefined;
-  private readonly constants: { beta1: tfType.Scalar; oneMinusBeta1: tfType.Scalar; beta2: tfType.Scalar; oneMinusBeta2: tfType.Scalar; epsilon: tfType.Scalar };
+  private readonly constants: {
+    beta1: tfType.Scalar;
+    oneMinusBeta1: tfType.Scalar;
+    beta2: tfType.Scalar;
+    oneMinusBeta2: tfType.Scalar;
+    epsilon: tfType.Scalar;
+  };
 
   constructor(
     private readonly tf: Tf,

@@ -83,7 +83,8 @@ export class AutodiffStep implements StepPath {
       let images = this.model.generate(z, labels, gPass);
       if (extras.inputNoise) images = tf.add(images, extras.inputNoise) as Tensor2D;
       keepStats(tf, gPass);
-      if (extras.realFeatureMean) return featureDistance(tf, this.model.discriminator, this.featureLayer, images, labels, extras.realFeatureMean);
+      if (extras.realFeatureMean)
+        return featureDistance(tf, this.model.discriminator, this.featureLayer, images, labels, extras.realFeatureMean);
       const logits = this.model.discriminate(images, labels, dPass);
       keepStats(tf, dPass);
       return tf.mean(tf.softplus(tf.neg(logits))) as tfType.Scalar;

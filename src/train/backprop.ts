@@ -29,14 +29,27 @@ export interface ForwardCache {
 }
 
 /** Forward pass that keeps what the backward pass needs. Call outside any gradient tape. */
-export function forwardCached(tf: Tf, stack: DenseStack, x: Tensor2D, activations: Activation[], leak: number, masks?: Array<Tensor2D | undefined>): { y: Tensor2D; cache: ForwardCache } {
+export function forwardCached(
+  tf: Tf,
+  stack: DenseStack,
+  x: Tensor2D,
+  activations: Activation[],
+  leak: number,
+  masks?: Array<Tensor2D | undefined>,
+): { y: Tensor2D; cache: ForwardCache } {
   const cache: ForwardCache = { inputs: [], outputs: [], masks };
   let h = x;
   stack.layers.forEach((layer, i) => {
     const act = activations[i];
     cache.inputs.push(h);
     // Outside a tape tfjs fuses bias and LeakyReLU into the matmul kernel.
-    let a = tf.fused.matMul({ a: h, b: layer.kernel as unknown as Tensor2D, bias: layer.bias, activation: act === 'leakyrelu' ? 'leakyrelu' : 'linear', leakyreluAlpha: leak }) as Tensor2D;
+    let a = tf.fused.matMul({
+      a: h,
+      b: layer.kernel as unknown as Tensor2D,
+      bias: layer.bias,
+      activation: act === 'leakyrelu' ? 'leakyrelu' : 'linear',
+      leakyreluAlpha: leak,
+    }) as Tensor2D;
     if (act === 'tanh') a = tf.tanh(a);
     cache.outputs.push(a);
     const mask = masks?.[i];
@@ -65,7 +78,8 @@ export function backward(
     const a = cache.outputs[i];
     const mask = cache.masks?.[i];
     if (mask) d = tf.mul(d, mask);
-    if (activations[i] === 'leakyrelu') d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0
+    if (activations[i] === 'leakyrelu')
+      d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0
     else if (activations[i] === 'tanh') d = tf.mul(d, tf.sub(1, tf.square(a))); // tanh' = 1 - tanh^2
     if (opts.weightGrads) {
       grads[2 * i] = tf.matMul(cache.inputs[i], d, true, false);

@@ -65,7 +65,12 @@ export class DenseStep implements StepPath {
    * smoothing, the real-only knob) the per-row BCE is softplus(l) - t l, weighted per row.
    * Also the loss and D's probabilities [2B, 1].
    */
-  discriminatorGradients(both: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, targets?: DTargets): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+  discriminatorGradients(
+    both: Tensor2D,
+    masks: Tensor2D[],
+    labels?: Tensor1D,
+    targets?: DTargets,
+  ): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
     const tf = this.tf;
     const d = this.d;
     const b = both.shape[0] / 2;
@@ -96,7 +101,12 @@ export class DenseStep implements StepPath {
    * or with `realFeatureMean` feature matching's ||mean f(G(z)) - realFeatureMean||^2, f = D's
    * dense layers up to the feature layer without dropout.
    */
-  generatorGradients(z: Tensor2D, masks: Tensor2D[], labels?: Tensor1D, extras: GeneratorExtras = {}): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
+  generatorGradients(
+    z: Tensor2D,
+    masks: Tensor2D[],
+    labels?: Tensor1D,
+    extras: GeneratorExtras = {},
+  ): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
     const tf = this.tf;
     const { g, d } = this;
     const b = z.shape[0];
@@ -108,7 +118,11 @@ export class DenseStep implements StepPath {
     if (extras.realFeatureMean) {
       // f: D's dense layers up to its last hidden one, [B, F]; dL/df = 2 (mean f - mean f_real) / B per row.
       const k = d.layers.length - 2;
-      const stack = new DenseStack(d.layers.slice(0, k + 1), d.activations.slice(0, k + 1), d.dropout.slice(0, k + 1).map(() => 0));
+      const stack = new DenseStack(
+        d.layers.slice(0, k + 1),
+        d.activations.slice(0, k + 1),
+        d.dropout.slice(0, k + 1).map(() => 0),
+      );
       const fOut = forwardCached(tf, stack, dIn, stack.activations, this.leak);
       const diff = tf.sub(tf.mean(fOut.y, 0, true), extras.realFeatureMean);
       loss = tf.sum(tf.square(diff)) as tfType.Scalar;
@@ -148,7 +162,15 @@ export class DenseStep implements StepPath {
     if (!l) {
       const tf = this.tf;
       const y = new Float32Array(2 * b).fill(1, 0, b);
-      l = tf.tidy(() => ({ target: tf.keep(tf.tensor2d(y, [2 * b, 1])), sign: tf.keep(tf.tensor2d(y.map((v) => 1 - 2 * v), [2 * b, 1])) }));
+      l = tf.tidy(() => ({
+        target: tf.keep(tf.tensor2d(y, [2 * b, 1])),
+        sign: tf.keep(
+          tf.tensor2d(
+            y.map((v) => 1 - 2 * v),
+            [2 * b, 1],
+          ),
+        ),
+      }));
       this.labelCache.set(b, l);
     }
     return l;

@@ -13,7 +13,15 @@ import { Rng, Stream } from '../core/rng';
 import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages } from '../data/mnist';
 import { generatePixels, noiseTensor } from '../nets/gan-model';
 import { readMetricsLog } from '../report/metrics-log';
-import { BEST_DIR, disposeLoaded, loadLatestCheckpoint, saveCheckpoint, type CheckpointContents, type DataFingerprint, type LoadedCheckpoint } from '../run/checkpoint';
+import {
+  BEST_DIR,
+  disposeLoaded,
+  loadLatestCheckpoint,
+  saveCheckpoint,
+  type CheckpointContents,
+  type DataFingerprint,
+  type LoadedCheckpoint,
+} from '../run/checkpoint';
 import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from '../run/run-dir';
 import { appendLineDurable, writeFileAtomic } from '../util/fs';
 import { datasetTensor, epochGridLayout, gridFromNoise } from './dataset';
@@ -56,7 +64,17 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   if (latest) run.history = readMetricsLog(runDir);
   samplesDir(runDir);
   const { config, itersPerEpoch, n: images, epoch, iteration, step } = run;
-  hooks.onStart?.({ runDir, config, itersPerEpoch, images, epoch, iteration, step, resumedFrom: latest?.checkpoint.dir, skipped: latest?.skipped ?? [] });
+  hooks.onStart?.({
+    runDir,
+    config,
+    itersPerEpoch,
+    images,
+    epoch,
+    iteration,
+    step,
+    resumedFrom: latest?.checkpoint.dir,
+    skipped: latest?.skipped ?? [],
+  });
   const result = (stopped: boolean): TrainResult => ({ runDir, epoch: run.epoch, step: run.step, stopped, checkpoint: run.lastCheckpoint });
   try {
     while (run.epoch < config.epochs) {
@@ -91,12 +109,19 @@ function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState 
   }
   const grid = epochGridLayout(config);
   const run: RunState = {
-    config, trainer, data, grid,
+    config,
+    trainer,
+    data,
+    grid,
     dataset: datasetTensor(tf, images, trainer.model.spec.workSize),
     n: images.n,
     itersPerEpoch: batchesPerEpoch(images.n, config.batchSize),
-    fixedNoise: c ? (tf.clone(c.tensors['fixed_noise']) as tfType.Tensor2D) : noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise)),
-    epoch: 0, iteration: 0, step: 0,
+    fixedNoise: c
+      ? (tf.clone(c.tensors['fixed_noise']) as tfType.Tensor2D)
+      : noiseTensor(tf, grid.n, config.latentDim, Rng.for(config.seed, Stream.fixedNoise)),
+    epoch: 0,
+    iteration: 0,
+    step: 0,
     stats: new EpochStats(tf),
     history: [],
   };
@@ -117,7 +142,11 @@ function checkpointContents(run: RunState, opts: TrainOptions): CheckpointConten
   const { trainer, epoch, iteration, step, config, bestFid, data } = run;
   return {
     state: {
-      epoch, iteration, step, config, backend: opts.backend,
+      epoch,
+      iteration,
+      step,
+      config,
+      backend: opts.backend,
       adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
       partialEpoch: run.stats.partial,
       bestFid,
@@ -179,7 +208,9 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
   run.epoch++;
   const epoch = run.epoch;
   const m: EpochMetrics = {
-    epoch, step: run.step, ...stats.means(),
+    epoch,
+    step: run.step,
+    ...stats.means(),
     d_loss_std: +stats.spread(0).toFixed(4),
     g_loss_std: +stats.spread(1).toFixed(4),
     iterations: stats.partial.iterations,
@@ -198,7 +229,15 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
     const row = ev.evaluator.evaluate(generatePixels(tf, sampler, ev.n, Rng.for(config.seed, Stream.sample)), ev.n, `epoch ${epoch}`);
     const best = run.bestFid === undefined || row.fid < run.bestFid;
     if (best) run.bestFid = row.fid;
-    Object.assign(m, { fid: row.fid, inception_score: row.inception_score, classes_covered: row.classes_covered, kl_to_uniform: row.kl_to_uniform, mean_confidence: row.mean_confidence, eval_seconds: +row.seconds.toFixed(2), best });
+    Object.assign(m, {
+      fid: row.fid,
+      inception_score: row.inception_score,
+      classes_covered: row.classes_covered,
+      kl_to_uniform: row.kl_to_uniform,
+      mean_confidence: row.mean_confidence,
+      eval_seconds: +row.seconds.toFixed(2),
+      best,
+    });
   }
   // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
   run.history.push(m);

@@ -35,11 +35,17 @@ export function checkResumable(c: LoadedCheckpoint, config: TrainConfig, data: D
 
 /** The checkpoint's optimizer tensors and fixed noise must be exactly those this trainer saves. */
 export function checkStateTensors(trainer: GanTrainer, c: LoadedCheckpoint): void {
-  const want = [...trainer.optimizerTensors().map((t) => ({ name: t.name, shape: t.tensor.shape })), { name: 'fixed_noise', shape: [epochGridLayout(trainer.config).n, trainer.config.latentDim] }];
+  const want = [
+    ...trainer.optimizerTensors().map((t) => ({ name: t.name, shape: t.tensor.shape })),
+    { name: 'fixed_noise', shape: [epochGridLayout(trainer.config).n, trainer.config.latentDim] },
+  ];
   for (const w of want) {
     const got = c.tensors[w.name];
     if (!got || JSON.stringify(got.shape) !== JSON.stringify(w.shape)) {
-      throw new CheckpointError(`checkpoint ${c.dir}: state.bin lacks ${w.name} of shape ${JSON.stringify(w.shape)}`, 'Use another checkpoint of the run, or retrain');
+      throw new CheckpointError(
+        `checkpoint ${c.dir}: state.bin lacks ${w.name} of shape ${JSON.stringify(w.shape)}`,
+        'Use another checkpoint of the run, or retrain',
+      );
     }
   }
 }
@@ -53,7 +59,9 @@ export function checkEpochsLeft(runDir: string, at: Pick<CheckpointState, 'epoch
   if (at.epoch < epochs) return;
   const finishedExactly = at.iteration === 0 && at.epoch === epochs;
   throw new ConfigError(
-    finishedExactly ? `${runDir} already finished ${at.epoch} of ${epochs} epochs` : `${runDir} is past epoch ${epochs} (in epoch ${at.epoch + 1})`,
+    finishedExactly
+      ? `${runDir} already finished ${at.epoch} of ${epochs} epochs`
+      : `${runDir} is past epoch ${epochs} (in epoch ${at.epoch + 1})`,
     `Pass --epochs N with N > ${at.epoch} to train it further`,
   );
 }

@@ -223,7 +223,11 @@ export class GanTrainer {
     this.historyD?.restore(c.tensors, 'history/discriminator');
     this.replay?.restore(c.tensors);
     if (this.ema) {
-      if (!c.emaGeneratorWeights) throw new CheckpointError(`checkpoint ${c.dir} has no ema_generator/ although the run trains with --ema`, 'Use another checkpoint of the run, or retrain');
+      if (!c.emaGeneratorWeights)
+        throw new CheckpointError(
+          `checkpoint ${c.dir} has no ema_generator/ although the run trains with --ema`,
+          'Use another checkpoint of the run, or retrain',
+        );
       this.ema.restore(c.emaGeneratorWeights);
     }
   }

@@ -28,7 +28,15 @@ type Variable = tfType.Variable;
 
 /** True when any trick that changes the step is on (the test knob included). */
 export function anyTrick(c: TrickConfig): boolean {
-  return c.labelSmoothing > 0 || c.instanceNoise > 0 || c.featureMatching || c.replay > 0 || c.historicalAveraging > 0 || c.ema > 0 || c.dRealOnly;
+  return (
+    c.labelSmoothing > 0 ||
+    c.instanceNoise > 0 ||
+    c.featureMatching ||
+    c.replay > 0 ||
+    c.historicalAveraging > 0 ||
+    c.ema > 0 ||
+    c.dRealOnly
+  );
 }
 
 /**
@@ -79,7 +87,14 @@ export function featureLayerIndex(spec: NetworkSpec): number {
  * feature layer in inference mode (no dropout, batch norm from its moving averages), so the
  * features are a fixed function of the image and not of the batch.
  */
-export function featureDistance(tf: Tf, discriminator: Network, featureLayer: number, images: Tensor2D, labels: Tensor1D | undefined, realFeatureMean: Tensor): tfType.Scalar {
+export function featureDistance(
+  tf: Tf,
+  discriminator: Network,
+  featureLayer: number,
+  images: Tensor2D,
+  labels: Tensor1D | undefined,
+  realFeatureMean: Tensor,
+): tfType.Scalar {
   const f = discriminator.forward(images, labels, undefined, featureLayer);
   return tf.sum(tf.square(tf.sub(tf.mean(f, 0, true), realFeatureMean))) as tfType.Scalar;
 }
@@ -143,7 +158,10 @@ export class ReplayRing {
 
   /** The ring for a checkpoint: replay/images/i (and replay/labels/i), i = 0 the oldest. */
   tensors(): NamedTensor[] {
-    return this.slots.flatMap((s, i) => [{ name: `replay/images/${i}`, tensor: s.images }, ...(s.labels ? [{ name: `replay/labels/${i}`, tensor: s.labels }] : [])]);
+    return this.slots.flatMap((s, i) => [
+      { name: `replay/images/${i}`, tensor: s.images },
+      ...(s.labels ? [{ name: `replay/labels/${i}`, tensor: s.labels }] : []),
+    ]);
   }
 
   /** Refills the ring from a checkpoint's tensors. */
@@ -242,7 +260,9 @@ export class EmaGenerator {
 
   update(source: Network): void {
     const tf = this.tf;
-    tf.tidy(() => this.network.variables.forEach((e, i) => e.assign(tf.add(tf.mul(e, this.decay), tf.mul(source.variables[i], this.rest)))));
+    tf.tidy(() =>
+      this.network.variables.forEach((e, i) => e.assign(tf.add(tf.mul(e, this.decay), tf.mul(source.variables[i], this.rest)))),
+    );
   }
 
   /** Puts a checkpoint's EMA weights (paramSpecs order) in place. */

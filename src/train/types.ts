@@ -78,7 +78,17 @@ export interface ProgressInfo {
 }
 
 export interface TrainHooks {
-  onStart?(info: { runDir: string; config: TrainConfig; itersPerEpoch: number; images: number; epoch: number; iteration: number; step: number; resumedFrom?: string; skipped: string[] }): void;
+  onStart?(info: {
+    runDir: string;
+    config: TrainConfig;
+    itersPerEpoch: number;
+    images: number;
+    epoch: number;
+    iteration: number;
+    step: number;
+    resumedFrom?: string;
+    skipped: string[];
+  }): void;
   onProgress?(p: ProgressInfo): void;
   onEpoch?(m: EpochMetrics, files: { grid: string; checkpoint: string }): void;
   /** Polled after every step; true stops the run with a checkpoint at that step. */

@@ -15,13 +15,19 @@ export function ioError(e: unknown, what: string, target: string): GanError {
   if (e instanceof GanError) return e;
   const err = e as NodeJS.ErrnoException;
   const [reason, hint] =
-    err.code === 'ENOSPC' || err.code === 'EDQUOT' ? ['the disk is full', 'Free some space, or write somewhere else'] :
-    err.code === 'EACCES' || err.code === 'EPERM' ? ['permission denied', 'Make it writable for you, or write somewhere else'] :
-    err.code === 'EROFS' ? ['the file system is read-only', 'Write somewhere else'] :
-    err.code === 'ENOTDIR' ? ['a part of the path is a file, not a folder', 'Fix the path'] :
-    err.code === 'ENOENT' ? ['a folder on the path does not exist', 'Create it or fix the path'] :
-    err.code === 'EISDIR' ? ['it is a folder', 'Give a file path'] :
-    [err.message, undefined];
+    err.code === 'ENOSPC' || err.code === 'EDQUOT'
+      ? ['the disk is full', 'Free some space, or write somewhere else']
+      : err.code === 'EACCES' || err.code === 'EPERM'
+        ? ['permission denied', 'Make it writable for you, or write somewhere else']
+        : err.code === 'EROFS'
+          ? ['the file system is read-only', 'Write somewhere else']
+          : err.code === 'ENOTDIR'
+            ? ['a part of the path is a file, not a folder', 'Fix the path']
+            : err.code === 'ENOENT'
+              ? ['a folder on the path does not exist', 'Create it or fix the path']
+              : err.code === 'EISDIR'
+                ? ['it is a folder', 'Give a file path']
+                : [err.message, undefined];
   return new IoError(`cannot ${what} ${target}: ${reason}`, hint, err.code);
 }
 

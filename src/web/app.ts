@@ -176,7 +176,10 @@ async function walk(): Promise<void> {
   walking = true;
   $('play').textContent = 'Stop';
   const rng = Rng.for(seed, Stream.sample, 1 + focus);
-  const points = [Float32Array.from(focusZ), ...Array.from({ length: WALK_POINTS - 1 }, () => rng.fillNormal(new Float32Array(info.latentDim)))];
+  const points = [
+    Float32Array.from(focusZ),
+    ...Array.from({ length: WALK_POINTS - 1 }, () => rng.fillNormal(new Float32Array(info.latentDim))),
+  ];
   const frames = latentWalk(points, WALK_FRAMES);
   const label = gridLabels.subarray(focus, focus + 1);
   for (let f = 0; walking; f = (f + 1) % frames.length) {
@@ -219,7 +222,8 @@ async function start(): Promise<void> {
   model = await tf.loadLayersModel('model/model.json');
   document.title = `gan: ${info.run}`;
   $('title').textContent = `gan: ${info.run}`;
-  $('about').textContent = `${info.arch}${info.conditional ? ', conditional' : ''} generator after epoch ${info.epoch} (step ${info.step}); z has ${info.latentDim} dimensions`;
+  $('about').textContent =
+    `${info.arch}${info.conditional ? ', conditional' : ''} generator after epoch ${info.epoch} (step ${info.step}); z has ${info.latentDim} dimensions`;
   $('backend').textContent = `tfjs ${tf.version.tfjs}, backend ${page.backend}`;
   if (info.conditional) {
     $('digit-picker').hidden = false;

@@ -24,7 +24,6 @@ export const WEB_INFO_FILE = 'gan-model.json';
 /** Where `gan serve` puts a run's site. */
 export const RUN_WEB_DIR = 'web';
 
-
 /** Files of the site that do not depend on the run: [source, path in the site]. */
 export function staticSiteFiles(): Array<[string, string]> {
   const files: Array<[string, string]> = [
@@ -53,12 +52,16 @@ export function checkWebOutDir(dir: string): void {
   if (!fs.existsSync(dir)) {
     let ancestor = path.dirname(path.resolve(dir));
     while (!fs.existsSync(ancestor)) ancestor = path.dirname(ancestor);
-    if (!fs.statSync(ancestor).isDirectory()) throw new ConfigError(`--web ${dir}: ${ancestor} is a file, not a folder`, 'Choose a folder path for --web');
+    if (!fs.statSync(ancestor).isDirectory())
+      throw new ConfigError(`--web ${dir}: ${ancestor} is a file, not a folder`, 'Choose a folder path for --web');
     return;
   }
   if (!fs.statSync(dir).isDirectory()) throw new ConfigError(`--web ${dir} is a file, not a folder`, 'Choose a folder path for --web');
   if (fs.readdirSync(dir).length > 0 && !fs.existsSync(path.join(dir, WEB_INFO_FILE))) {
-    throw new ConfigError(`${dir} is not empty and is not a gan web export`, 'Choose a new or empty folder for --web (an earlier export is replaced)');
+    throw new ConfigError(
+      `${dir} is not empty and is not a gan web export`,
+      'Choose a new or empty folder for --web (an earlier export is replaced)',
+    );
   }
 }
 
@@ -84,7 +87,13 @@ export function exportWeb(tf: Tf, runDir: string, outDir: string): WebExport {
   };
   const info = webModelInfo(
     state.config as Parameters<typeof webModelInfo>[0],
-    { run: path.basename(path.resolve(runDir)), epoch: state.epoch, step: state.step, tfjsVersion: tf.version.tfjs, exportedAt: new Date().toISOString() },
+    {
+      run: path.basename(path.resolve(runDir)),
+      epoch: state.epoch,
+      step: state.step,
+      tfjsVersion: tf.version.tfjs,
+      exportedAt: new Date().toISOString(),
+    },
     modelJson.userDefinedMetadata,
   );
   const sources: Array<[string, string]> = [

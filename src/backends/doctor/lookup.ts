@@ -42,7 +42,11 @@ export function runCommand(file: string, args: string[], timeoutMs: number): Pro
     child.stdout?.on('data', (d) => (stdout += d));
     child.stderr?.on('data', (d) => (stderr += d));
     child.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, stdout, error: e.code === 'ENOENT' ? 'not found' : e.message }));
-    child.on('close', (code) => finish(code === 0 ? { ok: true, stdout } : { ok: false, stdout, error: (stderr.trim().split('\n').pop() || `exit code ${code}`).trim() }));
+    child.on('close', (code) =>
+      finish(
+        code === 0 ? { ok: true, stdout } : { ok: false, stdout, error: (stderr.trim().split('\n').pop() || `exit code ${code}`).trim() },
+      ),
+    );
   });
 }
 

@@ -11,7 +11,8 @@ export function collectMissing(r: Omit<DoctorReport, 'missing' | 'ms'>): DoctorR
   add('node', r.node);
   add('npm', r.npm);
   add('native addon', r.nativeAddon);
-  for (const b of r.backends) if (!/^see the/.test(b.fix ?? '')) add(`backend ${b.name}`, { ok: b.ok, detail: b.error ?? 'does not load', fix: b.fix });
+  for (const b of r.backends)
+    if (!/^see the/.test(b.fix ?? '')) add(`backend ${b.name}`, { ok: b.ok, detail: b.error ?? 'does not load', fix: b.fix });
   const g = r.tensorflowGpu;
   add('tfjs-node-gpu package', g.package);
   if (g.package.ok) {

@@ -34,7 +34,13 @@ export interface DoctorReport {
   npm: Finding & { version?: string };
   /** Display and 3D controllers on the PCI bus (Linux), whatever their drivers. */
   gpus: Finding & { devices: Array<{ vendor: string; pciId: string }> };
-  cpu: { model: string; threads: number; logicalCpus: number; features?: { avx2: boolean; avx512f: boolean; fma: boolean }; featuresSource: string };
+  cpu: {
+    model: string;
+    threads: number;
+    logicalCpus: number;
+    features?: { avx2: boolean; avx512f: boolean; fma: boolean };
+    featuresSource: string;
+  };
   nativeAddon: Finding & { built: boolean; loads: boolean; path: string; kernel?: string; threads?: number };
   backends: BackendFinding[];
   /** What `gan train` takes with --backend auto here. */

@@ -8,7 +8,12 @@ import type { DoctorReport } from './report';
 /** CPU model and the SIMD features that matter to the native addon, from /proc/cpuinfo (Linux). */
 export function cpuInfo(cpuinfo?: string): DoctorReport['cpu'] {
   const cpus = os.cpus();
-  const info: DoctorReport['cpu'] = { model: cpus[0]?.model?.trim() || 'unknown', threads: os.availableParallelism(), logicalCpus: cpus.length, featuresSource: 'unknown on this system (no /proc/cpuinfo)' };
+  const info: DoctorReport['cpu'] = {
+    model: cpus[0]?.model?.trim() || 'unknown',
+    threads: os.availableParallelism(),
+    logicalCpus: cpus.length,
+    featuresSource: 'unknown on this system (no /proc/cpuinfo)',
+  };
   let text = cpuinfo;
   if (text === undefined) {
     try {
@@ -25,11 +30,18 @@ export function cpuInfo(cpuinfo?: string): DoctorReport['cpu'] {
   return info;
 }
 
-const PCI_VENDORS: Record<string, string> = { '0x10de': 'NVIDIA', '0x1002': 'AMD', '0x8086': 'Intel', '0x1af4': 'virtio', '0x1234': 'QEMU' };
+const PCI_VENDORS: Record<string, string> = {
+  '0x10de': 'NVIDIA',
+  '0x1002': 'AMD',
+  '0x8086': 'Intel',
+  '0x1af4': 'virtio',
+  '0x1234': 'QEMU',
+};
 
 /** GPUs as the PCI bus lists them (class 0x03xxxx: VGA, XGA, 3D controllers); Linux only. */
 export function pciGpus(root = '/sys/bus/pci/devices'): DoctorReport['gpus'] {
-  if (process.platform !== 'linux') return { ok: true, detail: `not listed on ${process.platform} (the webgpu adapter below names the GPU)`, devices: [] };
+  if (process.platform !== 'linux')
+    return { ok: true, detail: `not listed on ${process.platform} (the webgpu adapter below names the GPU)`, devices: [] };
   const devices: DoctorReport['gpus']['devices'] = [];
   try {
     for (const d of fs.readdirSync(root)) {
@@ -58,8 +70,13 @@ export async function nodeAndNpm(timeoutMs: number, env: NodeJS.ProcessEnv): Pro
   if (!node.ok) node.fix = 'install Node.js 20 or newer (https://nodejs.org)';
   // Under npm (npx gan, npm run), npm says where its own CLI is; otherwise ask the one on PATH.
   const npmCli = env.npm_execpath && /npm-cli\.js$/.test(env.npm_execpath) ? env.npm_execpath : undefined;
-  const r = npmCli ? await runCommand(process.execPath, [npmCli, '--version'], timeoutMs) : await runCommand('npm', ['--version'], timeoutMs);
+  const r = npmCli
+    ? await runCommand(process.execPath, [npmCli, '--version'], timeoutMs)
+    : await runCommand('npm', ['--version'], timeoutMs);
   const version = r.stdout.trim().split('\n').pop();
-  const npm: DoctorReport['npm'] = r.ok && version ? { ok: true, detail: version, version } : { ok: false, detail: `npm ${r.error ?? 'did not answer'}`, fix: 'install npm (it comes with Node.js); gan installs with npm ci' };
+  const npm: DoctorReport['npm'] =
+    r.ok && version
+      ? { ok: true, detail: version, version }
+      : { ok: false, detail: `npm ${r.error ?? 'did not answer'}`, fix: 'install npm (it comes with Node.js); gan installs with npm ci' };
   return { node, npm };
 }

@@ -31,7 +31,11 @@ export function installNativeActivations(tf: Tf): boolean {
   };
   const size = (t: TensorInfo) => t.shape.reduce((a, d) => a * d, 1);
 
-  for (const [name, op] of [['LeakyRelu', 0], ['Tanh', 1], ['Relu', 2]] as const) {
+  for (const [name, op] of [
+    ['LeakyRelu', 0],
+    ['Tanh', 1],
+    ['Relu', 2],
+  ] as const) {
     const previous = tf.getKernel(name, 'wasm');
     if (!previous) continue;
     const fallback = previous.kernelFunc;
@@ -71,7 +75,12 @@ export function installNativeActivations(tf: Tf): boolean {
         const op = name === 'Tanh' ? 1 : 0;
         const alpha = name === 'LeakyRelu' ? (attrs as { alpha: number }).alpha : 0;
         const dyT = dy as tfType.Tensor;
-        if (tf.getKernel(GRAD_KERNEL, tf.getBackend()) === undefined || dyT.dtype !== 'float32' || x.dtype !== 'float32' || dyT.size !== x.size) {
+        if (
+          tf.getKernel(GRAD_KERNEL, tf.getBackend()) === undefined ||
+          dyT.dtype !== 'float32' ||
+          x.dtype !== 'float32' ||
+          dyT.size !== x.size
+        ) {
           return original.gradFunc(dy, saved, attrs);
         }
         return { x: () => tf.engine().runKernel(GRAD_KERNEL, { dy: dyT, x }, { op, alpha }) as tfType.Tensor };

@@ -13,23 +13,73 @@ import { ADDON_PATH } from '../../util/paths';
 type TensorInfo = tfType.TensorInfo;
 
 export interface GemmAddon {
-  sgemm(memory: Uint8Array, aOff: number, bOff: number, cOff: number, M: number, N: number, K: number, transA: boolean, transB: boolean, biasOff: number, activation: number, alpha: number): void;
+  sgemm(
+    memory: Uint8Array,
+    aOff: number,
+    bOff: number,
+    cOff: number,
+    M: number,
+    N: number,
+    K: number,
+    transA: boolean,
+    transB: boolean,
+    biasOff: number,
+    activation: number,
+    alpha: number,
+  ): void;
   threads(): number;
   /** Tuning hook: (mc, kc, nc, mtThreshold, tilesPerThread, packCapFloats, streamMtThreshold); 0 keeps a value. Returns the settings. */
   _setBlocking(...values: number[]): Record<string, number>;
   setThreads(n: number): void;
   kernel(): string;
-  adamUpdate(memory: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, outOff: number, n: number, beta1: number, beta2: number, stepSize: number, invSqrtBias2: number, epsilon: number): void;
+  adamUpdate(
+    memory: Uint8Array,
+    pOff: number,
+    mOff: number,
+    vOff: number,
+    gOff: number,
+    outOff: number,
+    n: number,
+    beta1: number,
+    beta2: number,
+    stepSize: number,
+    invSqrtBias2: number,
+    epsilon: number,
+  ): void;
   /** geometry: [N, H, W, C, kH, kW, outC, outH, outW, sH, sW, top, left] (NHWC, filter [kH, kW, C, outC]). */
   conv2d(memory: Uint8Array, xOff: number, wOff: number, yOff: number, geometry: number[]): void;
   conv2dBackpropInput(memory: Uint8Array, dyOff: number, wOff: number, dxOff: number, geometry: number[]): void;
   conv2dBackpropFilter(memory: Uint8Array, xOff: number, dyOff: number, dwOff: number, geometry: number[]): void;
-  batchNormForward(memory: Uint8Array, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, varianceOff: number, M: number, C: number, epsilon: number): void;
+  batchNormForward(
+    memory: Uint8Array,
+    xOff: number,
+    gammaOff: number,
+    betaOff: number,
+    yOff: number,
+    meanOff: number,
+    varianceOff: number,
+    M: number,
+    C: number,
+    epsilon: number,
+  ): void;
   /** op 0: LeakyReLU(alpha), 1: tanh, 2: ReLU. */
   activation(memory: Uint8Array, op: number, xOff: number, yOff: number, n: number, alpha: number): void;
   /** op 0: LeakyReLU(alpha) / ReLU (alpha 0) from the input x; 1: tanh from its output y (as x). */
   activationGrad(memory: Uint8Array, op: number, dyOff: number, xOff: number, dxOff: number, n: number, alpha: number): void;
-  batchNormBackward(memory: Uint8Array, xOff: number, dyOff: number, gammaOff: number, meanOff: number, varianceOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, M: number, C: number, epsilon: number): void;
+  batchNormBackward(
+    memory: Uint8Array,
+    xOff: number,
+    dyOff: number,
+    gammaOff: number,
+    meanOff: number,
+    varianceOff: number,
+    dxOff: number,
+    dgammaOff: number,
+    dbetaOff: number,
+    M: number,
+    C: number,
+    epsilon: number,
+  ): void;
 }
 
 /** The part of tfjs-backend-wasm's BackendWasm that kernels working on its heap use. */
@@ -89,7 +139,20 @@ export function nativeAdamUpdate(tf: Tf): AdamUpdate | undefined {
     const backend = tf.backend() as unknown as WasmHeapBackend;
     const out = backend.makeOutput(param.shape, 'float32');
     const offset = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-    gemm.adamUpdate(backend.wasm.HEAPU8, offset(param), offset(m), offset(v), offset(grad), offset(out), param.size, s.beta1, s.beta2, s.stepSize, s.invSqrtBias2, s.epsilon);
+    gemm.adamUpdate(
+      backend.wasm.HEAPU8,
+      offset(param),
+      offset(m),
+      offset(v),
+      offset(grad),
+      offset(out),
+      param.size,
+      s.beta1,
+      s.beta2,
+      s.stepSize,
+      s.invSqrtBias2,
+      s.epsilon,
+    );
     const next = tf.engine().makeTensorFromTensorInfo(out);
     param.assign(next);
     next.dispose();

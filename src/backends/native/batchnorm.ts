@@ -60,7 +60,9 @@ export function batchNormTraining(tf: Tf, x: Tensor4D, gamma: Tensor1D, beta: Te
         value: y,
         gradFunc: (dy: Tensor, saved: Tensor[]) => {
           const [sX, sGamma, sMean, sVariance] = saved;
-          return tf.engine().runKernel(BACKWARD_KERNEL, { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance }, { epsilon }) as Tensor[];
+          return tf
+            .engine()
+            .runKernel(BACKWARD_KERNEL, { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance }, { epsilon }) as Tensor[];
         },
       };
     }
@@ -120,7 +122,18 @@ export function installNativeBatchNorm(tf: Tf): boolean {
       const y = b.makeOutput(x.shape, 'float32');
       const mean = b.makeOutput([c], 'float32');
       const variance = b.makeOutput([c], 'float32');
-      gemm.batchNormForward(b.wasm.HEAPU8, offset(x), offset(gamma), offset(beta), offset(y), offset(mean), offset(variance), m, c, (attrs as { epsilon: number }).epsilon);
+      gemm.batchNormForward(
+        b.wasm.HEAPU8,
+        offset(x),
+        offset(gamma),
+        offset(beta),
+        offset(y),
+        offset(mean),
+        offset(variance),
+        m,
+        c,
+        (attrs as { epsilon: number }).epsilon,
+      );
       return [y, mean, variance];
     }) as tfType.KernelFunc,
   });
@@ -135,7 +148,20 @@ export function installNativeBatchNorm(tf: Tf): boolean {
       const dx = b.makeOutput(x.shape, 'float32');
       const dgamma = b.makeOutput([c], 'float32');
       const dbeta = b.makeOutput([c], 'float32');
-      gemm.batchNormBackward(b.wasm.HEAPU8, offset(x), offset(dy), offset(gamma), offset(mean), offset(variance), offset(dx), offset(dgamma), offset(dbeta), m, c, (attrs as { epsilon: number }).epsilon);
+      gemm.batchNormBackward(
+        b.wasm.HEAPU8,
+        offset(x),
+        offset(dy),
+        offset(gamma),
+        offset(mean),
+        offset(variance),
+        offset(dx),
+        offset(dgamma),
+        offset(dbeta),
+        m,
+        c,
+        (attrs as { epsilon: number }).epsilon,
+      );
       return [dx, dgamma, dbeta];
     }) as tfType.KernelFunc,
   });

@@ -43,7 +43,21 @@ function dilationOne(d: number | number[] | undefined): boolean {
 
 /** [N, H, W, C, kH, kW, outC, outH, outW, sH, sW, top, left], the addon's geometry. */
 function geometry(c: Conv2DInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.outChannels, c.outHeight, c.outWidth, c.strideHeight, c.strideWidth, c.padInfo.top, c.padInfo.left];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.outChannels,
+    c.outHeight,
+    c.outWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ];
 }
 
 let installed = false;
@@ -64,7 +78,10 @@ export function installNativeConv(tf: Tf): boolean {
     const kernelFunc = (args: KernelArgs) => {
       const attrs = args.attrs as unknown as ConvAttrs;
       const inputs = Object.values(args.inputs as Record<string, TensorInfo>);
-      const supported = (attrs.dataFormat ?? 'NHWC') === 'NHWC' && dilationOne(attrs.dilations) && inputs.every((t) => t.dtype === 'float32' && t.shape.length === 4 && t.shape.every((d) => d > 0));
+      const supported =
+        (attrs.dataFormat ?? 'NHWC') === 'NHWC' &&
+        dilationOne(attrs.dilations) &&
+        inputs.every((t) => t.dtype === 'float32' && t.shape.length === 4 && t.shape.every((d) => d > 0));
       return supported ? run(args, attrs, () => fallback(args)) : fallback(args);
     };
     tf.unregisterKernel(name, 'wasm');
@@ -75,7 +92,16 @@ export function installNativeConv(tf: Tf): boolean {
     return { backend, offset: (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset };
   };
   const info = (xShape: number[], filterShape: number[], attrs: ConvAttrs) =>
-    tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
 
   wrap('Conv2D', (args, attrs) => {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };

@@ -36,12 +36,18 @@ export function installNativeMatMul(tf: Tf, threads?: number): boolean {
       const batchA = a!.shape.length === 3 ? a!.shape[0] : 1;
       const batchB = b!.shape.length === 3 ? b!.shape[0] : 1;
       const supported =
-        a!.dtype === 'float32' && b!.dtype === 'float32' && batchA === 1 && batchB === 1 &&
-        a!.shape.length >= 2 && b!.shape.length >= 2 && !preluActivationWeights &&
+        a!.dtype === 'float32' &&
+        b!.dtype === 'float32' &&
+        batchA === 1 &&
+        batchB === 1 &&
+        a!.shape.length >= 2 &&
+        b!.shape.length >= 2 &&
+        !preluActivationWeights &&
         (bias === undefined || (bias.shape.length === 1 && bias.dtype === 'float32')) &&
         (activation === 'linear' || activation === 'relu' || activation === 'leakyrelu');
       if (!supported) return fallback(args);
-      const ra = a!.shape.length, rb = b!.shape.length;
+      const ra = a!.shape.length,
+        rb = b!.shape.length;
       const M = attrs.transposeA ? a!.shape[ra - 1] : a!.shape[ra - 2];
       const K = attrs.transposeA ? a!.shape[ra - 2] : a!.shape[ra - 1];
       const N = attrs.transposeB ? b!.shape[rb - 2] : b!.shape[rb - 1];
@@ -52,8 +58,18 @@ export function installNativeMatMul(tf: Tf, threads?: number): boolean {
       const offset = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
       // HEAPU8 is read after the allocation: growing the heap replaces its buffer.
       gemm.sgemm(
-        backend.wasm.HEAPU8, offset(a!), offset(b!), offset(out), M, N, K, !!attrs.transposeA, !!attrs.transposeB,
-        bias ? offset(bias) : -1, activation === 'linear' ? 0 : 1, activation === 'relu' ? 0 : attrs.leakyreluAlpha ?? 0.2,
+        backend.wasm.HEAPU8,
+        offset(a!),
+        offset(b!),
+        offset(out),
+        M,
+        N,
+        K,
+        !!attrs.transposeA,
+        !!attrs.transposeB,
+        bias ? offset(bias) : -1,
+        activation === 'linear' ? 0 : 1,
+        activation === 'relu' ? 0 : (attrs.leakyreluAlpha ?? 0.2),
       );
       return out;
     };

@@ -14,9 +14,9 @@ import { installNativeBatchNorm } from './batchnorm';
 import { installNativeActivations } from './activations';
 
 const NATIVE_KERNELS: ReadonlyArray<(tf: Tf, threads: number) => boolean> = [
-  installNativeMatMul,      // BatchMatMul, _FusedMatMul: native SGEMM; wraps the wasm transpose fix, sets the addon's threads
-  installNativeConv,        // Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter: wraps XNNPACK's and the wasm backprops above
-  installNativeBatchNorm,   // GanBatchNormTraining(Grad): new kernels, used by batchNormTraining where registered
+  installNativeMatMul, // BatchMatMul, _FusedMatMul: native SGEMM; wraps the wasm transpose fix, sets the addon's threads
+  installNativeConv, // Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter: wraps XNNPACK's and the wasm backprops above
+  installNativeBatchNorm, // GanBatchNormTraining(Grad): new kernels, used by batchNormTraining where registered
   installNativeActivations, // LeakyRelu, Tanh, Relu (and GanActivationGrad, their gradients): wraps the shipped ones
 ];
 

@@ -36,8 +36,7 @@ import { isAllOnes, wasmKernelRunner, type WasmHeapBackend } from './kernel-call
 type TensorInfo = tfjs.TensorInfo;
 type KernelBackend = tfjs.KernelBackend;
 type NamedAttrMap = tfjs.NamedAttrMap;
-type ExplicitPadding =
-    [[number, number], [number, number], [number, number], [number, number]];
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
 interface BackpropFilterAttrs {
   strides: number | [number, number];
@@ -48,20 +47,30 @@ interface BackpropFilterAttrs {
   filterShape: [number, number, number, number];
 }
 
-
 const BACKEND = 'wasm';
 const KERNEL_NAME = 'Conv2DBackpropFilter';
-
 
 /**
  * Fills `a` (row-major [C*kH*kW, outH*outW*N]) with the im2col matrix of
  * `xt` (row-major [C, H, W, N]). Out-of-image taps (padding) are zeros.
  */
 function im2col(
-    xt: Float32Array, a: Float32Array, C: number, H: number, W: number,
-    N: number, kH: number, kW: number, outH: number, outW: number, sH: number,
-    sW: number, top: number, left: number): void {
-  const outRowLen = outW * N;      // one output image row (all ow, all n)
+  xt: Float32Array,
+  a: Float32Array,
+  C: number,
+  H: number,
+  W: number,
+  N: number,
+  kH: number,
+  kW: number,
+  outH: number,
+  outW: number,
+  sH: number,
+  sW: number,
+  top: number,
+  left: number,
+): void {
+  const outRowLen = outW * N; // one output image row (all ow, all n)
   let dst = 0;
   for (let c = 0; c < C; c++) {
     const xc = c * H * W * N;
@@ -121,7 +130,7 @@ interface Call {
 
 /** The inputs and attributes, checked; throws on what this kernel does not do. */
 function checkedCall(args: KernelArgs): Call {
-  const {inputs, backend} = args;
+  const { inputs, backend } = args;
   const x = inputs['x'];
   const dy = inputs['dy'];
   if (x === undefined || dy === undefined) {
@@ -130,63 +139,79 @@ function checkedCall(args: KernelArgs): Call {
   const attrs = (args.attrs ?? {}) as unknown as BackpropFilterAttrs;
   const dataFormat = attrs.dataFormat ?? 'NHWC';
   if (!isAllOnes(attrs.dilations)) {
-    throw new Error(
-        `${KERNEL_NAME} (wasm): only dilations = 1 are supported, got ` +
-        `${JSON.stringify(attrs.dilations)}.`);
+    throw new Error(`${KERNEL_NAME} (wasm): only dilations = 1 are supported, got ` + `${JSON.stringify(attrs.dilations)}.`);
   }
   if (dataFormat !== 'NHWC' && dataFormat !== 'NCHW') {
     throw new Error(`${KERNEL_NAME} (wasm): unknown dataFormat '${dataFormat}'.`);
   }
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    throw new Error(
-        `${KERNEL_NAME} (wasm): x and dy must be float32, got ` +
-        `${x.dtype} and ${dy.dtype}.`);
+    throw new Error(`${KERNEL_NAME} (wasm): x and dy must be float32, got ` + `${x.dtype} and ${dy.dtype}.`);
   }
   if (x.shape.length !== 4 || dy.shape.length !== 4) {
-    throw new Error(
-        `${KERNEL_NAME} (wasm): x and dy must be rank 4, got shapes ` +
-        `[${x.shape}] and [${dy.shape}].`);
+    throw new Error(`${KERNEL_NAME} (wasm): x and dy must be rank 4, got shapes ` + `[${x.shape}] and [${dy.shape}].`);
   }
   const heap = backend as unknown as Partial<WasmHeapBackend>;
   if (typeof heap.typedArrayFromHeap !== 'function') {
     throw new Error(
-        `${KERNEL_NAME} (wasm): backend does not expose typedArrayFromHeap; ` +
-        `this kernel targets @tensorflow/tfjs-backend-wasm 4.x.`);
+      `${KERNEL_NAME} (wasm): backend does not expose typedArrayFromHeap; ` + `this kernel targets @tensorflow/tfjs-backend-wasm 4.x.`,
+    );
   }
-  return {x, dy, attrs, dataFormat, heap: heap as WasmHeapBackend};
+  return { x, dy, attrs, dataFormat, heap: heap as WasmHeapBackend };
 }
 
 /** The conv's shapes; throws when dy does not match its output. */
 function geometry(tf: Tf, c: Call) {
-  const {x, dy, attrs, dataFormat} = c;
+  const { x, dy, attrs, dataFormat } = c;
   const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], attrs.filterShape,
-      attrs.strides, 1 /* dilations */, attrs.pad, attrs.dimRoundingMode,
-      false /* depthwise */, tf.backend_util.convertConv2DDataFormat(dataFormat));
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1 /* dilations */,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false /* depthwise */,
+    tf.backend_util.convertConv2DDataFormat(dataFormat),
+  );
   const {
-    batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: outH,
-    outWidth: outW, outChannels: outC, strideHeight: sH, strideWidth: sW,
-    filterHeight: kH, filterWidth: kW, padInfo
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: outH,
+    outWidth: outW,
+    outChannels: outC,
+    strideHeight: sH,
+    strideWidth: sW,
+    filterHeight: kH,
+    filterWidth: kW,
+    padInfo,
   } = info;
-  const expectedDy =
-      dataFormat === 'NHWC' ? [N, outH, outW, outC] : [N, outC, outH, outW];
+  const expectedDy = dataFormat === 'NHWC' ? [N, outH, outW, outC] : [N, outC, outH, outW];
   if (dy.shape.some((d, i) => d !== expectedDy[i])) {
-    throw new Error(
-        `${KERNEL_NAME} (wasm): dy shape [${dy.shape}] does not match the ` +
-        `conv output shape [${expectedDy}].`);
+    throw new Error(`${KERNEL_NAME} (wasm): dy shape [${dy.shape}] does not match the ` + `conv output shape [${expectedDy}].`);
   }
   return {
-    N, H, W, C, outH, outW, outC, sH, sW, kH, kW, top: padInfo.top,
-    left: padInfo.left
+    N,
+    H,
+    W,
+    C,
+    outH,
+    outW,
+    outC,
+    sH,
+    sW,
+    kH,
+    kW,
+    top: padInfo.top,
+    left: padInfo.left,
   };
 }
 
 type Geometry = ReturnType<typeof geometry>;
 
 /** dW by the pipeline in the header (steps 1 to 5); M and K*outC are not 0. */
-function filterGradient(
-    run: KernelRunner, backend: KernelBackend, c: Call, g: Geometry): TensorInfo {
-  const {N, H, W, C, outH, outW, outC, kH, kW} = g;
+function filterGradient(run: KernelRunner, backend: KernelBackend, c: Call, g: Geometry): TensorInfo {
+  const { N, H, W, C, outH, outW, outC, kH, kW } = g;
   const channelsLast = c.dataFormat === 'NHWC';
   const K = C * kH * kW;
   const M = outH * outW * N;
@@ -197,8 +222,7 @@ function filterGradient(
   };
   try {
     // 1. x -> [C, H, W, N]
-    const xt = temp(run('Transpose', {x: c.x}, backend,
-                        {perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0]}));
+    const xt = temp(run('Transpose', { x: c.x }, backend, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] }));
     // 2. A = im2col(xt) as [1, K, M]. Allocate first, then take the heap
     // views (an allocation can grow/detach the wasm heap buffer).
     // (BackendWasm.write(null, ...) allocates without copying; every element
@@ -208,25 +232,22 @@ function filterGradient(
     const a = temp({
       dataId: backend.write(noValues, aShape, 'float32'),
       shape: aShape,
-      dtype: 'float32'
+      dtype: 'float32',
     });
     const xtVals = c.heap.typedArrayFromHeap(xt) as Float32Array;
     const aVals = c.heap.typedArrayFromHeap(a) as Float32Array;
-    im2col(xtVals, aVals, C, H, W, N, kH, kW, outH, outW, g.sH, g.sW, g.top,
-           g.left);
+    im2col(xtVals, aVals, C, H, W, N, kH, kW, outH, outW, g.sH, g.sW, g.top, g.left);
     // 3. dy -> [outH, outW, N, outC] -> [1, M, outC]
-    const dyt = temp(run('Transpose', {x: c.dy}, backend,
-                         {perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1]}));
-    const b = temp(run('Reshape', {x: dyt}, backend, {shape: [1, M, outC]}));
+    const dyt = temp(run('Transpose', { x: c.dy }, backend, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] }));
+    const b = temp(run('Reshape', { x: dyt }, backend, { shape: [1, M, outC] }));
     // 4. single non-transposed GEMM: [1, K, M] x [1, M, outC]
-    const r = temp(run('BatchMatMul', {a, b}, backend,
-                       {transposeA: false, transposeB: false}));
+    const r = temp(run('BatchMatMul', { a, b }, backend, { transposeA: false, transposeB: false }));
     // 5. [C, kH, kW, outC] -> [kH, kW, C, outC]
-    const r4 = temp(run('Reshape', {x: r}, backend, {shape: [C, kH, kW, outC]}));
+    const r4 = temp(run('Reshape', { x: r }, backend, { shape: [C, kH, kW, outC] }));
     if (C === 1) {
-      return run('Reshape', {x: r4}, backend, {shape: [kH, kW, C, outC]});
+      return run('Reshape', { x: r4 }, backend, { shape: [kH, kW, C, outC] });
     }
-    return run('Transpose', {x: r4}, backend, {perm: [1, 2, 0, 3]});
+    return run('Transpose', { x: r4 }, backend, { perm: [1, 2, 0, 3] });
   } finally {
     // Reshape outputs share storage via refcounting, so disposing every
     // intermediate exactly once releases everything.
@@ -250,8 +271,7 @@ export function registerConv2DBackpropFilterWasm(tf: Tf): void {
     const call = checkedCall(args);
     const g = geometry(tf, call);
     if (g.outH * g.outW * g.N === 0 || g.C * g.kH * g.kW * g.outC === 0) {
-      return run('Fill', {}, args.backend,
-                 {shape: [g.kH, g.kW, g.C, g.outC], value: 0, dtype: 'float32'});
+      return run('Fill', {}, args.backend, { shape: [g.kH, g.kW, g.C, g.outC], value: 0, dtype: 'float32' });
     }
     return filterGradient(run, args.backend, call, g);
   };

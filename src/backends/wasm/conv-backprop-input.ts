@@ -48,12 +48,12 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../tf';
 import { isAllOnes, wasmKernelRunner, type WasmHeapBackend } from './kernel-call';
+import { col2im, rotateFilter, transposeFilter } from './conv-layout';
 
 type TensorInfo = tfjs.TensorInfo;
 type KernelBackend = tfjs.KernelBackend;
 type NamedAttrMap = tfjs.NamedAttrMap;
-type ExplicitPadding =
-    [[number, number], [number, number], [number, number], [number, number]];
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
 interface BackpropInputAttrs {
   strides: number | [number, number];
@@ -63,7 +63,6 @@ interface BackpropInputAttrs {
   inputShape: [number, number, number, number];
   dilations?: number | [number, number];
 }
-
 
 const BACKEND = 'wasm';
 const KERNEL_NAME = 'Conv2DBackpropInput';
@@ -78,79 +77,6 @@ const MARK = Symbol.for('gan.fastConv2DBackpropInputWasm');
  */
 export const CONV_MIN_IN_C = 8;
 
-
-/** Wr[kh, kw, o, c] = W[kH-1-kh, kW-1-kw, c, o]. */
-function rotateFilter(
-    w: Float32Array, wr: Float32Array, kH: number, kW: number, inC: number,
-    outC: number): void {
-  const tap = inC * outC;
-  for (let kh = 0; kh < kH; kh++) {
-    for (let kw = 0; kw < kW; kw++) {
-      const src = ((kH - 1 - kh) * kW + (kW - 1 - kw)) * tap;
-      const dst = (kh * kW + kw) * tap;
-      if (inC === 1 || outC === 1) {
-        // [inC, outC] -> [outC, inC] is the identity on the flat block.
-        wr.set(w.subarray(src, src + tap), dst);
-        continue;
-      }
-      for (let c = 0; c < inC; c++) {
-        const s = src + c * outC;
-        let d = dst + c;
-        for (let o = 0; o < outC; o++, d += inC) wr[d] = w[s + o] as number;
-      }
-    }
-  }
-}
-
-/** Wt[o, k] = W[k, o] for W viewed as [K, outC]. */
-function transposeFilter(
-    w: Float32Array, wt: Float32Array, K: number, outC: number): void {
-  if (outC === 1 || K === 1) {
-    wt.set(w.subarray(0, K * outC));
-    return;
-  }
-  for (let k = 0; k < K; k++) {
-    const s = k * outC;
-    let d = k;
-    for (let o = 0; o < outC; o++, d += K) wt[d] = w[s + o] as number;
-  }
-}
-
-/**
- * dx [N, H, W, C] = col2im(cols [N*outH*outW, kH*kW*C]): scatter-add of
- * every in-image tap. Overwrites dx.
- */
-function col2im(
-    cols: Float32Array, dx: Float32Array, N: number, H: number, W: number,
-    C: number, outH: number, outW: number, kH: number, kW: number, sH: number,
-    sW: number, top: number, left: number): void {
-  dx.fill(0);
-  const K = kH * kW * C;
-  let src = 0;
-  for (let n = 0; n < N; n++) {
-    const xn = n * H * W * C;
-    for (let oh = 0; oh < outH; oh++) {
-      const ih0 = oh * sH - top;
-      for (let ow = 0; ow < outW; ow++, src += K) {
-        const iw0 = ow * sW - left;
-        for (let kh = 0; kh < kH; kh++) {
-          const ih = ih0 + kh;
-          if (ih < 0 || ih >= H) continue;
-          const kwLo = Math.max(0, -iw0);
-          const kwHi = Math.min(kW, W - iw0);
-          if (kwLo >= kwHi) continue;
-          // Taps kw in [kwLo, kwHi) map to iw0+kw: one contiguous run of
-          // (kwHi-kwLo)*C floats in both cols and dx.
-          const s0 = src + (kh * kW + kwLo) * C;
-          const d0 = xn + (ih * W + iw0 + kwLo) * C;
-          const len = (kwHi - kwLo) * C;
-          for (let i = 0; i < len; i++) dx[d0 + i] += cols[s0 + i] as number;
-        }
-      }
-    }
-  }
-}
-
 interface KernelArgs {
   inputs: tfjs.NamedTensorInfoMap;
   backend: KernelBackend;
@@ -161,29 +87,51 @@ type KernelRunner = ReturnType<typeof wasmKernelRunner>;
 
 /** The shapes of a call the fast path takes (NHWC, dilation 1, float32). */
 interface Geometry {
-  N: number; H: number; W: number; inC: number;
-  outH: number; outW: number; outC: number;
-  sH: number; sW: number; kH: number; kW: number;
+  N: number;
+  H: number;
+  W: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  sH: number;
+  sW: number;
+  kH: number;
+  kW: number;
   /** The conv's zero padding. */
-  top: number; left: number;
+  top: number;
+  left: number;
   /** Padding of the rotated-filter conv ('conv' strategy, stride 1 only). */
-  pTop: number; pLeft: number; pBottom: number; pRight: number;
+  pTop: number;
+  pLeft: number;
+  pBottom: number;
+  pRight: number;
   /** Strategy A ('conv'); otherwise B ('gemm'). */
   useConv: boolean;
 }
 
 /** Whether the original kernel must take the call: what the fast path does not do. */
 function unsupported(
-    tf: Tf, dy: TensorInfo | undefined, filter: TensorInfo | undefined,
-    attrs: BackpropInputAttrs, backend: KernelBackend): boolean {
+  tf: Tf,
+  dy: TensorInfo | undefined,
+  filter: TensorInfo | undefined,
+  attrs: BackpropInputAttrs,
+  backend: KernelBackend,
+): boolean {
   const heap = backend as unknown as Partial<WasmHeapBackend>;
-  return dy === undefined || filter === undefined ||
-      (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
-      !isAllOnes(attrs.dilations) || dy.dtype !== 'float32' ||
-      filter.dtype !== 'float32' || dy.shape.length !== 4 ||
-      filter.shape.length !== 4 || attrs.inputShape?.length !== 4 ||
-      typeof heap.typedArrayFromHeap !== 'function' ||
-      REQUIRED_KERNELS.some(k => tf.getKernel(k, BACKEND) === undefined);
+  return (
+    dy === undefined ||
+    filter === undefined ||
+    (attrs.dataFormat ?? 'NHWC') !== 'NHWC' ||
+    !isAllOnes(attrs.dilations) ||
+    dy.dtype !== 'float32' ||
+    filter.dtype !== 'float32' ||
+    dy.shape.length !== 4 ||
+    filter.shape.length !== 4 ||
+    attrs.inputShape?.length !== 4 ||
+    typeof heap.typedArrayFromHeap !== 'function' ||
+    REQUIRED_KERNELS.some((k) => tf.getKernel(k, BACKEND) === undefined)
+  );
 }
 
 /**
@@ -198,31 +146,60 @@ function fastPathGeometry(tf: Tf, args: KernelArgs): Geometry | undefined {
   if (unsupported(tf, dy, filter, attrs, args.backend)) return undefined;
 
   const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape, filter!.shape as [number, number, number, number],
-      attrs.strides, 1 /* dilations */, attrs.pad, attrs.dimRoundingMode,
-      false /* depthwise */, 'channelsLast');
+    attrs.inputShape,
+    filter!.shape as [number, number, number, number],
+    attrs.strides,
+    1 /* dilations */,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false /* depthwise */,
+    'channelsLast',
+  );
   const {
-    batchSize: N, inHeight: H, inWidth: W, inChannels: inC,
-    outHeight: outH, outWidth: outW, outChannels: outC, strideHeight: sH,
-    strideWidth: sW, filterHeight: kH, filterWidth: kW, padInfo
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: inC,
+    outHeight: outH,
+    outWidth: outW,
+    outChannels: outC,
+    strideHeight: sH,
+    strideWidth: sW,
+    filterHeight: kH,
+    filterWidth: kW,
+    padInfo,
   } = info;
   if (dy!.shape.some((d, i) => d !== [N, outH, outW, outC][i])) {
-    return undefined;  // let the original kernel handle/report it
+    return undefined; // let the original kernel handle/report it
   }
-  if (N * H * W * inC === 0 ||
-      N * outH * outW * outC === 0 || kH * kW === 0) {
+  if (N * H * W * inC === 0 || N * outH * outW * outC === 0 || kH * kW === 0) {
     return undefined;
   }
   const pTop = kH - 1 - padInfo.top;
   const pLeft = kW - 1 - padInfo.left;
   const pBottom = H + padInfo.top - outH;
   const pRight = W + padInfo.left - outW;
-  const convApplies = sH === 1 && sW === 1 &&
-      Math.min(pTop, pLeft, pBottom, pRight) >= 0;
+  const convApplies = sH === 1 && sW === 1 && Math.min(pTop, pLeft, pBottom, pRight) >= 0;
   const useConv = convApplies && inC >= CONV_MIN_IN_C;
   return {
-    N, H, W, inC, outH, outW, outC, sH, sW, kH, kW, top: padInfo.top,
-    left: padInfo.left, pTop, pLeft, pBottom, pRight, useConv
+    N,
+    H,
+    W,
+    inC,
+    outH,
+    outW,
+    outC,
+    sH,
+    sW,
+    kH,
+    kW,
+    top: padInfo.top,
+    left: padInfo.left,
+    pTop,
+    pLeft,
+    pBottom,
+    pRight,
+    useConv,
   };
 }
 
@@ -248,7 +225,7 @@ function allocFloat32(backend: KernelBackend, shape: number[]): TensorInfo {
   return {
     dataId: backend.write(noValues, shape, 'float32'),
     shape,
-    dtype: 'float32'
+    dtype: 'float32',
   };
 }
 
@@ -271,38 +248,53 @@ function heapScratch(backend: KernelBackend): HeapScratch {
 
 /** Strategy A: dx = Conv2D(dy, rotated filter), stride 1, explicit padding. */
 function dxByConv(
-    run: KernelRunner, backend: KernelBackend, scratch: HeapScratch,
-    dy: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
+  run: KernelRunner,
+  backend: KernelBackend,
+  scratch: HeapScratch,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: Geometry,
+): TensorInfo {
   // A1. rotated, channel-swapped filter [kH, kW, outC, inC].
   const wr = scratch.alloc([g.kH, g.kW, g.outC, g.inC]);
   rotateFilter(scratch.f32(filter), scratch.f32(wr), g.kH, g.kW, g.inC, g.outC);
   // A2. stride-1 forward conv with explicit padding -> [N, H, W, inC].
-  const pad: ExplicitPadding =
-      [[0, 0], [g.pTop, g.pBottom], [g.pLeft, g.pRight], [0, 0]];
-  return run('Conv2D', {x: dy, filter: wr}, backend, {
-    strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1],
+  const pad: ExplicitPadding = [
+    [0, 0],
+    [g.pTop, g.pBottom],
+    [g.pLeft, g.pRight],
+    [0, 0],
+  ];
+  return run('Conv2D', { x: dy, filter: wr }, backend, {
+    strides: [1, 1],
+    pad,
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
   } as unknown as NamedAttrMap);
 }
 
 /** Strategy B: cols = dy x W^T (one GEMM), then dx = col2im(cols). */
 function dxByGemm(
-    run: KernelRunner, backend: KernelBackend, scratch: HeapScratch,
-    dy: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
-  const {N, H, W, inC, outH, outW, outC, kH, kW} = g;
+  run: KernelRunner,
+  backend: KernelBackend,
+  scratch: HeapScratch,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: Geometry,
+): TensorInfo {
+  const { N, H, W, inC, outH, outW, outC, kH, kW } = g;
   const K = kH * kW * inC;
   const M = N * outH * outW;
   // B1. Wt = [1, outC, K].
   const wt = scratch.alloc([1, outC, K]);
   transposeFilter(scratch.f32(filter), scratch.f32(wt), K, outC);
   // B2. cols = dy [1, M, outC] x Wt [1, outC, K] -> [1, M, K].
-  const a = scratch.temp(run('Reshape', {x: dy}, backend, {shape: [1, M, outC]}));
-  const cols = scratch.temp(run('BatchMatMul', {a, b: wt}, backend,
-                                {transposeA: false, transposeB: false}));
+  const a = scratch.temp(run('Reshape', { x: dy }, backend, { shape: [1, M, outC] }));
+  const cols = scratch.temp(run('BatchMatMul', { a, b: wt }, backend, { transposeA: false, transposeB: false }));
   // B3. dx = col2im(cols).
   const dx = allocFloat32(backend, [N, H, W, inC]);
   try {
-    col2im(scratch.f32(cols), scratch.f32(dx), N, H, W, inC, outH, outW, kH,
-           kW, g.sH, g.sW, g.top, g.left);
+    col2im(scratch.f32(cols), scratch.f32(dx), N, H, W, inC, outH, outW, kH, kW, g.sH, g.sW, g.top, g.left);
   } catch (e) {
     backend.disposeData(dx.dataId);
     throw e;
@@ -311,13 +303,12 @@ function dxByGemm(
 }
 
 /** The kernel: the fast path where it applies, else the original kernel. */
-function fastKernelFunc(
-    tf: Tf, originalFunc: tfjs.KernelFunc): (args: KernelArgs) => TensorInfo | TensorInfo[] {
+function fastKernelFunc(tf: Tf, originalFunc: tfjs.KernelFunc): (args: KernelArgs) => TensorInfo | TensorInfo[] {
   const run = wasmKernelRunner(tf, KERNEL_NAME);
   return (args: KernelArgs): TensorInfo | TensorInfo[] => {
     const g = fastPathGeometry(tf, args);
     if (g === undefined) return originalFunc(args as Parameters<tfjs.KernelFunc>[0]);
-    const {backend} = args;
+    const { backend } = args;
     const dy = args.inputs['dy']!;
     const filter = args.inputs['filter']!;
     const scratch = heapScratch(backend);
@@ -329,10 +320,8 @@ function fastKernelFunc(
     }
     if (dx.shape.some((d, i) => d !== [g.N, g.H, g.W, g.inC][i])) {
       backend.disposeData(dx.dataId);
-      const {inputShape} = (args.attrs ?? {}) as unknown as BackpropInputAttrs;
-      throw new Error(
-          `${KERNEL_NAME} (wasm): internal shape error, got [${dx.shape}] ` +
-          `for input shape [${inputShape}].`);
+      const { inputShape } = (args.attrs ?? {}) as unknown as BackpropInputAttrs;
+      throw new Error(`${KERNEL_NAME} (wasm): internal shape error, got [${dx.shape}] ` + `for input shape [${inputShape}].`);
     }
     return dx;
   };
@@ -348,9 +337,7 @@ function fastKernelFunc(
 export function registerConv2DBackpropInputWasm(tf: Tf): void {
   const original = tf.getKernel(KERNEL_NAME, BACKEND);
   if (original === undefined) {
-    throw new Error(
-        `${KERNEL_NAME} (wasm): no original kernel to wrap; import ` +
-        `'@tensorflow/tfjs-backend-wasm' before registering.`);
+    throw new Error(`${KERNEL_NAME} (wasm): no original kernel to wrap; import ` + `'@tensorflow/tfjs-backend-wasm' before registering.`);
   }
   const originalFunc = original.kernelFunc;
   if ((originalFunc as unknown as Record<symbol, unknown>)[MARK]) return;

@@ -23,7 +23,14 @@ export function installWasmRowGather(tf: Tf): void {
   const kernelFunc = (args: Parameters<tfjs.KernelFunc>[0]) => {
     const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
     const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
-    if (axis !== 0 || (batchDims ?? 0) !== 0 || x.dtype !== 'float32' || indices.dtype !== 'int32' || indices.shape.length !== 1 || x.shape.length < 1) {
+    if (
+      axis !== 0 ||
+      (batchDims ?? 0) !== 0 ||
+      x.dtype !== 'float32' ||
+      indices.dtype !== 'int32' ||
+      indices.shape.length !== 1 ||
+      x.shape.length < 1
+    ) {
       return originalFunc(args);
     }
     const backend = args.backend as unknown as WasmHeapBackend & { makeOutput(shape: number[], dtype: string): TensorInfo };

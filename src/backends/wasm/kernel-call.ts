@@ -8,10 +8,17 @@ import type { Tf } from '../tf';
 
 /** A `run(name, inputs, backend, attrs)` bound to `tf`; errors name the calling kernel. */
 export function wasmKernelRunner(tf: Tf, caller: string) {
-  return (name: string, inputs: Record<string, tfjs.TensorInfo>, backend: tfjs.KernelBackend, attrs: tfjs.NamedAttrMap = {}): tfjs.TensorInfo => {
+  return (
+    name: string,
+    inputs: Record<string, tfjs.TensorInfo>,
+    backend: tfjs.KernelBackend,
+    attrs: tfjs.NamedAttrMap = {},
+  ): tfjs.TensorInfo => {
     const k = tf.getKernel(name, 'wasm');
     if (k === undefined) {
-      throw new Error(`${caller} (wasm): required kernel '${name}' is not registered for backend 'wasm'; import '@tensorflow/tfjs-backend-wasm' first.`);
+      throw new Error(
+        `${caller} (wasm): required kernel '${name}' is not registered for backend 'wasm'; import '@tensorflow/tfjs-backend-wasm' first.`,
+      );
     }
     const out = k.kernelFunc({ inputs: inputs as tfjs.NamedTensorInfoMap, backend, attrs });
     const info = Array.isArray(out) ? out[0] : out;

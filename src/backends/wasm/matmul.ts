@@ -39,7 +39,11 @@ export function installWasmMatMulFix(tf: Tf): void {
       const temporaries: TensorInfo[] = [];
       // Swap the last two axes (operands reach the kernel as rank 2 or 3).
       const transpose = (x: TensorInfo): TensorInfo => {
-        const t = transposeKernel.kernelFunc({ inputs: { x }, backend: args.backend, attrs: { perm: lastTwoSwapped(x.shape.length) } }) as TensorInfo;
+        const t = transposeKernel.kernelFunc({
+          inputs: { x },
+          backend: args.backend,
+          attrs: { perm: lastTwoSwapped(x.shape.length) },
+        }) as TensorInfo;
         temporaries.push(t);
         return t;
       };
@@ -55,7 +59,11 @@ export function installWasmMatMulFix(tf: Tf): void {
         if (name === 'BatchMatMul' && !attrs.transposeA && size(b) > size(a) + rows * cols) {
           const product = originalFunc({ ...args, inputs: { a: b, b: transpose(a) }, attrs: plain }) as TensorInfo;
           temporaries.push(product);
-          return transposeKernel.kernelFunc({ inputs: { x: product }, backend: args.backend, attrs: { perm: lastTwoSwapped(product.shape.length) } });
+          return transposeKernel.kernelFunc({
+            inputs: { x: product },
+            backend: args.backend,
+            attrs: { perm: lastTwoSwapped(product.shape.length) },
+          });
         }
         if (attrs.transposeA) inputs.a = transpose(inputs.a);
         if (attrs.transposeB) inputs.b = transpose(inputs.b);

@@ -17,11 +17,11 @@ import { installWasmSharedIdentity } from './identity';
 
 /** Each entry wraps the kernel registered before it (keeping it as fallback), or adds one the wasm backend lacks. */
 const WASM_KERNELS: ReadonlyArray<(tf: Tf) => void> = [
-  installWasmMatMulFix,             // BatchMatMul, _FusedMatMul: transposed operands transposed first (the shipped path is slow)
+  installWasmMatMulFix, // BatchMatMul, _FusedMatMul: transposed operands transposed first (the shipped path is slow)
   registerConv2DBackpropFilterWasm, // Conv2DBackpropFilter: missing as shipped (conv layers could not train)
-  registerConv2DBackpropInputWasm,  // Conv2DBackpropInput: wraps the shipped naive loop nest, which it keeps as fallback
-  installWasmRowGather,             // GatherV2 along axis 0: row copies instead of element copies (the batch gather)
-  installWasmSharedIdentity,        // Identity: shares the data (incRef) instead of copying it
+  registerConv2DBackpropInputWasm, // Conv2DBackpropInput: wraps the shipped naive loop nest, which it keeps as fallback
+  installWasmRowGather, // GatherV2 along axis 0: row copies instead of element copies (the batch gather)
+  installWasmSharedIdentity, // Identity: shares the data (incRef) instead of copying it
 ];
 
 /** Installs the wasm kernel list above, in order. Each installer is idempotent. */

@@ -129,7 +129,12 @@ function shutdown(config: EmscriptenModule): void {
 }
 
 /** Runs the emscripten factory until the module is ready, failed, or `timeoutMs` passed. */
-async function startModule(factory: (config: object) => Promise<unknown>, config: EmscriptenModule, startup: Startup, timeoutMs: number): Promise<void> {
+async function startModule(
+  factory: (config: object) => Promise<unknown>,
+  config: EmscriptenModule,
+  startup: Startup,
+  timeoutMs: number,
+): Promise<void> {
   const listenersOf = (ev: 'uncaughtException' | 'unhandledRejection') => new Set(process.listeners(ev as 'uncaughtException'));
   const before = { uncaughtException: listenersOf('uncaughtException'), unhandledRejection: listenersOf('unhandledRejection') };
   let timer: NodeJS.Timeout | undefined;
@@ -143,7 +148,9 @@ async function startModule(factory: (config: object) => Promise<unknown>, config
     } finally {
       mutableThreads.Worker = NodeWorker;
     }
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs)));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs)),
+    );
     await Promise.race([ready, startup.failed, timeout]);
   } catch (e) {
     shutdown(config);

@@ -14,10 +14,17 @@ export function installWebGpuReadSyncGuard(backendClass: { prototype: object }):
   if (typeof original !== 'function' || proto.ganReadSyncGuard) return;
   proto.readSync = function (this: { tensorMap: { get(id: object): { values?: unknown; dtype: string } } }, dataId: object) {
     const data = this.tensorMap.get(dataId);
-    if (data.values != null || data.dtype === 'string' || data.dtype === 'complex64' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') {
+    if (
+      data.values != null ||
+      data.dtype === 'string' ||
+      data.dtype === 'complex64' ||
+      typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+    ) {
       return original.call(this, dataId);
     }
-    throw new Error('the webgpu backend cannot read a GPU tensor synchronously in Node (dataSync/arraySync); read it with await tensor.data()');
+    throw new Error(
+      'the webgpu backend cannot read a GPU tensor synchronously in Node (dataSync/arraySync); read it with await tensor.data()',
+    );
   };
   proto.ganReadSyncGuard = true;
 }

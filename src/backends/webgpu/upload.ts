@@ -89,9 +89,13 @@ export function installWebGpuUploadFix(
   const proto = backendClass.prototype as Record<string | symbol, unknown>;
   if (env.GAN_WEBGPU_UPLOAD_FIX === '0') return { applied: false, reason: 'upload fix off (GAN_WEBGPU_UPLOAD_FIX=0)' };
   if (version !== WEBGPU_UPLOAD_FIX_VERSION) {
-    return { applied: false, reason: `upload fix not applied: it is written for @tensorflow/tfjs-backend-webgpu ${WEBGPU_UPLOAD_FIX_VERSION}, this is ${version}; install ${WEBGPU_UPLOAD_FIX_VERSION} (npm ci)` };
+    return {
+      applied: false,
+      reason: `upload fix not applied: it is written for @tensorflow/tfjs-backend-webgpu ${WEBGPU_UPLOAD_FIX_VERSION}, this is ${version}; install ${WEBGPU_UPLOAD_FIX_VERSION} (npm ci)`,
+    };
   }
-  if (typeof proto.uploadToGPU !== 'function') return { applied: false, reason: 'upload fix not applied: WebGPUBackend has no uploadToGPU method' };
+  if (typeof proto.uploadToGPU !== 'function')
+    return { applied: false, reason: 'upload fix not applied: WebGPUBackend has no uploadToGPU method' };
   if (proto.uploadToGPU !== uploadToGpuByWriteBuffer) {
     proto[ORIGINAL] = proto.uploadToGPU;
     proto.uploadToGPU = uploadToGpuByWriteBuffer;

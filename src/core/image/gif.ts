@@ -22,7 +22,12 @@ export interface GifOptions {
  * extension come before it. A GIF is then its frames' chunks in order and a trailer byte, so a
  * growing animation (the timeline) re-encodes only its new frames.
  */
-export function grayGifChunk(frame: Uint8Array, width: number, height: number, opts: { first: boolean; delayMs: number; loop?: boolean }): Uint8Array {
+export function grayGifChunk(
+  frame: Uint8Array,
+  width: number,
+  height: number,
+  opts: { first: boolean; delayMs: number; loop?: boolean },
+): Uint8Array {
   if (frame.length !== width * height) throw new Error(`grayGif: a frame holds ${frame.length} pixels, not ${width}x${height}`);
   const gif = GIFEncoder({ auto: false });
   if (opts.first) gif.writeHeader();

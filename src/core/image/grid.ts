@@ -15,7 +15,13 @@ export function encodeGrayPng(gray: Uint8Array, width: number, height: number): 
 }
 
 /** The grid of n images as PNG bytes. */
-export function gridPng(pixels: Uint8Array, n: number, tileH: number, tileW: number, opts: { cols?: number; padding?: number } = {}): Buffer {
+export function gridPng(
+  pixels: Uint8Array,
+  n: number,
+  tileH: number,
+  tileW: number,
+  opts: { cols?: number; padding?: number } = {},
+): Buffer {
   const { layout, gray } = tileImages(pixels, n, tileH, tileW, opts);
   return encodeGrayPng(gray, layout.width, layout.height);
 }
