@@ -1,7 +1,7 @@
 /** Adam as PyTorch computes it, on the native path (wasm + addon) and on the tfjs-ops path. */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { testTf } from './helpers';
+import { testTf, onStack } from './helpers';
 import { Adam } from '../src/train/adam';
 import { Rng } from '../src/core/rng';
 
@@ -22,7 +22,7 @@ function reference(p0: Float32Array, grads: Float32Array[], lr: number, b1: numb
 }
 
 for (const path of ['default', 'tfjs ops'] as const) {
-  test(`Adam (${path} path) matches PyTorch's update over three steps`, async () => {
+  test(onStack(`Adam (${path} path) matches PyTorch's update over three steps`), async () => {
     const tf = await testTf();
     const n = 1000;
     const p0 = Rng.for(1, 0).fillUniform(new Float32Array(n), -1, 1);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf, relativeError } from './helpers';
+import { testTf, relativeError, onStack } from './helpers';
 import { Rng } from '../src/core/rng';
 import { batchNormTraining } from '../src/backends/native/batchnorm';
 
@@ -55,7 +55,7 @@ function randomCase(seed: number, shape: [number, number, number, number]) {
   return { x, gamma, beta, r };
 }
 
-test('batchNormTraining: forward, mean, biased variance and all three gradients match float64', async () => {
+test(onStack('batchNormTraining: forward, mean, biased variance and all three gradients match float64'), async () => {
   const tf = await testTf();
   const eps = 1e-5;
   for (const [i, shape] of (
@@ -99,7 +99,7 @@ test('batchNormTraining: forward, mean, biased variance and all three gradients 
   }
 });
 
-test('batchNormTraining inside tf.variableGrads agrees with autodiff of the naive formula, and leaks nothing', async () => {
+test(onStack('batchNormTraining inside tf.variableGrads agrees with autodiff of the naive formula, and leaks nothing'), async () => {
   const tf = await testTf();
   const shape: [number, number, number, number] = [8, 4, 4, 16];
   const eps = 1e-5;

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GifReader } from 'omggif';
 import { loadBackend, type Tf } from '../src/backends';
+import { loadGemmAddon } from '../src/backends/native/addon';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 import { DenseStep } from '../src/train/dense-step';
 import type { GanTrainer } from '../src/train/trainer';
@@ -10,6 +11,18 @@ import type { GanTrainer } from '../src/train/trainer';
 /** Tests run on the embedded default backend, as users without a GPU do. */
 export async function testTf(): Promise<Tf> {
   return (await loadBackend('wasm')).tf;
+}
+
+/**
+ * The kernels the wasm backend runs in this process: our native addon's, or (addon not built, or
+ * GAN_NATIVE=0) the wasm ones alone, as users without a C++ toolchain get. .ci/run runs the suite
+ * on both; kernel tests name the stack in their titles, so the output says which one ran.
+ */
+export const KERNEL_STACK: 'native' | 'wasm' = loadGemmAddon() ? 'native' : 'wasm';
+
+/** A kernel test's title, with the stack it runs on. */
+export function onStack(title: string): string {
+  return `${title} [${KERNEL_STACK === 'native' ? 'native addon' : 'wasm-only'} stack]`;
 }
 
 export function testConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {

@@ -1,12 +1,29 @@
 /**
  * The wasm kernels we register (src/backends/wasm/) against float64 references: convolution
- * gradients for both inputs, and transposed matmuls.
+ * gradients for both inputs, and transposed matmuls. Where the native addon is loaded, it
+ * replaces most of them, so these tests check its kernels instead; .ci/run also runs the suite
+ * with GAN_NATIVE=0 so that the wasm kernels themselves run. Titles name the stack.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf, relativeError } from './helpers';
+import { testTf, relativeError, onStack, KERNEL_STACK } from './helpers';
 import { Rng } from '../src/core/rng';
+import { nativeGemmStatus } from '../src/backends/native/addon';
+
+test(onStack('the kernels registered are those of this stack, and it is the stack GAN_TEST_STACK asks for (set by .ci/run)'), async () => {
+  const tf = await testTf();
+  const native = KERNEL_STACK === 'native';
+  assert.equal(tf.getKernel('GanBatchNormTraining', 'wasm') !== undefined, native, 'the native batch-norm kernel');
+  assert.ok(
+    tf.getKernel('Conv2DBackpropFilter', 'wasm'),
+    'Conv2DBackpropFilter: ours (not shipped with tfjs-backend-wasm), or the addon around it',
+  );
+  assert.match(nativeGemmStatus(), native ? /^native GEMM \S+ x\d+$/ : /^native GEMM (disabled by GAN_NATIVE=0|not built)/);
+  // Without this, a CI whose addon failed to build would run the wasm stack twice and pass.
+  const asked = process.env.GAN_TEST_STACK;
+  if (asked) assert.equal(KERNEL_STACK, asked, `GAN_TEST_STACK=${asked}, but ${nativeGemmStatus()}`);
+});
 
 interface ConvCase {
   x: [number, number, number, number];
@@ -53,7 +70,7 @@ const CASES: ConvCase[] = [
   { x: [2, 12, 12, 4], k: 4, outC: 6, stride: 2, pad: 'valid' },
 ];
 
-test('conv2d gradients on wasm (our Conv2DBackpropFilter and Conv2DBackpropInput) match a float64 reference', async () => {
+test(onStack('conv2d gradients on wasm (our Conv2DBackpropFilter and Conv2DBackpropInput) match a float64 reference'), async () => {
   const tf = await testTf();
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'), 'Conv2DBackpropFilter is registered on wasm');
   for (const [i, c] of CASES.entries()) {
@@ -80,7 +97,7 @@ test('conv2d gradients on wasm (our Conv2DBackpropFilter and Conv2DBackpropInput
   }
 });
 
-test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the plain product', async () => {
+test(onStack('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the plain product'), async () => {
   const tf = await testTf();
   const a = Rng.for(5, 0).fillUniform(new Float32Array(6 * 4), -1, 1);
   const b = Rng.for(5, 1).fillUniform(new Float32Array(6 * 5), -1, 1);
@@ -114,7 +131,7 @@ test('transposed matmuls on wasm (BatchMatMul and _FusedMatMul fixes) give the p
   });
 });
 
-test('row gathers on wasm (the batch of every step) pick the right rows; other gathers still work', async () => {
+test(onStack('row gathers on wasm (the batch of every step) pick the right rows; other gathers still work'), async () => {
   const tf = await testTf();
   tf.tidy(() => {
     const x = tf.tensor2d(
@@ -126,7 +143,7 @@ test('row gathers on wasm (the batch of every step) pick the right rows; other g
   });
 });
 
-test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transposes, fused bias + LeakyReLU', async () => {
+test(onStack('matmuls of odd shapes (edge tiles of the native micro-kernels), all transposes, fused bias + LeakyReLU'), async () => {
   const tf = await testTf();
   const shapes: Array<[number, number, number]> = [
     [1, 1, 1],
@@ -176,17 +193,20 @@ test('matmuls of odd shapes (edge tiles of the native micro-kernels), all transp
   }
 });
 
-test('Identity (tf.clone, and every tensor autodiff saves) shares data on wasm: values survive disposing either side', async () => {
-  const tf = await testTf();
-  const before = tf.memory().numTensors;
-  const a = tf.tensor1d([1, 2, 3]);
-  const b = tf.clone(a);
-  a.dispose();
-  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
-  const c = tf.clone(b);
-  b.dispose();
-  const d = tf.add(c, 1);
-  assert.deepEqual(Array.from(d.dataSync()), [2, 3, 4]);
-  tf.dispose([c, d]);
-  assert.equal(tf.memory().numTensors, before, 'nothing left');
-});
+test(
+  onStack('Identity (tf.clone, and every tensor autodiff saves) shares data on wasm: values survive disposing either side'),
+  async () => {
+    const tf = await testTf();
+    const before = tf.memory().numTensors;
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+    const c = tf.clone(b);
+    b.dispose();
+    const d = tf.add(c, 1);
+    assert.deepEqual(Array.from(d.dataSync()), [2, 3, 4]);
+    tf.dispose([c, d]);
+    assert.equal(tf.memory().numTensors, before, 'nothing left');
+  },
+);
