@@ -1,26 +1,22 @@
 /**
  * The DCGAN's layers on the embedded backend against float64 references written with PyTorch's
  * semantics (Conv2d / ConvTranspose2d with kernel 4, stride s, padding p), forward and both
- * gradients; that the tfjs calls the model makes (explicit padding 1 for stride-2 convs, 'same'
- * for stride-2 transposed convs, 'valid' for the 1x1 <-> 4x4 ends) are those layers; and that
- * the native kernels give bit-identical results on 1 and 2 threads.
+ * gradients, each computed with the tfjs call and padding our model's layer list
+ * (src/nets/dcgan.ts) gives it ('same' for the stride-2 layers, 'valid' for the 1x1 <-> 4x4
+ * ends), so the model's layers are PyTorch's; and that the native kernels give bit-identical
+ * results on 1 and 2 threads.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type * as tfType from '@tensorflow/tfjs';
-import { testTf, relativeError } from './helpers';
+import { testTf, testConfig, relativeError, onStack } from './helpers';
+import { dcganDiscriminator, dcganGenerator } from '../src/nets/dcgan';
 import { Rng } from '../src/core/rng';
 import { loadGemmAddon } from '../src/backends/native/addon';
 import { batchNormTraining } from '../src/backends/native/batchnorm';
 
 type Tensor = tfType.Tensor;
 type Tensor4D = tfType.Tensor4D;
-const PAD1: tfType.backend_util.ExplicitPadding = [
-  [0, 0],
-  [1, 1],
-  [1, 1],
-  [0, 0],
-];
 
 interface Layer {
   kind: 'conv' | 'convT';
@@ -28,7 +24,10 @@ interface Layer {
   x: [number, number, number, number];
   outC: number;
   stride: number;
+  /** PyTorch's padding. */
   pad: number;
+  /** What our model passes to tfjs for this layer. */
+  padding: 'same' | 'valid';
 }
 
 /** PyTorch's output size. */
@@ -79,16 +78,20 @@ function reference(l: Layer, x: Float32Array, w: Float32Array, r: Float32Array) 
   return { y, dx, dw };
 }
 
-/** The tfjs call the DCGAN model makes for a layer. */
+/** The tfjs call the DCGAN model makes for a layer (src/nets/network.ts), with the model's padding. */
 function apply(tf: typeof tfType, l: Layer, x: Tensor4D, w: Tensor4D): Tensor4D {
   const o = outSize(l);
-  if (l.kind === 'conv') return tf.conv2d(x, w, l.stride, l.pad === 1 ? PAD1 : 'valid');
-  return tf.conv2dTranspose(x, w, [l.x[0], o, o, l.outC], l.stride, l.pad === 1 ? 'same' : 'valid');
+  if (l.kind === 'conv') return tf.conv2d(x, w, l.stride, l.padding);
+  return tf.conv2dTranspose(x, w, [l.x[0], o, o, l.outC], l.stride, l.padding);
 }
 
-/** The DCGAN's eight layers at width C and batch n. */
+/**
+ * The DCGAN's eight layers at width C and batch n as PyTorch's example writes them, each with
+ * the padding the model's layer list gives the same layer (and its kernel, stride and width
+ * checked against the list).
+ */
 function dcganLayers(c: number, n: number): Layer[] {
-  return [
+  const torch: Array<Omit<Layer, 'padding'>> = [
     { kind: 'convT', x: [n, 1, 1, 100], outC: 4 * c, stride: 1, pad: 0 },
     { kind: 'convT', x: [n, 4, 4, 4 * c], outC: 2 * c, stride: 2, pad: 1 },
     { kind: 'convT', x: [n, 8, 8, 2 * c], outC: c, stride: 2, pad: 1 },
@@ -98,6 +101,20 @@ function dcganLayers(c: number, n: number): Layer[] {
     { kind: 'conv', x: [n, 8, 8, 2 * c], outC: 4 * c, stride: 2, pad: 1 },
     { kind: 'conv', x: [n, 4, 4, 4 * c], outC: 1, stride: 1, pad: 0 },
   ];
+  const m = testConfig({ arch: 'dcgan', channels: c });
+  const model = [...dcganGenerator(m).layers, ...dcganDiscriminator(m).layers].flatMap((l) =>
+    l.kind === 'conv' || l.kind === 'convTranspose' ? [l] : [],
+  );
+  assert.equal(model.length, torch.length, 'the model has the eight convolutions');
+  return torch.map((l, i) => {
+    const ours = model[i];
+    assert.deepEqual(
+      [ours.kind === 'conv' ? 'conv' : 'convT', ours.kernel, ours.stride, ours.filters],
+      [l.kind, 4, l.stride, l.outC],
+      `${ours.name} is PyTorch's layer ${i}`,
+    );
+    return { ...l, padding: ours.padding };
+  });
 }
 
 function layerData(l: Layer, seed: number) {
@@ -111,33 +128,38 @@ function layerData(l: Layer, seed: number) {
   };
 }
 
-test('every DCGAN layer (conv k4 s2 p1, convT k4 s2 p1, the 1x1 <-> 4x4 ends): forward and both gradients match PyTorch semantics in float64', async () => {
-  const tf = await testTf();
-  for (const [i, l] of dcganLayers(3, 2).entries()) {
-    const { wShape, x, w, r } = layerData(l, i);
-    const ref = reference(l, x, w, r);
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const xT = tf.tensor4d(x, l.x),
-        wT = tf.tensor4d(w, wShape),
-        rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
-      const y = apply(tf, l, xT, wT);
-      assert.deepEqual(y.shape, rT.shape, `layer ${i} output shape`);
-      const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
-      for (const [name, got, want] of [
-        ['y', y, ref.y],
-        ['dx', gx, ref.dx],
-        ['dW', gw, ref.dw],
-      ] as const) {
-        const e = relativeError(got.dataSync(), want);
-        assert.ok(e < 1e-5, `layer ${i} (${l.kind} ${l.x} -> ${l.outC}) ${name}: relative error ${e}`);
-      }
-    });
-    assert.equal(tf.memory().numTensors, before, `layer ${i} leaks tensors`);
-  }
-});
+test(
+  onStack(
+    "every DCGAN layer with the model's padding (conv and convT k4 s2 'same' = PyTorch's p1; the 1x1 <-> 4x4 ends 'valid'): forward and both gradients match PyTorch semantics in float64",
+  ),
+  async () => {
+    const tf = await testTf();
+    for (const [i, l] of dcganLayers(3, 2).entries()) {
+      const { wShape, x, w, r } = layerData(l, i);
+      const ref = reference(l, x, w, r);
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const xT = tf.tensor4d(x, l.x),
+          wT = tf.tensor4d(w, wShape),
+          rT = tf.tensor(r, [l.x[0], outSize(l), outSize(l), l.outC]);
+        const y = apply(tf, l, xT, wT);
+        assert.deepEqual(y.shape, rT.shape, `layer ${i} output shape`);
+        const [gx, gw] = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(tf, l, a as Tensor4D, b as Tensor4D), rT)))([xT, wT]);
+        for (const [name, got, want] of [
+          ['y', y, ref.y],
+          ['dx', gx, ref.dx],
+          ['dW', gw, ref.dw],
+        ] as const) {
+          const e = relativeError(got.dataSync(), want);
+          assert.ok(e < 1e-5, `layer ${i} (${l.kind} ${l.x} -> ${l.outC}) ${name}: relative error ${e}`);
+        }
+      });
+      assert.equal(tf.memory().numTensors, before, `layer ${i} leaks tensors`);
+    }
+  },
+);
 
-test('native convolutions and batch norm give bit-identical results on 1 and 2 threads', async (t) => {
+test(onStack('native convolutions and batch norm give bit-identical results on 1 and 2 threads'), async (t) => {
   const tf = await testTf();
   const gemm = loadGemmAddon();
   if (!gemm) {
@@ -195,7 +217,7 @@ test('native convolutions and batch norm give bit-identical results on 1 and 2 t
   }
 });
 
-test('LeakyReLU, ReLU and tanh (forward and gradients) match float64, zeros and negatives included', async () => {
+test(onStack('LeakyReLU, ReLU and tanh (forward and gradients) match float64, zeros and negatives included'), async () => {
   const tf = await testTf();
   const x = Rng.for(3, 0).fillUniform(new Float32Array(40000), -3, 3);
   x.set([0, -0, 1e-30, -1e-30, 20, -20], 0);
