@@ -51,6 +51,37 @@ test('Fréchet distance: 0 for identical Gaussians, the closed form for diagonal
   close(fd, 25 + (2 - 1) ** 2 + (3 - 1) ** 2, 1e-9, 'diagonal');
 });
 
+test('Fréchet distance of correlated 2-d Gaussians: the closed form Tr sqrt(S1 S2) = sqrt(tr(S1 S2) + 2 sqrt(det S1 det S2))', () => {
+  // For 2 x 2, S1 S2 has eigenvalues l1, l2 >= 0 with l1 + l2 = tr(S1 S2) and l1 l2 = det S1 det S2,
+  // so Tr sqrt(S1 S2) = sqrt(l1) + sqrt(l2) = sqrt(l1 + l2 + 2 sqrt(l1 l2)).
+  const closedForm = (mu1: number[], s1: number[], mu2: number[], s2: number[]) => {
+    const trProduct = s1[0] * s2[0] + s1[1] * s2[2] + s1[2] * s2[1] + s1[3] * s2[3];
+    const det = (s: number[]) => s[0] * s[3] - s[1] * s[2];
+    const traceSqrt = Math.sqrt(trProduct + 2 * Math.sqrt(det(s1) * det(s2)));
+    return (mu1[0] - mu2[0]) ** 2 + (mu1[1] - mu2[1]) ** 2 + s1[0] + s1[3] + s2[0] + s2[3] - 2 * traceSqrt;
+  };
+  const fd = (mu1: number[], s1: number[], mu2: number[], s2: number[]) =>
+    frechetDistance(Float64Array.from(mu1), Float64Array.from(s1), Float64Array.from(mu2), Float64Array.from(s2), 2);
+  // Opposite correlations, equal variances: a formula that ignored off-diagonal terms would say 0.
+  const pos = [1, 0.9, 0.9, 1];
+  const neg = [1, -0.9, -0.9, 1];
+  close(fd([0, 0], pos, [0, 0], neg), 4 - 2 * Math.sqrt(0.76), 1e-12, 'opposite correlations');
+  close(fd([0, 0], pos, [0, 0], neg), 2.2564, 1e-4, 'opposite correlations, by hand');
+  // Random covariances A A^T + 0.1 I, off-diagonals of every sign, and random means.
+  const rng = Rng.for(21, 0);
+  const u = () => 4 * rng.next() - 2;
+  for (let k = 0; k < 50; k++) {
+    const spd = () => {
+      const [a, b, c, d] = [u(), u(), u(), u()];
+      return [a * a + b * b + 0.1, a * c + b * d, a * c + b * d, c * c + d * d + 0.1];
+    };
+    const [mu1, s1, mu2, s2] = [[u(), u()], spd(), [u(), u()], spd()];
+    const want = closedForm(mu1, s1, mu2, s2);
+    close(fd(mu1, s1, mu2, s2), want, 1e-9 * (1 + want), `pair ${k}`);
+    close(fd(mu2, s2, mu1, s1), want, 1e-9 * (1 + want), `pair ${k}, swapped`);
+  }
+});
+
 test('Inception Score: 1 for one sure class, k for k equally used sure classes, 1 for uniform guesses', () => {
   const k = 10;
   const oneHot = (cls: (i: number) => number, n: number) => {
