@@ -11,7 +11,8 @@ import { GanTrainer } from '../src/train/trainer';
 import { train } from '../src/train/loop';
 import { sampleRun } from '../src/run/sample';
 import { loadLatestCheckpoint, disposeLoaded } from '../src/run/checkpoint';
-import { noiseTensor } from '../src/nets/gan-model';
+import { GanModel, Network, generatePixels, noiseTensor } from '../src/nets/gan-model';
+import { ganSpec } from '../src/nets';
 import { Rng, Stream } from '../src/core/rng';
 import { loadImages, scaleToSigned } from '../src/data/mnist';
 import { DEFAULT_TRICKS, PRESETS, applyPreset, resolveTrainConfig, type TrickConfig } from '../src/config';
@@ -286,17 +287,29 @@ test("replay in training: the ring holds the fakes of the last K steps, and D's 
   trainer.dispose();
 });
 
-test('--ema: checkpoints carry ema_generator/, and sampling uses it unless the raw generator is asked for', async () => {
+test("--ema: checkpoints carry ema_generator/, and sampling draws the EMA network's own pixels unless the raw generator is asked for", async () => {
   const tf = await testTf();
   const runDir = tmpDir();
   await train({ tf, backend: 'wasm', config: testConfig({ ema: 0.5, epochs: 1, limit: 64, batchSize: 32, gridSize: 4 }), runDir });
   const { checkpoint } = loadLatestCheckpoint(tf, runDir);
   assert.ok(checkpoint.emaGeneratorWeights, 'the checkpoint has the EMA generator');
   assert.ok(Object.keys(checkpoint.state.files).includes('ema_generator/weights.bin'), 'its files are hashed in state.json');
+  // What each stored generator draws itself, on gan sample's noise for --seed 1.
+  const spec = ganSpec(checkpoint.state.config);
+  const own = (weights: tfType.Tensor[]) => {
+    const g = Network.fromValues(tf, spec.generator, weights);
+    const model = new GanModel(tf, checkpoint.state.config, g, Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
+    const pixels = generatePixels(tf, model, 8, Rng.for(1, Stream.sample));
+    model.dispose();
+    return pixels;
+  };
+  const [emaOwn, rawOwn] = [own(checkpoint.emaGeneratorWeights), own(checkpoint.generatorWeights)];
   disposeLoaded(checkpoint);
+  assert.notDeepEqual(emaOwn, rawOwn, 'the two generators draw different pixels, so the comparisons below tell them apart');
   const ema = sampleRun(tf, runDir, { n: 8, seed: 1 });
   const raw = sampleRun(tf, runDir, { n: 8, seed: 1, raw: true });
   assert.equal(ema.generator, 'ema');
   assert.equal(raw.generator, 'raw');
-  assert.notDeepEqual(ema.pixels, raw.pixels);
+  assert.deepEqual(ema.pixels, emaOwn);
+  assert.deepEqual(raw.pixels, rawOwn);
 });
