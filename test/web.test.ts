@@ -14,7 +14,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { decodeGifFrames, tmpDir } from './helpers';
 import { Rng, Stream } from '../src/core/rng';
 import { loadBackend, type Tf } from '../src/backends';
-import { sampleRun } from '../src/run/sample';
+import { loadRunModel, sampleRun } from '../src/run/sample';
+import { pixelsFromNoise } from '../src/nets/gan-model';
+import { tileImages } from '../src/core/image/tile';
+import { slerp } from '../src/core/latent';
 import { gridPng } from '../src/core/image/grid';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
@@ -57,7 +60,7 @@ test('gan train refreshes the report after every epoch: report.html, plots/, a t
   assert.match(r.stdout, /wrote .*report\.html \(1 epochs, 3 charts .* a 1-frame .*timeline\.gif\) in \d/);
 });
 
-test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less than random pairs', () => {
+test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less than random pairs; a conditional walk reaches digit d + 1 at its next point', async () => {
   const walk = path.join(work, 'walk.gif');
   const r = gan(['sample', '--run', plainRun, '--interpolate', '8', '--n', '4', '--out', walk]);
   assert.equal(r.code, 0, r.stderr);
@@ -93,7 +96,16 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
     Array.from(cgif.frames[0]),
     Array.from({ length: dpng.width * dpng.height }, (_, i) => dpng.data[4 * i]),
   );
-  assert.ok(diff(cgif.frames[1], cgif.frames[0]) > 0);
+  // Frame 3 is 3/4 along the first leg, towards digit j + 1; frame 4 starts the second leg,
+  // where digit j has become j + 1. Each against the same frame without the morph.
+  const far = (a: Uint8Array, b: Uint8Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  for (const frame of [3, 4]) {
+    const shape = { walks: 10, points: 2, perLeg: 4, frame };
+    const [want, unmorphed] = [await walkFrame(condRun, { ...shape, morph: true }), await walkFrame(condRun, { ...shape, morph: false })];
+    // This process draws on tfjs's cpu backend, gan sample on wasm: bytes may round apart by one.
+    assert.ok(far(cgif.frames[frame], want) <= 1, `frame ${frame}: max difference ${far(cgif.frames[frame], want)}`);
+    assert.ok(diff(cgif.frames[frame], unmorphed) > 10 * diff(cgif.frames[frame], want), `frame ${frame} is not the unmorphed one`);
+  }
 });
 
 test('bad input: report without metrics or grids, an unwritable or foreign --web DIR, a port in use; nothing written', async () => {
@@ -174,6 +186,48 @@ async function samplePixels(run: string, opts: { seed: number; n: number; digit?
   const cols = s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined;
   const png = PNG.sync.read(gridPng(s.pixels, s.n, s.size, s.size, { cols }));
   return Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]);
+}
+
+/**
+ * Frame f of a latent walk of gan sample (seed 0, walks in one column), drawn here: walk j goes
+ * from its point k to point k + 1 on leg k (its points are the (k * walks + j)-th vectors of the
+ * sampling stream), by slerp at t = (f mod F) / F; a conditional run's digit for walk j is then
+ * (1 - t) of digit j + k and t of digit j + k + 1, mixed in the label embedding (morph: false
+ * keeps digit j).
+ */
+async function walkFrame(
+  run: string,
+  w: { walks: number; points: number; perLeg: number; frame: number; morph: boolean },
+): Promise<Uint8Array> {
+  const tf = (cpuTf ??= (await loadBackend('cpu')).tf);
+  const { model } = loadRunModel(tf, run);
+  const latent = model.config.latentDim;
+  const [leg, t] = [Math.floor(w.frame / w.perLeg), (w.frame % w.perLeg) / w.perLeg];
+  const noise = Rng.for(0, Stream.sample).fillNormal(new Float32Array(w.points * w.walks * latent));
+  const point = (k: number, j: number) =>
+    noise.subarray(((k % w.points) * w.walks + j) * latent, ((k % w.points) * w.walks + j + 1) * latent);
+  const z = new Float32Array(w.walks * latent);
+  for (let j = 0; j < w.walks; j++) z.set(slerp(point(leg, j), point(leg + 1, j), t), j * latent);
+  if (w.morph) {
+    const table = model.generator.get('g_embedding/embeddings');
+    const e = table.dataSync();
+    const dim = table.shape[1]!;
+    const mixed = Float32Array.from({ length: 10 * dim }, (_, i) => {
+      const [d, c] = [Math.floor(i / dim), i % dim];
+      return (1 - t) * e[((d + leg) % 10) * dim + c] + t * e[((d + leg + 1) % 10) * dim + c];
+    });
+    tf.tidy(() => table.assign(tf.tensor2d(mixed, [10, dim])));
+  }
+  const zt = tf.tensor2d(z, [w.walks, latent]);
+  const pixels = pixelsFromNoise(
+    tf,
+    model,
+    zt,
+    Int32Array.from({ length: w.walks }, (_, j) => j % 10),
+  );
+  zt.dispose();
+  model.dispose();
+  return tileImages(pixels, w.walks, 28, 28, { cols: Math.ceil(w.walks / 10) }).gray;
 }
 
 type Grid = { width: number; height: number; gray: number[] };
