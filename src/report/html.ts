@@ -115,10 +115,12 @@ function checkpointList(d: ReportData): string {
   const evalLine = e
     ? `<li>best by FID in <code>gan eval</code>: <code>${escapeHtml(e.checkpoint)}</code> (epoch ${e.epoch}, step ${e.step}, FID ${e.fid.toFixed(2)})${e.kept ? '' : ', since replaced by newer checkpoints'}</li>`
     : '';
-  const none = e ? 'none kept in <code>best/</code>' : 'none measured';
+  const none = e
+    ? 'none kept in <code>best/</code> (train with <code>--eval-every K</code> to keep the best)'
+    : 'none measured (train with <code>--eval-every K</code> to measure FID and keep the best, or run <code>gan eval</code>)';
   return `<ul>
 <li>newest: ${d.checkpoints.latest ? `<code>${escapeHtml(d.checkpoints.latest)}</code>` : 'none'}</li>
-<li>best by FID during training: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : `${none} (train with <code>--eval-every K</code> to measure FID and keep the best, or run <code>gan eval</code>)`}</li>
+<li>best by FID during training: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : none}</li>
 ${evalLine}</ul>`;
 }
 
