@@ -205,6 +205,8 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
         run.log?.sync();
         run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
         if (stop) return true;
+        // The checkpoint's time is no step's (steps.jsonl's ms_per_iter showed it as a spike).
+        stats.restartClock();
       }
     }
   }
