@@ -5,10 +5,13 @@ import { loadBackend, type BackendChoice } from '../backends';
 import { classifierDir, saveClassifier, trainClassifier } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
-import { DataError } from '../util/errors';
+import { DataError, describeError } from '../util/errors';
 import { Evaluator, obtainClassifier, type EvalRow } from '../eval/evaluator';
 import { newestRun } from '../run/run-dir';
-import { sampleRun } from '../run/sample';
+import { sampleRun, type Samples } from '../run/sample';
+import { appendEval } from '../report/evals-log';
+import { REPORT_FILE, writeReport } from '../report/report';
+import { ganCommand } from '../util/invocation';
 import { printLine } from './output';
 
 export interface EvalCommandOptions {
@@ -64,10 +67,12 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const rows: EvalRow[] = [];
   const real = loadImages({ limit: opts.n });
   rows.push(evaluator.evaluate(real.pixels, real.n, `real MNIST train (first ${real.n})`));
+  let sampled: Samples | undefined;
   if (samples) {
     rows.push(evaluator.evaluate(samples.pixels, samples.n, path.basename(opts.samples!)));
   } else {
-    const s = sampleRun(backend.tf, runDir!, { n: opts.n, seed: opts.seed, raw: opts.raw });
+    sampled = sampleRun(backend.tf, runDir!, { n: opts.n, seed: opts.seed, raw: opts.raw });
+    const s = sampled;
     rows.push(evaluator.evaluate(s.pixels, s.n, `${path.basename(runDir!)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`));
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -79,6 +84,43 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
     const last = rows[rows.length - 1];
     log(`class histogram of ${last.source}: ${last.histogram.map((h, c) => `${c}:${(100 * h).toFixed(1)}%`).join(' ')}`);
     log(`FID against the 10,000 MNIST test images in the classifier's 128-d feature space; ${seconds.toFixed(1)} s in all`);
+  }
+  if (sampled) recordInRun(runDir!, sampled, rows[rows.length - 1], opts.seed, info);
+}
+
+/**
+ * Keeps a run's result in its evals.jsonl, and refreshes its report if it has one, so that
+ * gan report shows it. The measurement stands without them: a run folder that cannot be
+ * written to (someone else's, read-only) gets a line saying so.
+ */
+function recordInRun(runDir: string, s: Samples, r: EvalRow, seed: number, info: (line: string) => void): void {
+  let file: string;
+  try {
+    file = appendEval(runDir, {
+      time: new Date().toISOString(),
+      checkpoint: path.relative(runDir, s.checkpoint),
+      epoch: s.epoch,
+      step: s.step,
+      generator: s.generator,
+      n: s.n,
+      seed,
+      fid: r.fid,
+      inception_score: r.inception_score,
+      classes_covered: r.classes_covered,
+      kl_to_uniform: r.kl_to_uniform,
+      mean_confidence: r.mean_confidence,
+    });
+  } catch (e) {
+    info(`not recorded in the run: ${describeError(e)}`);
+    return;
+  }
+  if (!fs.existsSync(path.join(runDir, REPORT_FILE)))
+    return info(`recorded in ${file}; see it in the report: ${ganCommand('report', '--run', runDir)}`);
+  try {
+    writeReport(runDir);
+    info(`recorded in ${file}; ${path.join(runDir, REPORT_FILE)} refreshed`);
+  } catch (e) {
+    info(`recorded in ${file}; report not refreshed: ${describeError(e)}`);
   }
 }
 

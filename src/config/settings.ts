@@ -153,6 +153,20 @@ export const SETTINGS = {
   }),
   /** Fixed-noise samples in each epoch's grid. */
   gridSize: setting({ group: 'training', kind: int(1, 10000), default: 64, fixedOnResume: true }),
+  /**
+   * Steps per point of steps.jsonl and the TensorBoard scalars (means over those steps). Kept on
+   * resume, so that the points fall on the same steps as an uninterrupted run's. The default
+   * draws a curve of 12 points from a 64-step epoch (--limit 4096) and of 187 from a full one.
+   */
+  metricsEvery: setting({
+    group: 'training',
+    kind: int(1, 1_000_000),
+    default: 5,
+    fixedOnResume: true,
+    absentMeans: 5,
+    flag: '--metrics-every <steps>',
+    help: 'mean losses and D outputs every N steps into steps.jsonl and the TensorBoard event file (default: {default})',
+  }),
 
   // The stabilising tricks (src/train/tricks.ts), every one off by default: with all of them off
   // the training step is exactly the plain one. Runs stored before they existed trained with all

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import type { RunInfo } from '../run/run-dir';
+import { bestEval, type EvalRecord } from './evals-log';
 import type { MetricsRow } from './metrics-log';
 import type { Timeline } from './timeline';
 
@@ -12,8 +13,17 @@ export interface ReportData {
   info?: RunInfo;
   rows: MetricsRow[];
   charts: Array<{ name: string; title: string; svg: string }>;
+  /** steps.jsonl's points, and the steps each one covers. */
+  steps: { points: number; every?: number };
+  /** gan eval's measurements, oldest first. */
+  evals: EvalRecord[];
   timeline: Timeline;
-  checkpoints: { latest?: string; best?: { dir: string; epoch?: number; fid?: number } };
+  checkpoints: {
+    latest?: string;
+    best?: { dir: string; epoch?: number; fid?: number };
+    /** gan eval's lowest FID, and whether the run still holds that checkpoint. */
+    bestEval?: EvalRecord & { kept: boolean };
+  };
   warnings: Array<{ epoch: number; message: string }>;
   generatedAt: string;
 }
@@ -101,11 +111,37 @@ function metricsTable(d: ReportData): string {
 }
 
 function checkpointList(d: ReportData): string {
-  const best = d.checkpoints.best;
+  const { best, bestEval: e } = d.checkpoints;
+  const evalLine = e
+    ? `<li>best by FID in <code>gan eval</code>: <code>${escapeHtml(e.checkpoint)}</code> (epoch ${e.epoch}, step ${e.step}, FID ${e.fid.toFixed(2)})${e.kept ? '' : ', since replaced by newer checkpoints'}</li>`
+    : '';
+  const none = e
+    ? 'none kept in <code>best/</code> (train with <code>--eval-every K</code> to keep the best)'
+    : 'none measured (train with <code>--eval-every K</code> to measure FID and keep the best, or run <code>gan eval</code>)';
   return `<ul>
 <li>newest: ${d.checkpoints.latest ? `<code>${escapeHtml(d.checkpoints.latest)}</code>` : 'none'}</li>
-<li>best by FID: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : 'none kept (train with <code>--eval-every K</code> to measure FID and keep the best)'}</li>
-</ul>`;
+<li>best by FID during training: ${best ? `<code>${escapeHtml(best.dir)}</code>${best.epoch !== undefined ? ` (epoch ${best.epoch}${best.fid !== undefined ? `, FID ${best.fid.toFixed(2)}` : ''})` : ''}` : none}</li>
+${evalLine}</ul>`;
+}
+
+/** gan eval's measurements (evals.jsonl), one row each. */
+function evalsSection(d: ReportData): string {
+  if (d.evals.length === 0) return '<p class="sub">None yet: <code>gan eval</code> adds its results here (evals.jsonl).</p>';
+  const best = bestEval(d.evals);
+  const rows = d.evals.map(
+    (e) =>
+      `<tr><td>${escapeHtml(e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${e.epoch}</td><td>${e.step}</td><td>${escapeHtml(e.generator)}</td><td>${e.n}</td><td>${num(e.fid, 2)}${e === best ? ' *' : ''}</td><td>${num(e.inception_score, 2)}</td><td>${num(e.classes_covered, 0)}</td><td>${num(e.mean_confidence, 3)}</td></tr>`,
+  );
+  return `<table><tr><th>measured</th><th>epoch</th><th>step</th><th>generator</th><th>samples</th><th>FID</th><th>IS</th><th>classes</th><th>confidence</th></tr>${rows.join('')}</table>
+<p class="sub">From <code>evals.jsonl</code>; * lowest FID.</p>`;
+}
+
+/** What the curves average, said above them. */
+function curvesNote(d: ReportData): string {
+  const every = d.steps.every ?? 1;
+  return d.steps.points > 0
+    ? `Losses, D outputs and speed: means over every ${every} step${every === 1 ? '' : 's'} (${d.steps.points} points in <code>steps.jsonl</code>), epochs marked on the top axis; evaluations: one point each.`
+    : 'Means over each epoch (this run has no <code>steps.jsonl</code>).';
 }
 
 export function reportHtml(d: ReportData): string {
@@ -113,7 +149,8 @@ export function reportHtml(d: ReportData): string {
   const config = d.info?.config as unknown as Record<string, unknown> | undefined;
   const totalEpochs = typeof config?.epochs === 'number' ? config.epochs : undefined;
   const fids = d.rows.filter((r) => typeof r.fid === 'number');
-  const bestFid = fids.length ? Math.min(...fids.map((r) => r.fid!)) : undefined;
+  const allFids = [...fids.map((r) => r.fid!), ...d.evals.map((e) => e.fid)];
+  const bestFid = allFids.length ? Math.min(...allFids) : undefined;
   const name = path.basename(path.resolve(d.runDir));
   const warnings = d.warnings.length
     ? d.warnings.map((w) => `<div class="warn">epoch ${w.epoch}: ${escapeHtml(w.message)}</div>`).join('')
@@ -150,10 +187,13 @@ ${warnings}
 ${skipped}
 
 <h2>Training curves</h2>
-<p class="sub">Means over each epoch; files in <code>plots/</code> (SVG and PNG).</p>
+<p class="sub">${curvesNote(d)} Files in <code>plots/</code> (SVG and PNG); the same curves and every epoch's grid are in this run's TensorBoard event files (<code>tensorboard --logdir ${escapeHtml(path.dirname(path.resolve(d.runDir)))}</code>).</p>
 <div class="plots">
 ${d.charts.map((c) => `<figure id="plot-${c.name}">${c.svg}</figure>`).join('\n')}
 </div>
+
+<h2>Evaluations</h2>
+${evalsSection(d)}
 
 <h2>Checkpoints</h2>
 ${checkpointList(d)}

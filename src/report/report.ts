@@ -6,6 +6,9 @@
  *   <run>/plots/NAME.svg   each chart, and NAME.png rendered from it
  *   <run>/timeline.gif     the per-epoch grids in order
  *
+ * It reads metrics.jsonl (a line per epoch), steps.jsonl (the curves between epoch ends) and
+ * evals.jsonl (gan eval's measurements).
+ *
  * Everything is built in memory first and each file is then replaced atomically, so a failure
  * (a run with nothing to show, a full disk) leaves the previous report whole or no report.
  */
@@ -17,9 +20,11 @@ import { isRunDir, readRunInfo, METRICS_FILE, RUN_FILE, SAMPLES_DIR, type RunInf
 import { BEST_DIR, listCheckpoints } from '../run/checkpoint';
 import { chartSpecs } from './charts';
 import { readMetricsLog, rowWarnings, type MetricsRow } from './metrics-log';
+import { readStepsLog } from './steps-log';
+import { bestEval, readEvalsLog, type EvalRecord } from './evals-log';
 import { renderChartSvg, svgToPng } from './render';
 import { listEpochGrids, timelineGif, type Timeline } from './timeline';
-import { reportHtml } from './html';
+import { reportHtml, type ReportData } from './html';
 
 export const REPORT_FILE = 'report.html';
 export const PLOTS_DIR = 'plots';
@@ -52,14 +57,19 @@ function runInfoOrNothing(runDir: string): RunInfo | undefined {
   }
 }
 
-/** The newest checkpoint of the run, and the best one by FID (with --eval-every) if kept. */
-function checkpointSummary(runDir: string, rows: MetricsRow[]): { latest?: string; best?: { dir: string; epoch?: number; fid?: number } } {
+/**
+ * The newest checkpoint of the run, the best one by FID kept in best/ (with --eval-every), and
+ * the best one gan eval measured (whether the run still has it: only the newest two are kept).
+ */
+function checkpointSummary(runDir: string, rows: MetricsRow[], evals: EvalRecord[]): ReportData['checkpoints'] {
   const latest = listCheckpoints(runDir)[0];
   const bestDir = listCheckpoints(runDir, BEST_DIR)[0];
   const bestRow = [...rows].reverse().find((r) => r.best === true);
+  const e = bestEval(evals);
   return {
     latest: latest && path.relative(runDir, latest),
     best: bestDir ? { dir: path.relative(runDir, bestDir), epoch: bestRow?.epoch, fid: bestRow?.fid } : undefined,
+    bestEval: e && { ...e, kept: fs.existsSync(path.join(runDir, e.checkpoint)) },
   };
 }
 
@@ -85,7 +95,9 @@ export function buildReport(runDir: string): ReportFiles {
   const lastEpoch = rows[rows.length - 1].epoch;
   const timeline: Timeline = timelineGif(grids, Math.max(info?.config.epochs ?? 0, lastEpoch, grids[grids.length - 1].epoch));
 
-  const charts = chartSpecs(rows).map((spec) => ({ spec, svg: renderChartSvg(spec.option) }));
+  const steps = readStepsLog(runDir);
+  const evals = readEvalsLog(runDir);
+  const charts = chartSpecs(rows, { steps, evals }).map((spec) => ({ spec, svg: renderChartSvg(spec.option) }));
   const files: Array<[string, Uint8Array | string]> = [];
   for (const c of charts) {
     files.push([path.join(PLOTS_DIR, `${c.spec.name}.svg`), c.svg]);
@@ -97,8 +109,10 @@ export function buildReport(runDir: string): ReportFiles {
     info,
     rows,
     charts: charts.map((c) => ({ name: c.spec.name, title: c.spec.title, svg: c.svg })),
+    steps: { points: steps.length, every: info?.config.metricsEvery },
+    evals,
     timeline,
-    checkpoints: checkpointSummary(runDir, rows),
+    checkpoints: checkpointSummary(runDir, rows, evals),
     warnings: rows.flatMap((r) => rowWarnings(r).map((message) => ({ epoch: r.epoch, message }))),
     generatedAt: new Date().toISOString(),
   });

@@ -42,6 +42,8 @@ export interface CheckpointState {
   partialEpoch: { sums: number[]; iterations: number; seconds: number; sumsSq?: number[] };
   /** Lowest FID measured so far in the run (with --eval-every), for keeping best/. */
   bestFid?: number;
+  /** Sums of the steps.jsonl window in progress (src/report/steps-log.ts); absent in checkpoints from before steps.jsonl. */
+  metricsWindow?: { sums: number[]; steps: number; seconds: number };
   /** Manifest of state.bin (tf.io weight specs). */
   tensors: tfType.io.WeightsManifestEntry[];
   /** sha256 of every other file in the checkpoint, by relative path. */
@@ -75,6 +77,8 @@ const isObjectOf =
     }
     return undefined;
   };
+const fourFinite: Check = (v) =>
+  Array.isArray(v) && v.length === 4 && v.every(Number.isFinite) ? undefined : 'a list of 4 finite numbers';
 const optional =
   (check: Check): Check =>
   (v) =>
@@ -89,11 +93,18 @@ const STATE_FIELDS: Record<string, Check> = {
   savedAt: isString,
   adamSteps: isObjectOf({ generator: isCount, discriminator: isCount }),
   partialEpoch: isObjectOf({
-    sums: (v) => (Array.isArray(v) && v.length === 4 && v.every(Number.isFinite) ? undefined : 'a list of 4 finite numbers'),
+    sums: fourFinite,
     iterations: isCount,
     seconds: isNumberIn(0, Infinity, true),
   }),
   bestFid: optional(isNumberIn(0, Infinity, true)),
+  metricsWindow: optional(
+    isObjectOf({
+      sums: fourFinite,
+      steps: isCount,
+      seconds: isNumberIn(0, Infinity, true),
+    }),
+  ),
   tensors: (v) =>
     // int32: the digits of a conditional run's replay ring (--replay).
     Array.isArray(v) &&

@@ -20,6 +20,8 @@ export interface Samples {
   labels?: Int32Array;
   checkpoint: string;
   epoch: number;
+  /** The checkpoint's step. */
+  step: number;
   skipped: string[];
   /** Which generator drew them: the EMA generator when the checkpoint has one (unless raw was asked), else the trained one. */
   generator: 'ema' | 'raw';
@@ -33,7 +35,7 @@ export function loadRunModel(
   tf: Tf,
   runDir: string,
   opts: { raw?: boolean } = {},
-): { model: GanModel; checkpoint: string; epoch: number; skipped: string[]; generator: 'ema' | 'raw' } {
+): { model: GanModel; checkpoint: string; epoch: number; step: number; skipped: string[]; generator: 'ema' | 'raw' } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   try {
     const config = checkpoint.state.config;
@@ -45,7 +47,8 @@ export function loadRunModel(
       Network.fromValues(tf, spec.generator, ema ?? checkpoint.generatorWeights),
       Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights),
     );
-    return { model, checkpoint: checkpoint.dir, epoch: checkpoint.state.epoch, skipped, generator: ema ? 'ema' : 'raw' };
+    const { epoch, step } = checkpoint.state;
+    return { model, checkpoint: checkpoint.dir, epoch, step, skipped, generator: ema ? 'ema' : 'raw' };
   } finally {
     disposeLoaded(checkpoint);
   }
@@ -60,7 +63,7 @@ export function sampleRun(
   runDir: string,
   opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
 ): Samples {
-  const { model, checkpoint, epoch, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
+  const { model, checkpoint, epoch, step, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
     if (opts.digit !== undefined && !model.conditional) {
       throw new ConfigError(
@@ -70,7 +73,7 @@ export function sampleRun(
     }
     const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
     const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
-    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, skipped, generator };
+    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, step, skipped, generator };
   } finally {
     model.dispose();
   }

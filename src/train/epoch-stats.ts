@@ -43,11 +43,13 @@ export class EpochStats {
 
   /**
    * Reads the pending stats (one device sync), checks them and folds them into the sums.
-   * `step` is the run's step after the last pending one, for the divergence message.
+   * `step` is the run's step after the last pending one, for the divergence message. Returns
+   * what was read, for the per-step logs: the stats of steps firstStep + 1, ..., `step`, and
+   * the seconds they took.
    */
-  drain(step: number, epoch: number, runDir: string): void {
+  drain(step: number, epoch: number, runDir: string): { firstStep: number; values: Float32Array; seconds: number } | undefined {
     const { tf, pending, partial } = this;
-    if (pending.length === 0) return;
+    if (pending.length === 0) return undefined;
     const values = tf.tidy(() => tf.stack(pending)).dataSync() as Float32Array;
     const firstStep = step - pending.length;
     pending.splice(0).forEach((t) => t.dispose());
@@ -66,8 +68,10 @@ export class EpochStats {
     }
     partial.iterations += values.length / 4;
     const now = performance.now();
-    partial.seconds += (now - this.t0) / 1000;
+    const seconds = (now - this.t0) / 1000;
+    partial.seconds += seconds;
     this.t0 = now;
+    return { firstStep, values, seconds };
   }
 
   /** Means over the epoch so far. */

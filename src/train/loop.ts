@@ -1,9 +1,11 @@
 /**
  * The training loop: trains a run to `config.epochs`, and at every epoch's end writes, in this
  * order, the grid from the fixed noise, the metrics line and a checkpoint, so a checkpoint never
- * exists without its epoch's grid and metrics. A resumed run continues from its newest
- * checkpoint with the checkpoint's own settings (only the target epochs may change) and is
- * bit-identical to an uninterrupted one. The core never prints: it reports through hooks.
+ * exists without its epoch's grid and metrics. Between epoch ends, the step stats it reads go to
+ * steps.jsonl and the TensorBoard event file (src/report/training-log.ts), flushed before each
+ * checkpoint. A resumed run continues from its newest checkpoint with the checkpoint's own
+ * settings (only the target epochs may change) and is bit-identical to an uninterrupted one.
+ * The core never prints: it reports through hooks.
  */
 import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
@@ -13,6 +15,7 @@ import { Rng, Stream } from '../core/rng';
 import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages } from '../data/mnist';
 import { generatePixels, noiseTensor } from '../nets/gan-model';
 import { readMetricsLog } from '../report/metrics-log';
+import { TrainingLog } from '../report/training-log';
 import {
   BEST_DIR,
   disposeLoaded,
@@ -48,6 +51,8 @@ interface RunState {
   iteration: number;
   step: number;
   stats: EpochStats;
+  /** steps.jsonl and the event file; opened once the run knows its step. */
+  log?: TrainingLog;
   bestFid?: number;
   /** The run's metrics lines so far, for diagnosis. */
   history: EpochMetrics[];
@@ -58,6 +63,7 @@ interface RunState {
 export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
   const { runDir } = opts;
   const latest = opts.resume ? loadLatestCheckpoint(opts.tf, runDir) : undefined;
+  const window = latest?.checkpoint.state.metricsWindow;
   const run = openRun(opts, latest?.checkpoint);
   dropOutputsAfter(runDir, run.epoch);
   // Diagnosis reads the run's metrics so far (a resumed run's, up to its checkpoint).
@@ -77,6 +83,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   });
   const result = (stopped: boolean): TrainResult => ({ runDir, epoch: run.epoch, step: run.step, stopped, checkpoint: run.lastCheckpoint });
   try {
+    run.log = TrainingLog.open(runDir, { every: config.metricsEvery, itersPerEpoch, step, window });
     while (run.epoch < config.epochs) {
       if (await trainEpoch(run, opts, hooks)) return result(true);
       await finishEpoch(run, opts, hooks);
@@ -84,6 +91,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     }
     return result(false);
   } finally {
+    run.log?.close();
     run.stats.dispose();
     run.dataset.images.dispose();
     run.dataset.labels?.dispose();
@@ -150,6 +158,7 @@ function checkpointContents(run: RunState, opts: TrainOptions): CheckpointConten
       adamSteps: { generator: trainer.optG.t, discriminator: trainer.optD.t },
       partialEpoch: run.stats.partial,
       bestFid,
+      metricsWindow: run.log?.window,
       data,
     },
     generator: trainer.model.generator,
@@ -178,7 +187,7 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
     run.step++;
     if (++sinceProgress >= readEvery || run.iteration === itersPerEpoch) {
       sinceProgress = 0;
-      stats.drain(run.step, run.epoch + 1, runDir);
+      drainStats(run, runDir);
       const itPerSec = stats.partial.iterations / Math.max(1e-9, stats.partial.seconds);
       hooks.onProgress?.({ epoch: run.epoch + 1, iteration: run.iteration, itersPerEpoch, step: run.step, means: stats.means(), itPerSec });
       // Let signal handlers and progress rendering run.
@@ -192,13 +201,22 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
     if (run.iteration < itersPerEpoch) {
       const stop = hooks.shouldStop?.() ?? false;
       if (stop || (opts.checkpointEvery && run.step % opts.checkpointEvery === 0)) {
-        stats.drain(run.step, run.epoch + 1, runDir);
+        drainStats(run, runDir);
+        run.log?.sync();
         run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
         if (stop) return true;
+        // The checkpoint's time is no step's (steps.jsonl's ms_per_iter showed it as a spike).
+        stats.restartClock();
       }
     }
   }
   return false;
+}
+
+/** Reads the step stats waiting on the device into the epoch's sums and the per-step logs. */
+function drainStats(run: RunState, runDir: string): void {
+  const read = run.stats.drain(run.step, run.epoch + 1, runDir);
+  if (read) run.log?.addSteps(read.firstStep, read.values, read.seconds);
 }
 
 /** End of an epoch: grid from the fixed noise, evaluation when due, metrics line, checkpoint (and best/). */
@@ -222,7 +240,9 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
   const gridFile = epochGridPath(runDir, epoch);
   // With --ema the grids and evaluations show the EMA generator, as gan sample does.
   const sampler = run.trainer.samplingModel();
-  writeFileAtomic(gridFile, gridFromNoise(sampler, run.fixedNoise, run.grid));
+  const grid = gridFromNoise(sampler, run.fixedNoise, run.grid);
+  writeFileAtomic(gridFile, grid);
+  run.log?.addGrid(run.step, grid);
   const ev = opts.evaluation;
   if (ev && epoch % ev.every === 0) {
     // The same noise at every evaluation, so epochs are compared on equal terms.
@@ -238,6 +258,7 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
       eval_seconds: +row.seconds.toFixed(2),
       best,
     });
+    run.log?.addEval(run.step, row);
   }
   // Diagnosis reads the run's metrics so far, this epoch's included (a resumed run its file).
   run.history.push(m);
@@ -246,6 +267,7 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
   appendLineDurable(path.join(runDir, METRICS_FILE), JSON.stringify(m));
   run.iteration = 0;
   run.stats = new EpochStats(tf);
+  run.log?.sync();
   run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
   if (m.best) await saveCheckpoint(tf, runDir, checkpointContents(run, opts), 1, BEST_DIR);
   hooks.onEpoch?.(m, { grid: gridFile, checkpoint: run.lastCheckpoint });

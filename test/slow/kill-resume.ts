@@ -2,7 +2,9 @@
  * Never lose a run, checked the hard way: N runs killed with SIGKILL, each followed by
  * `gan train --resume`, which must load the newest complete checkpoint (or start from step 0
  * when the run had none yet) and finish. The finished weights must equal those of an
- * uninterrupted run (same seed, backend), and no temporary file may be left in the run.
+ * uninterrupted run (same seed, backend), and no temporary file may be left in the run. The
+ * per-step logs must match the uninterrupted run's too, each step once: steps.jsonl (timing
+ * fields aside) and the scalars and grids of the TensorBoard event files.
  *
  * The kills rotate over four moments:
  *   before-checkpoint  as soon as run.json exists, before the first checkpoint (0-100 ms later)
@@ -22,6 +24,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readEventFile, scalarsAndImages } from '../tfevents-reader';
 
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'gan.js');
 /** Train flags after the trial count choose the model: e.g. --arch dcgan --channels 4, --conditional. */
@@ -49,6 +52,54 @@ function finalHashes(run: string): string {
         .slice(0, 16),
     )
     .join(' ');
+}
+
+/** What the per-step logs hold, timing aside: a digest, and how many steps and images for the message. */
+function logsOf(run: string): { digest: string; summary: string } {
+  const steps = fs
+    .readFileSync(path.join(run, 'steps.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { wall_time: _w, ms_per_iter: _m, ...rest } = JSON.parse(l);
+      return JSON.stringify(rest);
+    });
+  const tb = scalarsAndImages(run);
+  const images = tb.images.map((i) => `${i.tag}@${i.step}:${crypto.createHash('sha256').update(i.png).digest('hex')}`);
+  const digest = crypto
+    .createHash('sha256')
+    .update([...steps, ...tb.scalars, ...images].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  return { digest, summary: `${steps.length} steps.jsonl lines, ${tb.scalars.length} scalars, ${images.length} images` };
+}
+
+/**
+ * What the kill left in the per-step logs past the newest checkpoint (which the resume must
+ * drop): steps.jsonl lines past it or cut, events past it, event files ending in a cut record.
+ */
+function staleLogs(run: string): string {
+  const step = Math.max(0, ...checkpointsOf(run).map((n) => Number(/^step-(\d+)$/.exec(n)?.[1] ?? 0)));
+  const file = path.join(run, 'steps.jsonl');
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const stale = lines.filter((l) => {
+    try {
+      return JSON.parse(l).step > step;
+    } catch {
+      return true;
+    }
+  }).length;
+  let events = 0;
+  let torn = 0;
+  for (const name of fs.existsSync(run) ? fs.readdirSync(run).filter((n) => n.includes('tfevents')) : []) {
+    const bytes = fs.readFileSync(path.join(run, name));
+    try {
+      events += readEventFile(bytes).filter((e) => e.step > step).length;
+    } catch {
+      torn++;
+    }
+  }
+  return `${stale} steps.jsonl line(s), ${events} event(s) past step ${step}${torn ? `, ${torn} event file(s) ending in a cut record` : ''}`;
 }
 
 function checkpointsOf(run: string): string[] {
@@ -122,7 +173,10 @@ async function main() {
   const ref = spawnSync(process.execPath, [BIN, ...TRAIN, '--out', reference], { encoding: 'utf8' });
   if (ref.status !== 0) throw new Error(`reference run failed: ${ref.stderr}`);
   const want = finalHashes(reference);
-  console.log(`reference (uninterrupted${MODEL.length ? `, ${MODEL.join(' ')}` : ''}) final weights: ${want}`);
+  const wantLogs = logsOf(reference);
+  console.log(
+    `reference (uninterrupted${MODEL.length ? `, ${MODEL.join(' ')}` : ''}) final weights: ${want}; logs ${wantLogs.digest} (${wantLogs.summary})`,
+  );
 
   let ok = 0;
   const byMoment = new Map<Moment, { ok: number; n: number }>(MOMENTS.map((m) => [m, { ok: 0, n: 0 }]));
@@ -135,6 +189,7 @@ async function main() {
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on('exit', r)));
     // What the kill left: complete checkpoints and any half-written temporary file.
     const left = [...checkpointsOf(run).filter((n) => n.startsWith('step-')), ...temporaries(run)];
+    const stale = staleLogs(run);
     const resume = spawnSync(process.execPath, [BIN, 'train', '--resume', '--out', run], { encoding: 'utf8' });
     const from =
       /from (step-\d+)/.exec(resume.stdout)?.[1] ??
@@ -143,6 +198,7 @@ async function main() {
     if (resume.status !== 0) verdict = `FAILED: resume exited ${resume.status}: ${resume.stderr.trim()}`;
     else if (finalHashes(run) !== want) verdict = `FAILED: final weights ${finalHashes(run)} differ from the reference`;
     else if (temporaries(run).length) verdict = `FAILED: temporary files left after the resumed run: ${temporaries(run).join(', ')}`;
+    else if (logsOf(run).digest !== wantLogs.digest) verdict = `FAILED: per-step logs differ from the reference: ${logsOf(run).summary}`;
     else {
       verdict = 'ok';
       ok++;
@@ -150,7 +206,7 @@ async function main() {
     }
     byMoment.get(moment)!.n++;
     console.log(
-      `trial ${t} (${moment}): killed ${when}; left on disk: ${left.join(', ') || 'no checkpoint'}; resumed from ${from}: ${verdict}`,
+      `trial ${t} (${moment}): killed ${when}; left on disk: ${left.join(', ') || 'no checkpoint'}; stale: ${stale}; resumed from ${from}: ${verdict}`,
     );
   }
   console.log(`by moment: ${[...byMoment].map(([m, r]) => `${m} ${r.ok}/${r.n}`).join(', ')}`);
