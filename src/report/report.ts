@@ -20,6 +20,7 @@ import { readMetricsLog, rowWarnings, type MetricsRow } from './metrics-log';
 import { renderChartSvg, svgToPng } from './render';
 import { listEpochGrids, timelineGif, type Timeline } from './timeline';
 import { reportHtml } from './html';
+import { ganCommand } from '../util/invocation';
 
 export const REPORT_FILE = 'report.html';
 export const PLOTS_DIR = 'plots';
@@ -71,14 +72,14 @@ export function buildReport(runDir: string): ReportFiles {
   if (rows.length === 0) {
     throw new GanError(
       `${runDir} has no metrics yet (${METRICS_FILE} is missing or empty)`,
-      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+      `Train at least one epoch first: ${ganCommand('train', '--resume', '--out', runDir)}`,
     );
   }
   const grids = listEpochGrids(runDir);
   if (grids.length === 0) {
     throw new GanError(
       `${runDir} has no sample grids (${SAMPLES_DIR}/epoch-NNNN.png)`,
-      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+      `Train at least one epoch first: ${ganCommand('train', '--resume', '--out', runDir)}`,
     );
   }
   const info = runInfoOrNothing(runDir);
