@@ -34,7 +34,14 @@ export interface Setting<T> {
   optional?: boolean;
   /** The value files written before this setting existed stand for (such files are read with it). */
   absentMeans?: NoInfer<T>;
+  /** Whether it does anything in this config (absent: always); the report lists only those that do. */
+  applies?: (c: StoredValues) => boolean;
 }
+
+/** A config as the `applies` tests read it (its type is derived from these records, below). */
+type StoredValues = { readonly [key: string]: unknown };
+const mlpOnly = (c: StoredValues) => c.arch !== 'dcgan';
+const withSmoothing = (c: StoredValues) => Number(c.labelSmoothing) > 0;
 
 // Keeps each record's group and optional as literal types for the derived config types below,
 // and checks its default against its kind (the kind alone decides the value's type).
@@ -63,6 +70,7 @@ export const SETTINGS = {
     default: 32,
     fixedOnResume: true,
     absentMeans: 32,
+    applies: (c) => c.arch === 'dcgan',
     flag: '--channels <n>',
     help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
   }),
@@ -174,6 +182,7 @@ export const SETTINGS = {
     default: false,
     fixedOnResume: true,
     absentMeans: false,
+    applies: withSmoothing,
     flag: '--one-sided',
     help: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)',
   }),
@@ -184,6 +193,7 @@ export const SETTINGS = {
     default: 'fixed',
     fixedOnResume: true,
     absentMeans: 'fixed',
+    applies: withSmoothing,
     flag: '--smooth-real <how>',
     help: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])",
   }),
@@ -204,6 +214,7 @@ export const SETTINGS = {
     default: 1,
     fixedOnResume: true,
     absentMeans: 1,
+    applies: (c) => Number(c.instanceNoise) > 0,
     flag: '--noise-decay <r>',
     help: 'per-epoch factor R of the instance noise (default: {default})',
   }),
@@ -235,6 +246,7 @@ export const SETTINGS = {
     default: 0.5,
     fixedOnResume: true,
     absentMeans: 0.5,
+    applies: (c) => Number(c.replay) > 0,
     flag: '--replay-fraction <f>',
     help: "with --replay: share of D's generated half drawn from past batches (default: {default})",
   }),
@@ -265,16 +277,17 @@ export const SETTINGS = {
     kind: width,
     default: [256, 512, 1024],
     fixedOnResume: true,
+    applies: mlpOnly,
     flag: '--generator-hidden <widths>',
     flagKind: widthFlag,
     help: "MLP generator's hidden widths, comma-separated (default: {default})",
   }),
   /** Hidden widths of the discriminator, input to output. */
-  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true }),
+  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true, applies: mlpOnly }),
   /** Negative slope of every LeakyReLU. */
   leak: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.2, fixedOnResume: true }),
   /** Dropout rate after each hidden layer of the discriminator. */
-  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true }),
+  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, applies: mlpOnly }),
   /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: setting({ group: 'model', kind: oneOf<number>([28]), default: 28, fixedOnResume: true }),
 
@@ -285,6 +298,7 @@ export const SETTINGS = {
     default: false,
     fixedOnResume: true,
     absentMeans: false,
+    applies: (c) => c.dRealOnly === true,
     flag: '--debug-d-real-only',
     help: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)',
     hidden: true,
