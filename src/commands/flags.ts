@@ -90,7 +90,7 @@ const TRAIN_RUN_FLAGS: FlagSpec[] = [
   // Two samples at least: FID needs a covariance.
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', kind: int(2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
-  // The stabilising tricks (src/train/tricks.ts), each off by default; README "Stabilising tricks".
+  // The stabilising tricks (src/train/tricks.ts), each off by default; docs/tricks.md.
   {
     flags: '--preset <name>',
     description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`,

@@ -53,7 +53,7 @@ const widthFlag = intList(1, 65536, 1, 64);
 
 export const SETTINGS = {
   // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
-  /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
+  /** Which network family (src/nets/): the classic fully connected MNIST GAN, or the DCGAN of PyTorch's example. */
   arch: setting({
     group: 'model',
     kind: oneOf(ARCHS, 'architecture'),
@@ -61,7 +61,7 @@ export const SETTINGS = {
     fixedOnResume: true,
     absentMeans: 'mlp',
     flag: '--arch <name>',
-    help: "network family: {choices} (the tutorials' DCGAN) (default: {default})",
+    help: "network family: {choices} (dcgan: the network of PyTorch's DCGAN example) (default: {default})",
   }),
   /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
   channels: setting({
@@ -72,7 +72,7 @@ export const SETTINGS = {
     absentMeans: 32,
     applies: (c) => c.arch === 'dcgan',
     flag: '--channels <n>',
-    help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
+    help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; PyTorch's DCGAN example has 128 (default: {default}, chosen for CPUs)",
   }),
   /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
   conditional: setting({
