@@ -172,7 +172,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
     const exitCode = err instanceof GanError ? err.exitCode : 1;
     // An interrupt the user asked for is reported, not called an error.
-    process.stderr.write(`gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
+    // An interrupt's line starts over the ^C a terminal echoed.
+    const start = err instanceof InterruptedError && process.stderr.isTTY ? '\r' : '';
+    process.stderr.write(`${start}gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     else if (!(err instanceof GanError))
       process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');

@@ -38,12 +38,16 @@ export function watchStopRequests(dir: string, progress: ProgressDisplay): StopR
   const onSignal = (sig: NodeJS.Signals) => {
     progress.halt();
     const again = sig === 'SIGINT' ? 'Ctrl-C' : sig;
+    // From the line's start on a terminal: over the ^C it echoed, not after it.
+    const start = process.stderr.isTTY ? '\r' : '';
     if (reason && reason !== 'output') {
-      process.stderr.write(`${again} again: quitting now. The last complete checkpoint is kept; resume with: ${resumeCommand(dir)}\n`);
+      process.stderr.write(
+        `${start}${again} again: quitting now. The last complete checkpoint is kept; resume with: ${resumeCommand(dir)}\n`,
+      );
       process.exit(exitCodeFor(sig));
     }
     reason = sig;
-    process.stderr.write(`${sig}: finishing this step and writing a checkpoint (${again} again to quit at once)\n`);
+    process.stderr.write(`${start}${sig}: finishing this step and writing a checkpoint (${again} again to quit at once)\n`);
   };
   const stopWatchingOutput = onOutputFailure((e) => {
     outputError = e;
