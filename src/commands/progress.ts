@@ -88,16 +88,16 @@ export function runEtaSeconds(p: ProgressInfo, epochs: number): number {
   return p.itPerSec > 0 ? left / p.itPerSec : NaN;
 }
 
-/** gan train's progress line, in parts: the epoch, the bar, the ETA of the run and the losses are kept longest. */
+/** gan train's progress line, in parts: D(G(z)) goes first, then it/s, D(x) and the bar; the epoch, the ETA of the run and the losses stay. */
 export function trainLineParts(p: ProgressInfo, epochs: number): LinePart[] {
   return [
     { text: `epoch ${p.epoch}/${epochs}` },
     { text: '', bar: { progress: p.iteration / p.itersPerEpoch, cells: 20, min: 8 }, drop: 4 },
     { text: `${p.iteration}/${p.itersPerEpoch}` },
-    { text: `${p.itPerSec.toFixed(1)} it/s`, drop: 3 },
+    { text: `${p.itPerSec.toFixed(1)} it/s`, drop: 2 },
     { text: `ETA ${formatDuration(runEtaSeconds(p, epochs))}` },
     { text: `d_loss ${fmt(p.means.d_loss, 3)} g_loss ${fmt(p.means.g_loss, 3)}` },
-    { text: `D(x) ${fmt(p.means.d_real, 3)}`, drop: 2 },
+    { text: `D(x) ${fmt(p.means.d_real, 3)}`, drop: 3 },
     { text: `D(G(z)) ${fmt(p.means.d_fake, 3)}`, drop: 1 },
   ];
 }
