@@ -85,24 +85,22 @@ function removeWritten(out: string, cwd: string): void {
   if (m && !m[2]) fs.rmSync(path.resolve(cwd, m[1]), { force: true });
 }
 
-test('every printed hint, pasted into a shell where the user is, runs', { timeout: 900_000 }, async (t) => {
-  const work = tmpDir('gan-hints-');
-  const run = path.join(work, 'run');
-  const here = ganInvocation(CLONE);
-  const elsewhere = ganInvocation(work);
-  // With gan on PATH (npm link) every hint says plain `gan`, which prose says too: the npx forms are what this reads.
-  if (here === 'gan') return t.skip('gan is on PATH here (npm link): the hints say plain gan');
-  assert.equal(here, 'npx gan', 'inside the clone, without gan on PATH');
-  assert.match(elsewhere, /^npx --prefix \S+ gan$/);
-  const small = ['--epochs', '1', '--limit', '256', '--seed', '3'];
+interface Printed {
+  scenario: string;
+  cwd: string;
+  hints: string[];
+}
 
-  const printed: Array<{ scenario: string; cwd: string; hints: string[] }> = [];
+/** Runs the scenarios in `work` and collects the hints each printed, with the folder the user was in. */
+async function printedHints(work: string, here: string, elsewhere: string): Promise<Printed[]> {
+  const run = path.join(work, 'run');
+  const small = ['--epochs', '1', '--limit', '256', '--seed', '3'];
+  const printed: Printed[] = [];
   const scenario = (name: string, r: { out: string }, cwd = CLONE) => {
     const hints = hintsIn(r.out, cwd === CLONE ? here : elsewhere);
     assert.ok(hints.length > 0, `${name}: no hint in ${r.out}`);
     printed.push({ scenario: name, cwd, hints });
   };
-
   scenario('a finished run', gan(['train', ...small, '--out', run], CLONE));
   scenario('a resume refused: nothing left to train', gan(['train', '--resume', '--out', run], CLONE));
   scenario('--out holds a run', gan(['train', ...small, '--out', run], CLONE));
@@ -116,9 +114,8 @@ test('every printed hint, pasted into a shell where the user is, runs', { timeou
   scenario('an empty checkpoints folder, elsewhere', gan(['sample'], empty), empty);
 
   // Interrupted with Ctrl-C after its first steps.
-  const interrupted = path.join(work, 'interrupted');
   const long = ['--epochs', '1', '--limit', '2048', '--batch-size', '8', '--seed', '3', '--log-every', '1'];
-  const child = spawn(process.execPath, [BIN, 'train', ...long, '--out', interrupted], { cwd: CLONE, env: ENV });
+  const child = spawn(process.execPath, [BIN, 'train', ...long, '--out', path.join(work, 'interrupted')], { cwd: CLONE, env: ENV });
   let out = '';
   child.stdout.on('data', (d) => {
     out += d;
@@ -127,46 +124,60 @@ test('every printed hint, pasted into a shell where the user is, runs', { timeou
   child.stderr.on('data', (d) => (out += d));
   assert.equal(await new Promise((r) => child.on('exit', r)), 130, out);
   scenario('an interrupted run', { out });
+  return printed;
+}
+
+/** Pastes one hint where it was printed; returns what it did, or throws. */
+async function pasteHint(hint: string, cwd: string, where: string): Promise<string> {
+  if (/ serve /.test(hint)) {
+    // A server: it serves the page (or names another port when 8080 is taken).
+    const r = await pasteUntil(
+      hint,
+      cwd,
+      /open http:\S+|is in use/,
+      async (o) => {
+        const url = /open (http:\S+)/.exec(o)?.[1];
+        if (url) assert.match(await (await fetch(url)).text(), /<title>gan<\/title>/, where);
+      },
+      true,
+    );
+    assert.match(r.out, /open http:|port 8080 .* is in use.*--port/, where);
+    return /open http:\S+|is in use/.exec(r.out)![0];
+  }
+  if (/ train$/.test(hint)) {
+    // A training run from scratch (50 epochs): it starts; Ctrl-C stops it with a checkpoint.
+    const r = await pasteUntil(hint, cwd, /^run \S+: /m, async () => {
+      const lock = path.join(cwd, 'checkpoints', 'run-001', 'train.lock');
+      process.kill(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, 'SIGINT');
+    });
+    assert.match(r.out, /stopped by SIGINT at step \d+.*Resume with: /, where);
+    return 'started, stopped by Ctrl-C';
+  }
+  const r = paste(hint, cwd);
+  if (/ sample /.test(hint)) removeWritten(r.out, cwd);
+  // Resuming a run that has finished: refused, with the command that trains it further.
+  const followUp = / --resume /.test(hint) && / --epochs /.test(r.out) && r.code === 2;
+  assert.ok(r.code === 0 || followUp, `${where} -> exit ${r.code}: ${r.out}`);
+  return `exit ${r.code}${followUp ? ' (refused, naming --epochs)' : ''}`;
+}
+
+test('every printed hint, pasted into a shell where the user is, runs', { timeout: 900_000 }, async (t) => {
+  const work = tmpDir('gan-hints-');
+  const here = ganInvocation(CLONE);
+  const elsewhere = ganInvocation(work);
+  // With gan on PATH (npm link) every hint says plain `gan`, which prose says too: the npx forms are what this reads.
+  if (here === 'gan') return t.skip('gan is on PATH here (npm link): the hints say plain gan');
+  assert.equal(here, 'npx gan', 'inside the clone, without gan on PATH');
+  assert.match(elsewhere, /^npx --prefix \S+ gan$/);
 
   const seen = new Set<string>();
-  for (const { scenario: name, cwd, hints } of printed) {
-    for (const hint of hints) {
-      if (seen.has(hint)) continue;
+  for (const { scenario, cwd, hints } of await printedHints(work, here, elsewhere)) {
+    for (const hint of hints.filter((h) => !seen.has(h))) {
       seen.add(hint);
-      const where = `${name}: ${hint}`;
-      if (/ serve /.test(hint)) {
-        // A server: it serves the page (or names another port when 8080 is taken).
-        const r = await pasteUntil(
-          hint,
-          cwd,
-          /open http:\S+|is in use/,
-          async (o) => {
-            const url = /open (http:\S+)/.exec(o)?.[1];
-            if (url) assert.match(await (await fetch(url)).text(), /<title>gan<\/title>/, where);
-          },
-          true,
-        );
-        assert.match(r.out, /open http:|port 8080 .* is in use.*--port/, where);
-        t.diagnostic(`${where} -> ${/open http:\S+|is in use/.exec(r.out)![0]}`);
-      } else if (/ train$/.test(hint)) {
-        // A training run from scratch (50 epochs): it starts; Ctrl-C stops it with a checkpoint.
-        const r = await pasteUntil(hint, cwd, /^run \S+: /m, async () => {
-          const lock = path.join(cwd, 'checkpoints', 'run-001', 'train.lock');
-          process.kill(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, 'SIGINT');
-        });
-        assert.match(r.out, /stopped by SIGINT at step \d+.*Resume with: /, where);
-        t.diagnostic(`${where} -> started, stopped by Ctrl-C`);
-      } else {
-        const r = paste(hint, cwd);
-        if (/ sample /.test(hint)) removeWritten(r.out, cwd);
-        // Resuming a run that has finished: refused, with the command that trains it further.
-        const followUp = / --resume /.test(hint) && / --epochs /.test(r.out) && r.code === 2;
-        assert.ok(r.code === 0 || followUp, `${where} -> exit ${r.code}: ${r.out}`);
-        t.diagnostic(`${where} -> exit ${r.code}${followUp ? ' (refused, naming --epochs)' : ''}`);
-      }
+      t.diagnostic(`${scenario}: ${hint} -> ${await pasteHint(hint, cwd, `${scenario}: ${hint}`)}`);
     }
   }
-  // The hints above: at least the sample, resume, --epochs, serve, train, doctor and --help ones.
+  // At least the sample, resume, --epochs, serve, train, doctor and --help hints were among them.
   for (const kind of [' sample --run ', ' train --resume --out ', ' --epochs 2', ' serve --web ', ' doctor', ' --help'])
     assert.ok(
       [...seen].some((h) => h.includes(kind)),
