@@ -115,7 +115,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   } else {
     // Every digit drawn: one row per digit (the labels come in equal, ordered shares).
     writeFileAtomic(file, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow ?? s.cols }));
-    log(`wrote a grid of ${plural(s.n, 'sample')}${what}${s.cols && !opts.nrow ? ', one row per digit' : ''} ${from}`);
+    log(`wrote a grid of ${plural(s.n, 'sample')}${what}${s.cols && !opts.nrow ? ', one row per digit,' : ''} ${from}`);
   }
 }
 
