@@ -71,6 +71,11 @@ test('hints: arguments quoted for a shell (and never ending in punctuation bare)
   const bin = tmpDir('gan-bin-');
   fs.symlinkSync(BIN, path.join(bin, 'gan'));
   assert.equal(ganInvocation(elsewhere, { PATH: bin }), 'gan');
+  // Not the gan npx links for the command it runs: the user's shell has no such PATH.
+  const npxBin = path.join(tmpDir('gan-npx-'), '_npx', '1a2b', 'node_modules', '.bin');
+  fs.mkdirSync(npxBin, { recursive: true });
+  fs.symlinkSync(BIN, path.join(npxBin, 'gan'));
+  assert.equal(ganInvocation(CLONE, { PATH: npxBin }), 'npx gan');
   assert.deepEqual(
     [0, 1, 2].map((n) => plural(n, 'epoch')),
     ['0 epochs', '1 epoch', '2 epochs'],

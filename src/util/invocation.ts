@@ -31,10 +31,17 @@ function realpath(p: string): string | undefined {
   }
 }
 
-/** True when a `gan` on PATH is this package's bin/gan.js. */
+/**
+ * Folders npx (npm exec) puts on the PATH of the command it runs, not on the user's: `npx gan`
+ * links this package into ~/.npm/_npx/HASH/node_modules/.bin, where a gan is found that the
+ * user's shell will not find.
+ */
+const NPX_BIN = /[\\/]_npx[\\/]|[\\/]node_modules[\\/]\.bin$/;
+
+/** True when a `gan` on the user's PATH is this package's bin/gan.js. */
 function ganOnPath(env: NodeJS.ProcessEnv): boolean {
   const ours = realpath(path.join(PACKAGE_ROOT, 'bin', 'gan.js'));
-  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && realpath(path.join(dir, 'gan')) === ours);
+  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && !NPX_BIN.test(dir) && realpath(path.join(dir, 'gan')) === ours);
 }
 
 /**
