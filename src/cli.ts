@@ -4,10 +4,13 @@
  * single exit point: GanErrors print one line and exit with their code; the stack only with
  * --verbose or DEBUG.
  */
+import * as path from 'node:path';
 import { Command, CommanderError, type OptionValues, Option } from 'commander';
 import { ConfigError, describeError, GanError, InterruptedError } from './util/errors';
 import { applyPreset, type TrainConfig } from './config';
 import { guardOutput } from './commands/output';
+import { ganCommand, ganInvocation } from './util/invocation';
+import { PACKAGE_ROOT } from './util/paths';
 import {
   CLASSIFIER_FLAGS,
   COMMON_FLAGS,
@@ -55,6 +58,7 @@ export function buildProgram(): Command {
     .description('Train generative adversarial networks on MNIST with TensorFlow.js, and sample from them')
     // Usage errors are thrown to main() (not printed and exited by commander), so that they
     // print in the same one-line form as every other error.
+    .version(packageVersion(), '--version', 'print the version of gan')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   addTraining(program);
@@ -122,14 +126,19 @@ function addPublishing(program: Command): void {
     await reportCommand({ run: o.run });
   });
   const exportAbout = 'write a static web page that runs the generator in the browser with tfjs (--web DIR)';
-  command(program, 'export', exportAbout, [...EXPORT_FLAGS, ...COMMON_FLAGS], async (o) => {
-    if (!o.web) throw new ConfigError('gan export needs --web DIR', 'Pass the folder to write the page to, e.g. gan export --web site');
+  // export and serve load a backend only to read the checkpoint: --backend and --threads would change nothing.
+  command(program, 'export', exportAbout, EXPORT_FLAGS, async (o) => {
+    if (!o.web)
+      throw new ConfigError(
+        'gan export needs --web DIR',
+        `Pass the folder to write the page to, e.g.: ${ganCommand('export', '--web', 'site')}`,
+      );
     const { exportCommand } = await import('./commands/export.js');
-    await exportCommand({ web: o.web, run: o.run, backend: o.backend });
+    await exportCommand({ web: o.web, run: o.run });
   });
-  command(program, 'serve', "serve a run's web page on 127.0.0.1 and print its URL", [...SERVE_FLAGS, ...COMMON_FLAGS], async (o) => {
+  command(program, 'serve', "serve a run's web page (or an exported one) on 127.0.0.1 and print its URL", SERVE_FLAGS, async (o) => {
     const { serveCommand } = await import('./commands/export.js');
-    await serveCommand({ run: o.run, port: o.port, host: o.host, backend: o.backend });
+    await serveCommand({ run: o.run, web: o.web, port: o.port, host: o.host });
   });
   const doctorAbout =
     'what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece';
@@ -137,6 +146,11 @@ function addPublishing(program: Command): void {
     const { doctorCommand } = await import('./commands/doctor.js');
     await doctorCommand({ json: !!o.json });
   });
+}
+
+/** package.json's version (read when the program is built, not at import). */
+function packageVersion(): string {
+  return (require(path.join(PACKAGE_ROOT, 'package.json')) as { version: string }).version;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
@@ -150,14 +164,17 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
         process.exitCode = err.exitCode;
       } else {
-        process.stderr.write(`gan: ${err.message.replace(/\s*\n\s*/g, ' ')}. Run gan --help, or gan <command> --help, for the flags\n`);
+        const gan = ganInvocation();
+        process.stderr.write(`gan: ${err.message.replace(/\s*\n\s*/g, ' ')}. For the flags: ${gan} --help, or ${gan} <command> --help\n`);
         process.exitCode = 2;
       }
       return;
     }
     const exitCode = err instanceof GanError ? err.exitCode : 1;
     // An interrupt the user asked for is reported, not called an error.
-    process.stderr.write(`gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
+    // An interrupt's line starts over the ^C a terminal echoed.
+    const start = err instanceof InterruptedError && process.stderr.isTTY ? '\r' : '';
+    process.stderr.write(`${start}gan: ${err instanceof InterruptedError ? '' : 'error: '}${describeError(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     else if (!(err instanceof GanError))
       process.stderr.write('gan: this looks like a bug; rerun with --verbose for the stack trace and report it\n');

@@ -62,9 +62,13 @@ test('gan doctor --json: exit 0, every section, each backend checked, missing pi
   }
 
   // The text form says the same, one finding a line.
-  const text = formatDoctor(report).join('\n');
-  for (const heading of ['system', 'native addon', 'backends (auto takes', 'tensorflow-gpu (', 'webgpu ('])
+  const lines = formatDoctor(report);
+  const text = lines.join('\n');
+  for (const heading of ['system', 'native addon', 'backends (auto takes', 'tensorflow-gpu, optional (', 'webgpu, optional ('])
     assert.ok(text.includes(heading), heading);
+  // The verdict first; what only a GPU path needs is optional, never MISSING.
+  assert.match(lines[0], new RegExp(`^ready: trains on ${report.autoPicks}`));
+  if (report.missing.every((m) => m.optional)) assert.doesNotMatch(text, /MISSING/);
   for (const m of report.missing) assert.ok(text.includes(m.fix), m.fix);
 });
 

@@ -1,5 +1,5 @@
 /**
- * The layout README's "Layout" section describes: only the entry points at the top of src/, and
+ * The layout docs/architecture.md's "Layout" section describes: only the entry points at the top of src/, and
  * no import cycle between modules (type-only imports included: a cycle of types is still two
  * modules that cannot be read apart). Read from the TypeScript sources, no backend needed.
  */

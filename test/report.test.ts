@@ -198,7 +198,9 @@ test('report of a 3-epoch run: self-contained page, SVG and PNG charts, a 3-fram
   assert.match(html, /<img[^>]+src="data:image\/gif;base64,/);
   assert.equal((html.match(/<svg/g) ?? []).length, 3);
   assert.match(html, /No diagnosis warnings/);
-  assert.match(html, /latentDim/);
+  // The config table: flag names, and only what applies (no DCGAN width for an MLP, no trick that is off).
+  assert.match(html, /<td>--latent-dim<\/td>/);
+  assert.doesNotMatch(html, /latentDim|--channels|--replay-fraction|--debug/);
 });
 
 test('report refuses a run with no metrics or no grids, and writes nothing', () => {

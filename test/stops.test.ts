@@ -137,7 +137,7 @@ test('stdout closed (| head -1) or full (/dev/full): a checkpoint at the current
   child.stdout!.destroy();
   const code = await exited(child);
   assert.equal(code, 141, stderr);
-  assert.match(stderr, /^gan: output closed \(EPIPE\): stopped at step \d+; checkpoint .*Resume with: gan train --resume --out/);
+  assert.match(stderr, /^gan: output closed \(EPIPE\): stopped at step \d+; checkpoint .*Resume with: .*gan train --resume --out/);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
   assert.equal(checkpoints(run).length, 1);
 
@@ -149,7 +149,7 @@ test('stdout closed (| head -1) or full (/dev/full): a checkpoint at the current
     assert.equal(r.status, 1, r.stderr);
     assert.match(
       r.stderr,
-      /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: gan train --resume --out/,
+      /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: .*gan train --resume --out/,
     );
     assert.equal(checkpoints(full).length, 1);
   }
@@ -177,12 +177,12 @@ test('an extended run stopped by SIGTERM in its last epoch with --checkpoint-eve
   });
   child.kill('SIGTERM');
   assert.equal(await exited(child), 143, stderr);
-  const hint = /Resume with: (gan train --resume --out \S+)/.exec(stderr);
+  const hint = /Resume with: (?:npx (?:--prefix \S+ )?)?gan (train --resume --out \S+)/.exec(stderr);
   assert.ok(hint, stderr);
   const stopped = Number(/stopped by SIGTERM at step (\d+)/.exec(stderr)![1]);
   assert.ok(stopped >= seen && stopped < 64, `stopped at step ${stopped} (signal sent after step ${seen}), inside the last epoch`);
   // The hint as printed: the run's target (2 epochs) is stored with it.
-  const resumed = gan(hint[1].split(' ').slice(1));
+  const resumed = gan(hint[1].split(' '));
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, /epochs 2\.\.2/);
   assert.match(resumed.stdout, /done: 2 epochs, 64 steps/);

@@ -57,12 +57,13 @@ test('gan train refreshes the report after every epoch: report.html, plots/, a t
   assert.equal(decodeGifFrames(fs.readFileSync(path.join(plainRun, 'timeline.gif'))).frames.length, 1);
   const r = gan(['report', '--run', condRun]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /wrote .*report\.html \(1 epochs, 3 charts .* a 1-frame .*timeline\.gif\) in \d/);
+  assert.match(r.stdout, /wrote .*report\.html \(1 epoch, 3 charts .* a 1-frame .*timeline\.gif\) in \d/);
 });
 
 test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less than random pairs; a conditional walk reaches digit d + 1 at its next point', async () => {
   const walk = path.join(work, 'walk.gif');
   const r = gan(['sample', '--run', plainRun, '--interpolate', '8', '--n', '4', '--out', walk]);
+  assert.match(r.stdout, /\(96 frames, 4 walks side by side\)/);
   assert.equal(r.code, 0, r.stderr);
   const gif = decodeGifFrames(fs.readFileSync(walk));
   assert.equal(gif.frames.length, 8 * 12);
@@ -82,20 +83,27 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
     Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]),
   );
 
-  // A conditional walk starts at gan sample's digits 0-9 (one per row) and morphs them.
+  // A conditional walk lays its digits out one per column (ten columns), starts at the digits
+  // 0-9 gan sample --n 10 draws (one per row there) and morphs them.
   const condWalk = path.join(work, 'cond-walk.gif');
-  const c = gan(['sample', '--run', condRun, '--interpolate', '2', '--frames', '4', '--n', '10', '--out', condWalk]);
+  const c = gan(['sample', '--run', condRun, '--interpolate', '2', '--frames', '4', '--out', condWalk]);
   assert.equal(c.code, 0, c.stderr);
-  assert.match(c.stdout, /each digit morphing into the next/);
+  assert.match(c.stdout, /10 walks, one digit per column, each morphing into the next/);
   const cgif = decodeGifFrames(fs.readFileSync(condWalk));
   assert.equal(cgif.frames.length, 8);
+  assert.deepEqual([cgif.width, cgif.height], [10 * 28 + 11 * 2, 28 + 2 * 2]);
   const digits = path.join(work, 'digits.png');
   assert.equal(gan(['sample', '--run', condRun, '--n', '10', '--out', digits]).code, 0);
   const dpng = PNG.sync.read(fs.readFileSync(digits));
-  assert.deepEqual(
-    Array.from(cgif.frames[0]),
-    Array.from({ length: dpng.width * dpng.height }, (_, i) => dpng.data[4 * i]),
-  );
+  assert.deepEqual([dpng.width, dpng.height], [28 + 2 * 2, 10 * 28 + 11 * 2]);
+  const tile = (gray: (i: number) => number, width: number, x0: number, y0: number) =>
+    Array.from({ length: 28 * 28 }, (_, i) => gray((y0 + Math.floor(i / 28)) * width + x0 + (i % 28)));
+  for (let d = 0; d < 10; d++)
+    assert.deepEqual(
+      tile((i) => cgif.frames[0][i], cgif.width, 2 + 30 * d, 2),
+      tile((i) => dpng.data[4 * i], dpng.width, 2, 2 + 30 * d),
+      `digit ${d}`,
+    );
   // Frame 3 is 3/4 along the first leg, towards digit j + 1; frame 4 starts the second leg,
   // where digit j has become j + 1. Each against the same frame without the morph.
   const far = (a: Uint8Array, b: Uint8Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -106,6 +114,12 @@ test('gan sample --interpolate 8 --out walk.gif: neighbouring frames differ less
     assert.ok(far(cgif.frames[frame], want) <= 1, `frame ${frame}: max difference ${far(cgif.frames[frame], want)}`);
     assert.ok(diff(cgif.frames[frame], unmorphed) > 10 * diff(cgif.frames[frame], want), `frame ${frame} is not the unmorphed one`);
   }
+
+  // Plain gan sample on a conditional run: ten of every digit, one row each; --n 64 is rounded up to 70.
+  const shares = gan(['sample', '--run', condRun, '--n', '64', '--out', path.join(work, 'shares.png')]);
+  assert.match(shares.stdout, /grid of 70 samples, 7 of every digit .*\(--n 64 rounded up to 70 .*\), one row per digit/);
+  const spng = PNG.sync.read(fs.readFileSync(path.join(work, 'shares.png')));
+  assert.deepEqual([spng.width, spng.height], [7 * 28 + 8 * 2, 10 * 28 + 11 * 2]);
 });
 
 test('bad input: report without metrics or grids, an unwritable or foreign --web DIR, a port in use; nothing written', async () => {
@@ -227,7 +241,8 @@ async function walkFrame(
   );
   zt.dispose();
   model.dispose();
-  return tileImages(pixels, w.walks, 28, 28, { cols: Math.ceil(w.walks / 10) }).gray;
+  // Laid out as gan sample lays out a conditional walk: one digit per column.
+  return tileImages(pixels, w.walks, 28, 28, { cols: Math.min(w.walks, 10) }).gray;
 }
 
 type Grid = { width: number; height: number; gray: number[] };
@@ -311,7 +326,7 @@ test("the exported page in headless Chromium: local only, no console error, Gene
   const problems: string[] = [];
   await context.route('**/*', (route) => {
     const u = new URL(route.request().url());
-    if (u.hostname === '127.0.0.1' || u.protocol === 'data:') return route.continue();
+    if (u.hostname === '127.0.0.1' || u.protocol === 'data:' || u.protocol === 'file:') return route.continue();
     offsite.push(u.href);
     return route.abort();
   });
@@ -373,6 +388,17 @@ test("the exported page in headless Chromium: local only, no console error, Gene
     }
     assert.deepEqual(offsite, [], 'no request left 127.0.0.1');
     assert.deepEqual(problems, []);
+
+    // A conditional run's digits come in equal shares, one row per digit: n=64 shows 70, 7 a row.
+    const shares = await openPage(context, `${cond}?seed=7&n=64`);
+    assert.equal(await shares.evaluate(() => document.getElementById('grid')!.dataset.cols), '7');
+    assert.match((await shares.textContent('#seed'))!, /--n 70\b/);
+    await shares.close();
+    // Opened from the disk, the page says how to serve it (its modules never run there).
+    const fromDisk = await context.newPage();
+    await fromDisk.goto(`file://${path.join(site, 'index.html')}`);
+    assert.match((await fromDisk.textContent('#status'))!, /cannot run from the disk.*gan serve --web /);
+    await fromDisk.close();
   } finally {
     await context.close();
     for (const s of servers) {

@@ -16,7 +16,8 @@
 import { BackendError, ConfigError } from '../util/errors';
 import { MAX_WASM_THREADS, registerThreadedWasm } from './wasm/threads';
 import { registerWasmKernels } from './wasm/register';
-import { nativeGemmStatus } from './native/addon';
+import { nativeGemmLoaded, nativeGemmStatus } from './native/addon';
+import { ganCommand } from '../util/invocation';
 import { registerNativeKernels } from './native/register';
 import { registerWebGpuFixes } from './webgpu/register';
 import type { UploadFixResult } from './webgpu/upload';
@@ -38,13 +39,15 @@ const NODE_INSTALL = `npm install @tensorflow/tfjs-node@${TFJS_VERSION}`;
 export const WEBGPU_DAWN_VERSION = '0.6.2';
 export const WEBGPU_INSTALL = `npm install @tensorflow/tfjs-backend-webgpu@${TFJS_VERSION} webgpu@${WEBGPU_DAWN_VERSION}`;
 /** Where a backend that does not load sends the user. */
-export const DOCTOR_HINT = 'gan doctor shows what this machine can run and why not';
+export const doctorHint = (): string => `see what this machine can run, and why not, with: ${ganCommand('doctor')}`;
 
 export interface LoadedBackend {
   tf: Tf;
   name: BackendName;
-  /** One line for the user: what runs and, when it is not the GPU, how to get faster. */
+  /** One short line for the user: what runs, and where to look for a faster one. */
   notice: string;
+  /** What runs, in full (threads, native kernels, the adapter): gan doctor's line for it. */
+  detail: string;
 }
 
 export function parseBackendChoice(value: string): BackendChoice {
@@ -234,6 +237,12 @@ async function loadWebGpu(tf: Tf, adapterProbe: boolean): Promise<string | undef
   return undefined;
 }
 
+/** The adapter's vendor, architecture and device, as far as Dawn names them. */
+function webGpuAdapterName(): string {
+  const a = webGpu?.adapter ?? {};
+  return [a.vendor, a.architecture, a.device].filter((x) => x !== undefined && x !== '').join(' ') || 'an unnamed adapter';
+}
+
 function webGpuDescription(): string {
   const a = webGpu?.adapter ?? {};
   const on = [a.vendor, a.architecture, a.device, a.description].filter((x) => x !== undefined && x !== '').join(' ');
@@ -241,15 +250,41 @@ function webGpuDescription(): string {
   return `GPU through WebGPU (Dawn) on ${on || 'an unnamed adapter'}, ${fix}; not yet measured against the CPU path, so auto does not choose it`;
 }
 
-/** Names the backends that could run, the faster first. */
-function notFastestHint(name: BackendName): string {
+/** What runs, in full: gan doctor's line for the backend. */
+function backendDetail(name: BackendName): string {
   switch (name) {
     case 'tensorflow-gpu':
-      return '';
+      return 'TensorFlow with CUDA (tfjs-node-gpu)';
+    case 'tensorflow':
+      return 'native TensorFlow on the CPU (tfjs-node)';
     case 'webgpu':
-      return '';
-    default:
-      return `; for an NVIDIA GPU: ${GPU_INSTALL}; for any GPU: --backend webgpu (not yet measured faster, so auto skips it); gan doctor checks this machine`;
+      return webGpuDescription();
+    case 'wasm':
+      return `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}, ${nativeGemmStatus()}`;
+    case 'cpu':
+      return 'pure JavaScript (slow)';
+  }
+}
+
+/**
+ * The line every command prints first: one short sentence (it used to hold the install commands
+ * of every faster backend and wrapped over four lines; those are gan doctor's now).
+ */
+function backendNotice(name: BackendName): string {
+  const doctor = ganCommand('doctor');
+  switch (name) {
+    case 'tensorflow-gpu':
+      return 'backend: tensorflow-gpu (TensorFlow with CUDA)';
+    case 'tensorflow':
+      return `backend: tensorflow (TensorFlow on the CPU); for a GPU see: ${doctor}`;
+    case 'webgpu':
+      return `backend: webgpu on ${webGpuAdapterName()} (not yet measured against the CPU path)`;
+    case 'wasm': {
+      const threads = `${wasmThreads} thread${wasmThreads > 1 ? 's' : ''}`;
+      return `backend: wasm (CPU, ${threads}, ${nativeGemmLoaded() ? 'native kernels' : 'no native kernels'}); for a GPU see: ${doctor}`;
+    }
+    case 'cpu':
+      return `backend: cpu (pure JavaScript, slow); why no faster one loads: ${doctor}`;
   }
 }
 
@@ -282,32 +317,22 @@ export async function loadBackend(
     if (choice === 'auto' ? name === 'webgpu' : choice !== name) continue;
     const failure = await attempt();
     if (failure === undefined) {
-      const what =
-        name === 'tensorflow-gpu'
-          ? 'TensorFlow with CUDA (tfjs-node-gpu)'
-          : name === 'tensorflow'
-            ? 'native TensorFlow on the CPU (tfjs-node)'
-            : name === 'webgpu'
-              ? webGpuDescription()
-              : name === 'wasm'
-                ? `WebAssembly (embedded, CPU, ${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})${wasmThreadsNote}, ${nativeGemmStatus()}`
-                : 'pure JavaScript (slow)';
-      loaded = { tf, name, notice: `backend: ${name}, ${what}${notFastestHint(name)}` };
+      loaded = { tf, name, notice: backendNotice(name), detail: backendDetail(name) };
       return loaded;
     }
     failures.push(failure);
   }
   if (choice === 'tensorflow-gpu') {
-    throw new BackendError(`backend tensorflow-gpu is not available (${failures[0]})`, `Install it with: ${GPU_INSTALL}; ${DOCTOR_HINT}`);
+    throw new BackendError(`backend tensorflow-gpu is not available (${failures[0]})`, `Install it with: ${GPU_INSTALL}; ${doctorHint()}`);
   }
   if (choice === 'tensorflow') {
-    throw new BackendError(`backend tensorflow is not available (${failures[0]})`, `Install it with: ${NODE_INSTALL}; ${DOCTOR_HINT}`);
+    throw new BackendError(`backend tensorflow is not available (${failures[0]})`, `Install it with: ${NODE_INSTALL}; ${doctorHint()}`);
   }
   if (choice === 'webgpu') {
     const fix = /not installed/.test(failures[0]) ? `Install it with: ${WEBGPU_INSTALL}; ` : '';
-    throw new BackendError(`backend webgpu is not available (${failures[0]})`, `${fix}${DOCTOR_HINT}`);
+    throw new BackendError(`backend webgpu is not available (${failures[0]})`, `${fix}${doctorHint()}`);
   }
   if (choice !== 'auto')
-    throw new BackendError(`backend ${choice} is not available (${failures[0]})`, `Reinstall with npm ci; ${DOCTOR_HINT}`);
-  throw new BackendError(`no tfjs backend could load: ${failures.join('; ')}`, `Reinstall with npm ci; ${DOCTOR_HINT}`);
+    throw new BackendError(`backend ${choice} is not available (${failures[0]})`, `Reinstall with npm ci; ${doctorHint()}`);
+  throw new BackendError(`no tfjs backend could load: ${failures.join('; ')}`, `Reinstall with npm ci; ${doctorHint()}`);
 }

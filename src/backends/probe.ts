@@ -10,7 +10,7 @@ import { PROBE_MARKER } from './probe-runner';
 
 export interface BackendProbe {
   ok: boolean;
-  /** The backend's first line, as the commands print it. */
+  /** What runs, in full (LoadedBackend.detail): gan doctor's line for the backend. */
   notice?: string;
   /** One small op's result matched (1 + [1, 2, 3] read back from the device). */
   computes?: boolean;
@@ -44,7 +44,7 @@ async function probeBackend(name: string): Promise<BackendProbe> {
     const y = tf.add(tf.tensor1d([1, 2, 3]), tf.scalar(1));
     const values = Array.from(await y.data());
     y.dispose();
-    const probe: BackendProbe = { ok: true, notice: backend.notice, computes: values.join(',') === '2,3,4', ms: Date.now() - started };
+    const probe: BackendProbe = { ok: true, notice: backend.detail, computes: values.join(',') === '2,3,4', ms: Date.now() - started };
     if (name === 'webgpu') probe.adapter = (await requestWebGpuAdapter()).adapter;
     return probe;
   } catch (e) {

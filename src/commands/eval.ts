@@ -1,8 +1,8 @@
 /** `gan eval` and `gan classifier train`: the numbers that say what a generator learned. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadBackend, type BackendChoice } from '../backends';
-import { classifierDir, saveClassifier, trainClassifier } from '../eval/classifier';
+import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
+import { classifierDir, saveClassifier, trainClassifier, type Classifier } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
 import { DataError, describeError } from '../util/errors';
@@ -13,6 +13,8 @@ import { appendEval } from '../report/evals-log';
 import { REPORT_FILE, writeReport } from '../report/report';
 import { ganCommand } from '../util/invocation';
 import { printLine } from './output';
+import { TaskProgress } from './progress';
+import { plural } from '../util/text';
 
 export interface EvalCommandOptions {
   run?: string;
@@ -39,7 +41,10 @@ function readSamplesFile(file: string, limit: number): { pixels: Uint8Array; n: 
   try {
     bytes = fs.readFileSync(file);
   } catch {
-    throw new DataError(`cannot read samples file ${file}`, 'Pass an MNIST-format IDX3 file (as gan sample --out x.idx writes)');
+    throw new DataError(
+      `cannot read samples file ${file}`,
+      `Pass an MNIST-format IDX3 file, as this writes: ${ganCommand('sample', '--out', 'samples.idx')}`,
+    );
   }
   const idx = parseIdx(bytes, 3, file);
   if (idx.dims[1] !== 28 || idx.dims[2] !== 28) throw new DataError(`${file} holds ${idx.dims[1]}x${idx.dims[2]} images, not 28x28`);
@@ -58,23 +63,10 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);
   const t0 = performance.now();
-  const classifier = await obtainClassifier(backend.tf, backend.name, {
-    onTrainStart: () => info(`training the evaluation classifier once (cached in ${classifierDir()})...`),
-  });
+  const classifier = await obtainClassifierShowingProgress(backend, info, opts.json ? process.stderr : process.stdout);
   info(`classifier: MNIST test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
   const evaluator = new Evaluator(backend.tf, classifier);
-
-  const rows: EvalRow[] = [];
-  const real = loadImages({ limit: opts.n });
-  rows.push(evaluator.evaluate(real.pixels, real.n, `real MNIST train (first ${real.n})`));
-  let sampled: Samples | undefined;
-  if (samples) {
-    rows.push(evaluator.evaluate(samples.pixels, samples.n, path.basename(opts.samples!)));
-  } else {
-    sampled = sampleRun(backend.tf, runDir!, { n: opts.n, seed: opts.seed, raw: opts.raw });
-    const s = sampled;
-    rows.push(evaluator.evaluate(s.pixels, s.n, `${path.basename(runDir!)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`));
-  }
+  const { rows, sampled } = measureRows(evaluator, opts, samples ? { samples } : { runDir: runDir! }, info);
   const seconds = (performance.now() - t0) / 1000;
   if (opts.json) {
     for (const r of rows) log(JSON.stringify(r));
@@ -124,6 +116,73 @@ function recordInRun(runDir: string, s: Samples, r: EvalRow, seed: number, info:
   }
 }
 
+/**
+ * The evaluation classifier, trained first (a few minutes, once per machine) with a progress bar
+ * on a terminal, progress lines elsewhere. Shared by gan train --eval-every and gan eval.
+ */
+export async function obtainClassifierShowingProgress(
+  backend: LoadedBackend,
+  log: (line: string) => void,
+  stream: NodeJS.WriteStream = process.stdout,
+): Promise<Classifier> {
+  let progress: TaskProgress | undefined;
+  try {
+    return await obtainClassifier(backend.tf, backend.name, {
+      onTrainStart: () => log(`training the evaluation classifier, once for this machine (cached in ${classifierDir()}):`),
+      train: {
+        onProgress: (p) => {
+          progress ??= new TaskProgress('classifier', p.epochs * p.batches, log, stream);
+          progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+        },
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
+}
+
+/**
+ * The two rows: n real training images (for scale), then the run's samples or the IDX file's,
+ * each against the test set's features, with the stage under way shown as it goes (tens of
+ * seconds on a CPU).
+ */
+function measureRows(
+  evaluator: Evaluator,
+  opts: EvalCommandOptions,
+  what: { samples: { pixels: Uint8Array; n: number } } | { runDir: string },
+  info: (line: string) => void,
+): { rows: EvalRow[]; sampled?: Samples } {
+  const generate = 'runDir' in what;
+  const total = TEST_IMAGES + opts.n * (generate ? 3 : 2);
+  const progress = new TaskProgress('evaluating', total, info, opts.json ? process.stderr : process.stdout, true);
+  try {
+    progress.update(0, `features of the ${TEST_IMAGES} test images`);
+    evaluator.referenceStats();
+    const real = loadImages({ limit: opts.n });
+    progress.update(TEST_IMAGES, `${real.n} real training images`);
+    const rows = [evaluator.evaluate(real.pixels, real.n, `real MNIST train (first ${real.n})`)];
+    let sampled: Samples | undefined;
+    if (!generate) {
+      progress.update(TEST_IMAGES + opts.n, `the ${what.samples.n} images of ${path.basename(opts.samples!)}`);
+      rows.push(evaluator.evaluate(what.samples.pixels, what.samples.n, path.basename(opts.samples!)));
+    } else {
+      progress.update(TEST_IMAGES + opts.n, `generating ${opts.n} samples`);
+      const s = sampleRun(evaluator.tf, what.runDir, { n: opts.n, seed: opts.seed, raw: opts.raw });
+      progress.update(TEST_IMAGES + 2 * opts.n, `the ${s.n} samples`);
+      const source = `${path.basename(what.runDir)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`;
+      rows.push(evaluator.evaluate(s.pixels, s.n, source));
+      sampled = s;
+    }
+    progress.update(total);
+    return { rows, sampled };
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The MNIST test set, against which FID is measured. */
+const TEST_IMAGES = 10000;
+
 export interface ClassifierCommandOptions {
   epochs: number;
   seed: number;
@@ -137,16 +196,18 @@ export async function classifierTrainCommand(opts: ClassifierCommandOptions): Pr
   const log = opts.log ?? printLine;
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
+  let progress: TaskProgress | undefined;
   const c = await trainClassifier(backend.tf, backend.name, {
     epochs: opts.epochs,
     seed: opts.seed,
     onProgress: (p) => {
-      if (p.batch === p.batches || p.batch % 200 === 1)
-        log(`epoch ${p.epoch}/${p.epochs}  batch ${p.batch}/${p.batches}  loss ${p.loss.toFixed(4)}`);
+      progress ??= new TaskProgress('classifier', p.epochs * p.batches, log);
+      progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
     },
   });
+  progress?.stop();
   await saveClassifier(backend.tf, classifierDir(), c);
   log(
-    `classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${c.info.epochs} epochs, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`,
+    `classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${plural(c.info.epochs, 'epoch')}, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`,
   );
 }

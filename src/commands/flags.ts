@@ -90,7 +90,7 @@ const TRAIN_RUN_FLAGS: FlagSpec[] = [
   // Two samples at least: FID needs a covariance.
   { flags: '--eval-samples <n>', description: 'samples per evaluation, 2 to 60000 (default: 10000)', kind: int(2, 60000) },
   { flags: '--resume', description: 'continue the run in --out (default: the newest run) from its latest checkpoint' },
-  // The stabilising tricks (src/train/tricks.ts), each off by default; README "Stabilising tricks".
+  // The stabilising tricks (src/train/tricks.ts), each off by default; docs/tricks.md.
   {
     flags: '--preset <name>',
     description: `recommended: --preset stable, the measured best recipe: MLP ${describePreset('mlp')}; DCGAN ${describePreset('dcgan')}; flags given beside it win`,
@@ -118,13 +118,14 @@ function parseDigit(text: string): number {
 export const SAMPLE_FLAGS: FlagSpec[] = [
   {
     flags: '--n <n>',
-    description: 'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16)',
+    description:
+      'number of samples, up to 10000 (default: 64; with --interpolate: walks side by side, default 16); conditional runs: ten of every digit by default, and N rounded up to a multiple of 10',
     kind: int(1, 10000),
   },
   {
     flags: '--out <file>',
-    description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk',
-    default: 'grid.png',
+    description:
+      'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk (default: grid.png, or walk.gif with --interpolate; numbered grid-2.png, ... when it exists)',
   },
   {
     flags: '--interpolate <k>',
@@ -181,16 +182,19 @@ export const EXPORT_FLAGS: FlagSpec[] = [
     description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
   },
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  VERBOSE_FLAG,
 ];
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web' },
+  { flags: '--web <dir>', description: 'serve this earlier gan export --web DIR as it is, instead of a run' },
   { flags: '--port <n>', description: 'port to listen on (0: any free port)', kind: int(0, 65535), default: 8080 },
   {
     flags: '--host <address>',
     description: 'address to listen on; another than 127.0.0.1 makes the page reachable from other machines',
     default: '127.0.0.1',
   },
+  VERBOSE_FLAG,
 ];
 
 export const DOCTOR_FLAGS: FlagSpec[] = [{ flags: '--json', description: 'one JSON object instead of text' }];

@@ -1,6 +1,7 @@
 /** `gan report`: writes report.html, plots/ and timeline.gif into a run directory. */
 import { newestRun } from '../run/run-dir';
 import { writeReport } from '../report/report';
+import { plural } from '../util/text';
 
 export interface ReportCommandOptions {
   run?: string;
@@ -12,6 +13,6 @@ export async function reportCommand(opts: ReportCommandOptions): Promise<void> {
   const runDir = opts.run ?? newestRun();
   const r = writeReport(runDir);
   log(
-    `wrote ${r.html} (${r.epochs} epochs, ${r.plots.length / 2} charts in ${runDir}/plots/, a ${r.frames}-frame ${r.timeline}) in ${r.seconds.toFixed(2)} s`,
+    `wrote ${r.html} (${plural(r.epochs, 'epoch')}, ${plural(r.plots.length / 2, 'chart')} in ${runDir}/plots/, a ${r.frames}-frame ${r.timeline}) in ${r.seconds.toFixed(2)} s`,
   );
 }

@@ -1,4 +1,5 @@
 /** `gan sample`: a PNG grid, or an IDX3 file of samples for other tools, from a run's generator. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice } from '../backends';
 import { encodeIdx3 } from '../data/idx';
@@ -9,21 +10,22 @@ import { grayGif } from '../core/image/gif';
 import { newestRun } from '../run/run-dir';
 import { sampleRun, sampleWalk } from '../run/sample';
 
+import { plural } from '../util/text';
+import { printLine } from './output';
+
 /** Latent walks: frames per leg between two points, and how long each frame shows. */
 export const WALK_FRAMES_PER_SEGMENT = 12;
 export const WALK_FRAME_MS = 80;
-/** Walks side by side in a walk GIF when --n is not given (4 x 4). */
-export const WALK_DEFAULT_N = 16;
-import { printLine } from './output';
 
 export interface SampleCommandOptions {
-  /** Samples (with interpolate: walks side by side); default 64 (16 for a walk). */
+  /** Samples (with interpolate: walks side by side); default 64 (16 walks), for a conditional run 100 (10 walks). */
   n?: number;
   /** A latent walk through this many random points, written as a GIF. */
   interpolate?: number;
   /** Frames per leg of the walk. */
   frames?: number;
-  out: string;
+  /** Default: grid.png, or walk.gif with interpolate; a default name that exists becomes grid-2.png, ... */
+  out?: string;
   run?: string;
   seed: number;
   nrow?: number;
@@ -48,49 +50,76 @@ export function outputKind(out: string): 'png' | 'idx' | 'gif' {
   );
 }
 
-export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
-  const log = opts.log ?? printLine;
-  const kind = outputKind(opts.out);
+/**
+ * Where to write: --out as given (an existing file is replaced, and the line says so), or the
+ * default name, numbered when it exists (grid.png, grid-2.png, ...) so that nothing is replaced
+ * unasked.
+ */
+function outputFile(opts: SampleCommandOptions): { file: string; replaces: boolean } {
+  if (opts.out !== undefined) return { file: opts.out, replaces: fs.existsSync(opts.out) };
+  const [stem, ext] = opts.interpolate !== undefined ? ['walk', '.gif'] : ['grid', '.png'];
+  let file = `${stem}${ext}`;
+  for (let k = 2; fs.existsSync(file); k++) file = `${stem}-${k}${ext}`;
+  return { file, replaces: false };
+}
+
+/** Refuses flags that do not go together, before anything loads. */
+function checkFlags(opts: SampleCommandOptions, out: string): 'png' | 'idx' | 'gif' {
+  const kind = outputKind(out);
   if ((kind === 'gif') !== (opts.interpolate !== undefined)) {
     throw new ConfigError(
-      opts.interpolate !== undefined ? `--interpolate writes a GIF, not ${opts.out}` : `--out ${opts.out}: a GIF is a latent walk`,
+      opts.interpolate !== undefined ? `--interpolate writes a GIF, not ${out}` : `--out ${out}: a GIF is a latent walk`,
       opts.interpolate !== undefined
-        ? 'End --out in .gif, e.g. --out walk.gif'
+        ? 'End --out in .gif, e.g. --out walk.gif, or leave --out out'
         : 'Add --interpolate K (K random points to walk through), or end --out in .png',
     );
   }
   if (opts.frames !== undefined && opts.interpolate === undefined)
     throw new ConfigError('--frames needs --interpolate K', 'Add --interpolate K, or drop --frames');
+  return kind;
+}
+
+export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
+  const log = opts.log ?? printLine;
+  const { file, replaces } = outputFile(opts);
+  const kind = checkFlags(opts, file);
   const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
+  const to = `${file}${replaces ? ' (replaced the file that was there)' : ''}`;
   if (opts.interpolate !== undefined) {
-    const framesPerSegment = opts.frames ?? WALK_FRAMES_PER_SEGMENT;
     const walk = sampleWalk(backend.tf, runDir, {
-      walks: opts.n ?? WALK_DEFAULT_N,
+      walks: opts.n,
       points: opts.interpolate,
-      framesPerSegment,
+      framesPerSegment: opts.frames ?? WALK_FRAMES_PER_SEGMENT,
       seed: opts.seed,
     });
     for (const why of walk.skipped) log(`skipped a damaged checkpoint: ${why}`);
-    writeFileAtomic(opts.out, grayGif(walk.frames, walk.width, walk.height, { delayMs: WALK_FRAME_MS }));
+    writeFileAtomic(file, grayGif(walk.frames, walk.width, walk.height, { delayMs: WALK_FRAME_MS }));
+    const side = walk.morphs ? `, one digit per column, each morphing into the next on every leg` : ' side by side';
     log(
-      `wrote a latent walk through ${opts.interpolate} points (${walk.frames.length} frames, ${opts.n ?? WALK_DEFAULT_N} walks side by side${walk.morphs ? ', each digit morphing into the next on every leg' : ''}) from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${opts.out}`,
+      `wrote a latent walk through ${opts.interpolate} points (${plural(walk.frames.length, 'frame')}, ${plural(walk.walks, 'walk')}${side})${rounded(opts.n, walk.walks)} from ${path.basename(walk.checkpoint)} (epoch ${walk.epoch}) to ${to}`,
     );
     return;
   }
-  const s = sampleRun(backend.tf, runDir, { n: opts.n ?? 64, seed: opts.seed, digit: opts.digit, raw: opts.raw });
+  const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, digit: opts.digit, raw: opts.raw });
   const what =
-    (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : ' of every digit in equal shares') : '') +
-    (s.generator === 'ema' ? ' (EMA generator)' : '');
+    (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : `, ${s.n / 10} of every digit`) : '') +
+    (s.generator === 'ema' ? ' (EMA generator)' : '') +
+    rounded(opts.n, s.n);
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
+  const from = `from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${to}`;
   if (kind === 'idx') {
-    writeFileAtomic(opts.out, encodeIdx3(s.pixels, s.n, s.size, s.size));
-    log(`wrote ${s.n} samples${what} (${s.size}x${s.size}, IDX3) from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
+    writeFileAtomic(file, encodeIdx3(s.pixels, s.n, s.size, s.size));
+    log(`wrote ${plural(s.n, 'sample')}${what} (${s.size}x${s.size}, IDX3) ${from}`);
   } else {
-    // A conditional run's grid holds one digit per row (the labels come in equal, ordered shares).
-    const cols = opts.nrow ?? (s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined);
-    writeFileAtomic(opts.out, gridPng(s.pixels, s.n, s.size, s.size, { cols }));
-    log(`wrote a grid of ${s.n} samples${what} from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${opts.out}`);
+    // Every digit drawn: one row per digit (the labels come in equal, ordered shares).
+    writeFileAtomic(file, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow ?? s.cols }));
+    log(`wrote a grid of ${plural(s.n, 'sample')}${what}${s.cols && !opts.nrow ? ', one row per digit,' : ''} ${from}`);
   }
+}
+
+/** Says so when a conditional run drew more than asked, to give every digit an equal share. */
+function rounded(asked: number | undefined, drawn: number): string {
+  return asked !== undefined && asked !== drawn ? ` (--n ${asked} rounded up to ${drawn} for equal shares of the ten digits)` : '';
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
+import { ConfigError, CheckpointError, DataError, IoError, describeError } from '../util/errors';
 import {
   checkOutDir,
   createNumberedRun,
@@ -27,14 +27,17 @@ import { checkNotLocked, lockRun } from '../run/lock';
 import { checkEpochsLeft } from '../train/resume-checks';
 import { train } from '../train/loop';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/types';
-import { Evaluator, obtainClassifier } from '../eval/evaluator';
+import { Evaluator } from '../eval/evaluator';
+import { obtainClassifierShowingProgress } from './eval';
 import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
-import { classifierDir } from '../eval/classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../util/fs';
-import { onOutputFailure, printLine } from './output';
+import { printLine } from './output';
 import { ProgressDisplay, epochLine } from './progress';
+import { resumeCommand, stoppedEarlyError, watchStopRequests, type StopRequests } from './stop-requests';
+import { plural } from '../util/text';
 import { REPORT_FILE, writeReport } from '../report/report';
+import { ganCommand } from '../util/invocation';
 
 type Log = (line: string) => void;
 
@@ -101,7 +104,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     // An I/O failure while training leaves the last complete checkpoint (or a run that resumes
     // from step 0): say how to go on.
     if (e instanceof IoError)
-      throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: gan train --resume --out ${dir}`, e.code);
+      throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: ${resumeCommand(dir)}`, e.code);
     throw e;
   } finally {
     progress.stop();
@@ -140,7 +143,10 @@ function planRun(opts: TrainCommandOptions): RunPlan {
 function planResume(opts: TrainCommandOptions): RunPlan {
   const runDir = opts.out ?? newestRun();
   if (!fs.existsSync(runDir) || !isRunDir(runDir)) {
-    throw new CheckpointError(`${runDir} is not a run directory (no ${RUN_FILE})`, `Start a run there with: gan train --out ${runDir}`);
+    throw new CheckpointError(
+      `${runDir} is not a run directory (no ${RUN_FILE})`,
+      `Start a run there with: ${ganCommand('train', '--out', runDir)}`,
+    );
   }
   checkNotLocked(runDir);
   const info = readRunInfo(runDir);
@@ -235,76 +241,23 @@ function prepareRunDir(plan: RunPlan, dir: string, fingerprint: TrainingData['fi
   for (const d of [dir, samplesDir(dir), path.join(dir, CHECKPOINTS_DIR)]) checkWritable(d);
 }
 
-// ---- Stopping early: signals and a failing stdout ----
-
-interface StopRequests {
-  /** Set by the first SIGINT / SIGTERM, or 'output' when stdout failed first; the run then stops after the step in flight. */
-  readonly reason: NodeJS.Signals | 'output' | undefined;
-  /** What failed when reason is 'output'. */
-  readonly outputError: NodeJS.ErrnoException | undefined;
-  /** Removes the process-wide handlers (they must not outlive the command). */
-  dispose(): void;
-}
-
-/**
- * Ctrl-C once: finish the step in flight (the loop yields after every step), checkpoint, exit.
- * Twice: exit now, restoring the terminal (the last complete checkpoint is untouched, since
- * checkpoints are renamed into place whole). A closed or failing stdout stops the run the way
- * the first Ctrl-C does. SIGTERM is handled like Ctrl-C.
- */
-function watchStopRequests(dir: string, progress: ProgressDisplay): StopRequests {
-  let reason: NodeJS.Signals | 'output' | undefined;
-  let outputError: NodeJS.ErrnoException | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (reason && reason !== 'output') {
-      progress.stop();
-      process.stderr.write(
-        `${sig} again: quitting now. The last complete checkpoint is kept; resume with: gan train --resume --out ${dir}\n`,
-      );
-      process.exit(exitCodeFor(sig));
-    }
-    reason = sig;
-    process.stderr.write(`\n${sig}: finishing this step and writing a checkpoint (again to quit at once)\n`);
-  };
-  const stopWatchingOutput = onOutputFailure((e) => {
-    outputError = e;
-    reason ??= 'output';
-  });
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    get reason() {
-      return reason;
-    },
-    get outputError() {
-      return outputError;
-    },
-    dispose: () => {
-      stopWatchingOutput();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
-/** The shell's convention for a process ended by a signal: 128 + the signal's number. */
-function exitCodeFor(sig: NodeJS.Signals): number {
-  return sig === 'SIGTERM' ? 143 : 130;
-}
-
 // ---- While training: evaluation, progress, epoch lines, the report ----
 
 /** With --eval-every: the classifier (trained once and cached) and the evaluator the trainer calls. */
 async function setUpEvaluation(opts: TrainCommandOptions, backend: LoadedBackend, log: Log): Promise<TrainOptions['evaluation']> {
   if (!opts.evalEvery) return undefined;
   const samples = opts.evalSamples ?? DEFAULT_EVAL_SAMPLES;
-  const classifier = await obtainClassifier(backend.tf, backend.name, {
-    onTrainStart: () => log(`training the evaluation classifier once (cached in ${classifierDir()})...`),
-  });
+  const classifier = await obtainClassifierShowingProgress(backend, log);
   log(
-    `evaluation every ${opts.evalEvery} epoch(s) on ${samples} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`,
+    `evaluation every ${plural(opts.evalEvery, 'epoch')} on ${samples} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`,
   );
   return { every: opts.evalEvery, n: samples, evaluator: new Evaluator(backend.tf, classifier) };
+}
+
+/** Where a resumed run stands, with epochs counted from 1 as everywhere else. */
+function position(s: { epoch: number; iteration: number; itersPerEpoch: number; step: number }): string {
+  if (s.iteration === 0) return `epoch ${s.epoch} done, step ${s.step}`;
+  return `in epoch ${s.epoch + 1}, batch ${s.iteration}/${s.itersPerEpoch}, step ${s.step}`;
 }
 
 /** The trainer's callbacks: what the command prints, and when it asks the trainer to stop. */
@@ -322,7 +275,7 @@ function trainHooks(ctx: {
   let lastDiagnosis: string | undefined;
   return {
     onStart: (s) => {
-      if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (epoch ${s.epoch}, step ${s.step})`);
+      if (s.resumedFrom) log(`resuming ${dir} from ${path.basename(s.resumedFrom)} (${position(s)})`);
       for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
       // run.json keeps the target epochs, so that a later plain --resume goes on to it; a run
       // from before run.json held the data's fingerprint is given it.
@@ -370,38 +323,12 @@ class ReportRefresher {
 
 // ---- The end ----
 
-/**
- * The error to exit with when a signal or a failing stdout stopped the run (or came as it
- * finished), saying where it stopped and how to go on; undefined when nothing asked it to stop.
- */
-function stoppedEarlyError(result: TrainResult, stop: StopRequests, dir: string): GanError | undefined {
-  if (!stop.reason) return undefined;
-  const resumeHint = `Resume with: gan train --resume --out ${dir}`;
-  const where = result.stopped
-    ? `stopped at step ${result.step}; checkpoint ${result.checkpoint}`
-    : `the run had finished (${result.epoch} epochs; checkpoint ${result.checkpoint})`;
-  if (stop.reason === 'output') {
-    const e = stop.outputError!;
-    // EPIPE: the reader went away (`gan train | head`), as a shell's SIGPIPE would: exit 141.
-    if (e.code === 'EPIPE') return new InterruptedError(`output closed (EPIPE): ${where}`, result.stopped ? resumeHint : undefined, 141);
-    return new GanError(
-      `cannot write to standard output (${e.code ?? e.message}): ${where}`,
-      result.stopped ? `Free space or send the output elsewhere, then ${resumeHint.toLowerCase()}` : undefined,
-      1,
-    );
-  }
-  const code = exitCodeFor(stop.reason);
-  if (result.stopped)
-    return new InterruptedError(`stopped by ${stop.reason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
-  return new InterruptedError(`${stop.reason} came as the run finished: ${where}`, `Sample it with: gan sample --run ${dir}`, code);
-}
-
 /** The lines after a run that trained to its end: where its checkpoint and report are, and what to do next. */
 function printSummary(result: TrainResult, dir: string, report: ReportRefresher, log: Log): void {
-  log(`done: ${result.epoch} epochs, ${result.step} steps; checkpoint ${result.checkpoint}`);
+  log(`done: ${plural(result.epoch, 'epoch')}, ${plural(result.step, 'step')}; checkpoint ${result.checkpoint}`);
   if (report.seconds.length) {
     const mean = report.seconds.reduce((a, b) => a + b, 0) / report.seconds.length;
     log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
   }
-  log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
+  log(`sample it with: ${ganCommand('sample', '--run', dir)}`);
 }

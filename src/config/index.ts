@@ -28,7 +28,7 @@ export * from './kinds';
 export type Preset = Partial<TrickConfig> & Partial<Pick<TrainConfig, 'lr'>>;
 
 /**
- * `--preset stable`, per architecture: the combination measured best (README "What the tricks
+ * `--preset stable`, per architecture: the combination measured best (docs/tricks.md, "What the tricks
  * did" has the ablation). The MLP's is a recipe for a larger step: alone, --lr 0.0007 gives a
  * noisy generator, and two-sided smoothing (a weaker D) and an EMA generator (0.995: an average
  * over ~200 steps, short enough to follow a G that still moves fast) turn it into FID ~21 after

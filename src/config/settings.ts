@@ -34,7 +34,14 @@ export interface Setting<T> {
   optional?: boolean;
   /** The value files written before this setting existed stand for (such files are read with it). */
   absentMeans?: NoInfer<T>;
+  /** Whether it does anything in this config (absent: always); the report lists only those that do. */
+  applies?: (c: StoredValues) => boolean;
 }
+
+/** A config as the `applies` tests read it (its type is derived from these records, below). */
+type StoredValues = { readonly [key: string]: unknown };
+const mlpOnly = (c: StoredValues) => c.arch !== 'dcgan';
+const withSmoothing = (c: StoredValues) => Number(c.labelSmoothing) > 0;
 
 // Keeps each record's group and optional as literal types for the derived config types below,
 // and checks its default against its kind (the kind alone decides the value's type).
@@ -46,7 +53,7 @@ const widthFlag = intList(1, 65536, 1, 64);
 
 export const SETTINGS = {
   // Checkpoints of version 1 predate the model family: those runs are unconditional MLPs.
-  /** Which network family (src/nets/): the seeds' MLP or the tutorials' DCGAN. */
+  /** Which network family (src/nets/): the classic fully connected MNIST GAN, or the DCGAN of PyTorch's example. */
   arch: setting({
     group: 'model',
     kind: oneOf(ARCHS, 'architecture'),
@@ -54,7 +61,7 @@ export const SETTINGS = {
     fixedOnResume: true,
     absentMeans: 'mlp',
     flag: '--arch <name>',
-    help: "network family: {choices} (the tutorials' DCGAN) (default: {default})",
+    help: "network family: {choices} (dcgan: the network of PyTorch's DCGAN example) (default: {default})",
   }),
   /** DCGAN width C: G 4C -> 2C -> C -> 1, D C -> 2C -> 4C -> 1 (the tutorial's C is 128). Unused by the MLP. */
   channels: setting({
@@ -63,8 +70,9 @@ export const SETTINGS = {
     default: 32,
     fixedOnResume: true,
     absentMeans: 32,
+    applies: (c) => c.arch === 'dcgan',
     flag: '--channels <n>',
-    help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
+    help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; PyTorch's DCGAN example has 128 (default: {default}, chosen for CPUs)",
   }),
   /** Conditional GAN: both networks also see the digit's label through an Embedding(10, 10). */
   conditional: setting({
@@ -188,6 +196,7 @@ export const SETTINGS = {
     default: false,
     fixedOnResume: true,
     absentMeans: false,
+    applies: withSmoothing,
     flag: '--one-sided',
     help: 'with --label-smoothing: generated images keep target 0 (one-sided smoothing)',
   }),
@@ -198,6 +207,7 @@ export const SETTINGS = {
     default: 'fixed',
     fixedOnResume: true,
     absentMeans: 'fixed',
+    applies: withSmoothing,
     flag: '--smooth-real <how>',
     help: "with --label-smoothing: 'fixed' (1-S) or 'uniform' (drawn per image in [1-S, 1])",
   }),
@@ -218,6 +228,7 @@ export const SETTINGS = {
     default: 1,
     fixedOnResume: true,
     absentMeans: 1,
+    applies: (c) => Number(c.instanceNoise) > 0,
     flag: '--noise-decay <r>',
     help: 'per-epoch factor R of the instance noise (default: {default})',
   }),
@@ -249,6 +260,7 @@ export const SETTINGS = {
     default: 0.5,
     fixedOnResume: true,
     absentMeans: 0.5,
+    applies: (c) => Number(c.replay) > 0,
     flag: '--replay-fraction <f>',
     help: "with --replay: share of D's generated half drawn from past batches (default: {default})",
   }),
@@ -279,16 +291,17 @@ export const SETTINGS = {
     kind: width,
     default: [256, 512, 1024],
     fixedOnResume: true,
+    applies: mlpOnly,
     flag: '--generator-hidden <widths>',
     flagKind: widthFlag,
     help: "MLP generator's hidden widths, comma-separated (default: {default})",
   }),
   /** Hidden widths of the discriminator, input to output. */
-  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true }),
+  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true, applies: mlpOnly }),
   /** Negative slope of every LeakyReLU. */
   leak: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.2, fixedOnResume: true }),
   /** Dropout rate after each hidden layer of the discriminator. */
-  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true }),
+  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, applies: mlpOnly }),
   /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: setting({ group: 'model', kind: oneOf<number>([28]), default: 28, fixedOnResume: true }),
 
@@ -299,6 +312,7 @@ export const SETTINGS = {
     default: false,
     fixedOnResume: true,
     absentMeans: false,
+    applies: (c) => c.dRealOnly === true,
     flag: '--debug-d-real-only',
     help: 'test knob: D trains on real images only (a deliberately broken run, for the failure diagnosis)',
     hidden: true,

@@ -22,6 +22,7 @@ import type { Tf } from '../backends/tf';
 import { loadImages, type ImageSet } from '../data/mnist';
 import { Rng, Stream, permutation } from '../core/rng';
 import { CheckpointError } from '../util/errors';
+import { ganCommand } from '../util/invocation';
 import { fsyncDir, ioError, sha256, writeFileDurable } from '../util/fs';
 
 export const CLASSIFIER_VERSION = 1;
@@ -219,7 +220,7 @@ export async function loadClassifier(tf: Tf, dir: string): Promise<Classifier | 
   try {
     info = JSON.parse(fs.readFileSync(infoPath, 'utf8'));
   } catch {
-    throw new CheckpointError(`${infoPath} is damaged`, `Delete ${dir} and run gan classifier train`);
+    throw new CheckpointError(`${infoPath} is damaged`, `Retrain it with: ${ganCommand('classifier', 'train')}`);
   }
   if (info.version !== CLASSIFIER_VERSION) return undefined;
   const files: Record<string, Buffer> = {};
@@ -227,7 +228,10 @@ export async function loadClassifier(tf: Tf, dir: string): Promise<Classifier | 
     const p = path.join(dir, name);
     const data = fs.existsSync(p) ? fs.readFileSync(p) : undefined;
     if (!data || sha256(data) !== info.files[name])
-      throw new CheckpointError(`the cached classifier's ${name} is missing or damaged`, `Delete ${dir} and run gan classifier train`);
+      throw new CheckpointError(
+        `the cached classifier's ${name} is missing or damaged`,
+        `Retrain it with: ${ganCommand('classifier', 'train')}`,
+      );
     files[name] = data;
   }
   const json = JSON.parse(files['model.json'].toString('utf8'));

@@ -319,7 +319,7 @@ __attribute__((target("avx512f"))) void kern_avx512(
 bool sup_always() { return true; }
 
 // Only the register-block shapes that were fastest on the GAN's products are kept
-// (measurements: PERF.md, "Native kernels").
+// (measurements: docs/kernel-measurements.md, "Native kernels").
 const Kernel kKernels[] = {
 #if GEMM_X86
     {"avx512-8x16", 8, 16, kern_avx512<8, 1>, packA_t<8>, packB_t<16>, sup_avx512},
@@ -331,7 +331,7 @@ const Kernel kKernels[] = {
 constexpr int kNumKernels = sizeof(kKernels) / sizeof(kKernels[0]);
 
 // Preference order for the automatic choice: fastest first (avx512-8x16 needs fewer
-// instructions / loads per FMA than avx2-6x16; measurements: PERF.md, "Native kernels").
+// instructions / loads per FMA than avx2-6x16; measurements: docs/kernel-measurements.md, "Native kernels").
 const char* const kPreferred[] = {"avx512-8x16", "avx2-6x16", "generic-4x8"};
 
 const Kernel* find_kernel(std::string name) {

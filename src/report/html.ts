@@ -7,6 +7,8 @@ import type { RunInfo } from '../run/run-dir';
 import { bestEval, type EvalRecord } from './evals-log';
 import type { MetricsRow } from './metrics-log';
 import type { Timeline } from './timeline';
+import { plural } from '../util/text';
+import { configRows } from './config-rows';
 
 export interface ReportData {
   runDir: string;
@@ -42,11 +44,6 @@ function formatDuration(seconds: number): string {
   if (seconds < 120) return `${seconds.toFixed(1)} s`;
   if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
   return `${(seconds / 3600).toFixed(2)} h`;
-}
-
-function configValue(v: unknown): string {
-  if (v === undefined) return '(default)';
-  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 const STYLE = `
@@ -156,9 +153,9 @@ export function reportHtml(d: ReportData): string {
     ? d.warnings.map((w) => `<div class="warn">epoch ${w.epoch}: ${escapeHtml(w.message)}</div>`).join('')
     : '<p class="ok">No diagnosis warnings recorded in metrics.jsonl.</p>';
   const skipped = d.timeline.skipped.length ? `<p>Left out of the timeline: ${d.timeline.skipped.map(escapeHtml).join('; ')}</p>` : '';
-  const configRows = config
-    ? Object.entries(config)
-        .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(configValue(v))}</td></tr>`)
+  const configTable = config
+    ? configRows(config)
+        .map(([flag, v]) => `<tr><td>${escapeHtml(flag)}</td><td>${escapeHtml(v)}</td></tr>`)
         .join('')
     : '<tr><td colspan="2">run.json is missing or unreadable</td></tr>';
 
@@ -182,7 +179,7 @@ ${warnings}
 <h2>Samples</h2>
 <div class="samples">
 <figure><img class="pixels" alt="samples after epoch ${t.latest.epoch}" src="${dataUrl('image/png', t.latest.png)}"><figcaption>After epoch ${t.latest.epoch}: the run's fixed noise (the same ${'z'} in every epoch's grid).</figcaption></figure>
-<figure><img class="pixels" alt="timeline of ${t.epochs.length} epochs" src="${dataUrl('image/gif', t.gif)}"><figcaption>Timeline: epochs ${t.epochs[0]}–${t.epochs[t.epochs.length - 1]} (${t.epochs.length} frames; the bar below shows how far training was). Also <code>timeline.gif</code>.</figcaption></figure>
+<figure><img class="pixels" alt="timeline of ${plural(t.epochs.length, 'epoch')}" src="${dataUrl('image/gif', t.gif)}"><figcaption>Timeline: epochs ${t.epochs[0]}–${t.epochs[t.epochs.length - 1]} (${plural(t.epochs.length, 'frame')}; the bar below shows how far training was). Also <code>timeline.gif</code>.</figcaption></figure>
 </div>
 ${skipped}
 
@@ -199,10 +196,10 @@ ${evalsSection(d)}
 ${checkpointList(d)}
 
 <h2>Configuration</h2>
-<table class="config">${configRows}</table>
+<table class="config">${configTable}</table>
 
 <h2>Metrics per epoch</h2>
-<details${d.rows.length <= 20 ? ' open' : ''}><summary>${d.rows.length} epochs${fids.length ? ' (* best FID)' : ''}</summary>
+<details${d.rows.length <= 20 ? ' open' : ''}><summary>${plural(d.rows.length, 'epoch')}${fids.length ? ' (* best FID)' : ''}</summary>
 ${metricsTable(d)}
 </details>
 </body>

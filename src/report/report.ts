@@ -25,6 +25,7 @@ import { bestEval, readEvalsLog, type EvalRecord } from './evals-log';
 import { renderChartSvg, svgToPng } from './render';
 import { listEpochGrids, timelineGif, type Timeline } from './timeline';
 import { reportHtml, type ReportData } from './html';
+import { ganCommand } from '../util/invocation';
 
 export const REPORT_FILE = 'report.html';
 export const PLOTS_DIR = 'plots';
@@ -81,14 +82,14 @@ export function buildReport(runDir: string): ReportFiles {
   if (rows.length === 0) {
     throw new GanError(
       `${runDir} has no metrics yet (${METRICS_FILE} is missing or empty)`,
-      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+      `Train at least one epoch first: ${ganCommand('train', '--resume', '--out', runDir)}`,
     );
   }
   const grids = listEpochGrids(runDir);
   if (grids.length === 0) {
     throw new GanError(
       `${runDir} has no sample grids (${SAMPLES_DIR}/epoch-NNNN.png)`,
-      `Train at least one epoch first: gan train --resume --out ${runDir}`,
+      `Train at least one epoch first: ${ganCommand('train', '--resume', '--out', runDir)}`,
     );
   }
   const info = runInfoOrNothing(runDir);

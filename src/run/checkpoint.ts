@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 import type { NamedTensor, Tf } from '../backends/tf';
 import { CheckpointError } from '../util/errors';
+import { ganCommand } from '../util/invocation';
 import { fsyncDir, ioError, sha256, writeFileDurable } from '../util/fs';
 import { ganSpec } from '../nets';
 import type { Network } from '../nets/network';
@@ -219,6 +220,6 @@ export function loadLatestCheckpoint(tf: Tf, runDir: string): { checkpoint: Load
     skipped.length ? `no usable checkpoint in ${runDir} (${skipped.join('; ')})` : `no checkpoint in ${runDir}`,
     skipped.length
       ? 'Every checkpoint is damaged; retrain'
-      : 'Train first with `gan train`, or pass --run DIR of a run that has written a checkpoint',
+      : `Train it with: ${ganCommand('train', '--resume', '--out', runDir)}; or pass --run DIR of a run that has written a checkpoint`,
   );
 }

@@ -20,6 +20,7 @@ import { ioError, writeFileAtomic } from '../util/fs';
 import { readStoredConfig, type TrainConfig } from '../config';
 import { listCheckpoints, type DataFingerprint } from './checkpoint';
 import { LOCK_FILE, checkNotLocked } from './lock';
+import { ganCommand } from '../util/invocation';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -76,7 +77,10 @@ export function checkOutDir(out: string): 'new' | 'restart' {
   checkNotLocked(out);
   if (isRunDir(out)) {
     if (isDeadEnd(out)) return 'restart';
-    throw new ConfigError(`${out} already holds a run`, `Continue it with: gan train --resume --out ${out}; or choose another --out`);
+    throw new ConfigError(
+      `${out} already holds a run`,
+      `Continue it with: ${ganCommand('train', '--resume', '--out', out)}; or choose another --out`,
+    );
   }
   if (fs.readdirSync(out).some((n) => n !== LOCK_FILE))
     throw new ConfigError(`${out} is not empty and is not a run`, 'Choose an empty or new folder for --out');
@@ -106,8 +110,8 @@ export function newestRun(base = DEFAULT_RUNS_DIR, opts: { withCheckpoint?: bool
     throw new CheckpointError(
       opts.withCheckpoint ? `no run in ${base}/ has a checkpoint yet` : `no runs in ${base}/`,
       opts.withCheckpoint
-        ? 'Train one with `gan train` (a checkpoint is written after each epoch), or pass --run DIR'
-        : 'Train one with `gan train`, or pass --run DIR',
+        ? `Train one (a checkpoint is written after each epoch) with: ${ganCommand('train')}; or pass --run DIR`
+        : `Train one with: ${ganCommand('train')}; or pass --run DIR`,
     );
   }
   return dirs[dirs.length - 1];

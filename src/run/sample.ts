@@ -10,6 +10,13 @@ import { ganSpec } from '../nets';
 import { Rng, Stream } from '../core/rng';
 import { latentWalk } from '../core/latent';
 import { tileImages } from '../core/image/tile';
+import { digitColumns, equalShares, LABEL_CLASSES } from '../core/labels';
+
+/** Samples when none are asked for: an 8 x 8 grid, or ten of every digit for a conditional run. */
+export const DEFAULT_SAMPLES = 64;
+export const DEFAULT_CONDITIONAL_SAMPLES = 100;
+/** Walks side by side in a walk GIF when none are asked for: 4 x 4, or one per digit for a conditional run. */
+export const DEFAULT_WALKS = 16;
 
 export interface Samples {
   /** n x size x size bytes, 0 = background, 255 = stroke (MNIST's convention). */
@@ -18,6 +25,8 @@ export interface Samples {
   size: number;
   /** The digit of each sample, for a conditional run. */
   labels?: Int32Array;
+  /** Images per row of a grid of them: one row per digit when every digit is drawn (else near-square). */
+  cols?: number;
   checkpoint: string;
   epoch: number;
   /** The checkpoint's step. */
@@ -56,12 +65,13 @@ export function loadRunModel(
 
 /**
  * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
- * conditional run, all of `digit`, or every digit in equal shares, in order.
+ * conditional run, all of `digit`, or every digit in equal shares, in order: then n is rounded
+ * up to a multiple of ten (the returned n says how many were drawn).
  */
 export function sampleRun(
   tf: Tf,
   runDir: string,
-  opts: { n: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
+  opts: { n?: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
 ): Samples {
   const { model, checkpoint, epoch, step, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
@@ -71,9 +81,12 @@ export function sampleRun(
         'Drop --digit, or sample a run trained with --conditional',
       );
     }
-    const labels = model.conditional ? sampleLabels(opts.n, opts.digit) : undefined;
-    const pixels = generatePixels(tf, model, opts.n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
-    return { pixels, n: opts.n, size: model.spec.imageSize, labels, checkpoint, epoch, step, skipped, generator };
+    const everyDigit = model.conditional && opts.digit === undefined;
+    const n = everyDigit ? equalShares(opts.n ?? DEFAULT_CONDITIONAL_SAMPLES) : (opts.n ?? DEFAULT_SAMPLES);
+    const labels = model.conditional ? sampleLabels(n, opts.digit) : undefined;
+    const pixels = generatePixels(tf, model, n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
+    const cols = everyDigit ? n / LABEL_CLASSES : undefined;
+    return { pixels, n, size: model.spec.imageSize, labels, cols, checkpoint, epoch, step, skipped, generator };
   } finally {
     model.dispose();
   }
@@ -84,6 +97,8 @@ export interface LatentWalk {
   frames: Uint8Array[];
   /** A conditional run's walks also morph each digit into the next, leg by leg. */
   morphs: boolean;
+  /** Walks side by side: a conditional run's are rounded up to a multiple of ten, one column per digit. */
+  walks: number;
   width: number;
   height: number;
   checkpoint: string;
@@ -94,14 +109,30 @@ export interface LatentWalk {
 /**
  * `walks` latent walks side by side, each a loop through `points` random points (slerp,
  * `framesPerSegment` frames per leg). Point k of walk j is the (k * walks + j)-th noise vector
- * drawn from `seed`, so the first frame holds what `gan sample --seed S --n walks` draws.
+ * drawn from `seed`, so the first frame of an unconditional run holds what
+ * `gan sample --seed S --n walks` draws. A conditional run's walks are laid out one digit per
+ * column, ten columns (a strip of rows by digit would be two images wide).
  */
 export function sampleWalk(
   tf: Tf,
   runDir: string,
-  opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number },
+  opts: { walks?: number; points: number; framesPerSegment: number; seed: number; padding?: number },
 ): LatentWalk {
   const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
+  const walks = model.conditional ? equalShares(opts.walks ?? LABEL_CLASSES) : (opts.walks ?? DEFAULT_WALKS);
+  try {
+    return walkFrames(tf, model, { ...opts, walks }, { checkpoint, epoch, skipped });
+  } finally {
+    model.dispose();
+  }
+}
+
+function walkFrames(
+  tf: Tf,
+  model: GanModel,
+  opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number },
+  from: { checkpoint: string; epoch: number; skipped: string[] },
+): LatentWalk {
   const latent = model.config.latentDim;
   const size = model.spec.imageSize;
   const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
@@ -115,29 +146,25 @@ export function sampleWalk(
   // A conditional run also morphs each walk's digit into the next one (d -> d + 1) on every
   // leg, through the label embedding: the table is replaced by rows (1 - t) E[d] + t E[d + 1]
   // for the frame's t, so label d draws the in-between digit (this loaded copy is ours to change).
-  const morph = model.conditional ? digitMorph(tf, model.generator, sampleLabels(opts.walks)) : undefined;
-  const cols = morph ? Math.ceil(opts.walks / 10) : undefined;
+  const morph = model.conditional ? digitMorph(tf, model.generator, digitColumns(opts.walks)) : undefined;
+  const cols = morph ? LABEL_CLASSES : undefined;
   const frames: Uint8Array[] = [];
   let width = 0;
   let height = 0;
-  try {
-    for (let f = 0; f < perWalk[0].length; f++) {
-      // Frame f: [walks, latent], row j on walk j.
-      const z = new Float32Array(opts.walks * latent);
-      for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
-      const labels = morph?.at(Math.floor(f / opts.framesPerSegment), (f % opts.framesPerSegment) / opts.framesPerSegment);
-      const zt = tf.tensor2d(z, [opts.walks, latent]);
-      const pixels = pixelsFromNoise(tf, model, zt, labels);
-      zt.dispose();
-      const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
-      frames.push(gray);
-      width = layout.width;
-      height = layout.height;
-    }
-  } finally {
-    model.dispose();
+  for (let f = 0; f < perWalk[0].length; f++) {
+    // Frame f: [walks, latent], row j on walk j.
+    const z = new Float32Array(opts.walks * latent);
+    for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
+    const labels = morph?.at(Math.floor(f / opts.framesPerSegment), (f % opts.framesPerSegment) / opts.framesPerSegment);
+    const zt = tf.tensor2d(z, [opts.walks, latent]);
+    const pixels = pixelsFromNoise(tf, model, zt, labels);
+    zt.dispose();
+    const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
+    frames.push(gray);
+    width = layout.width;
+    height = layout.height;
   }
-  return { frames, morphs: !!morph, width, height, checkpoint, epoch, skipped };
+  return { frames, morphs: !!morph, walks: opts.walks, width, height, ...from };
 }
 
 /**

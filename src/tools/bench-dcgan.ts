@@ -1,7 +1,7 @@
 /**
  * A standalone timing of the tutorials' DCGAN training step (lesson 003), independent of the
  * trainer: the yardstick for the convolution and batch-norm kernels in src/backends/native/, and the
- * twin of ../shared/ref/torch_dcgan_bench.py (same layers, same step, same optimiser).
+ * twin of the PyTorch step script behind docs/performance.md's paired figures (same layers, same step, same optimiser).
  *
  * One iteration: (1) D step on a real batch (labels 1) and a detached generated batch (labels 0),
  * each through D as its own batch (batch statistics); (2) G step with the non-saturating loss on

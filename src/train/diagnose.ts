@@ -36,7 +36,7 @@ export interface Diagnosis {
   message: string;
 }
 
-/** The thresholds, in one place (README "Failure diagnosis" explains each). */
+/** The thresholds, in one place (docs/tricks.md, "Failure diagnosis", explains each). */
 export const THRESHOLDS = {
   /** Epochs a signal must hold before it is reported. */
   epochs: 2,

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import type { TrainConfig } from '../config';
 import type { CheckpointState, DataFingerprint, LoadedCheckpoint } from '../run/checkpoint';
 import { CheckpointError, ConfigError, DataError } from '../util/errors';
+import { ganCommand } from '../util/invocation';
+import { plural } from '../util/text';
 import { epochGridLayout } from './dataset';
 import type { GanTrainer } from './trainer';
 
@@ -60,8 +62,8 @@ export function checkEpochsLeft(runDir: string, at: Pick<CheckpointState, 'epoch
   const finishedExactly = at.iteration === 0 && at.epoch === epochs;
   throw new ConfigError(
     finishedExactly
-      ? `${runDir} already finished ${at.epoch} of ${epochs} epochs`
+      ? `${runDir} already finished ${at.epoch} of ${plural(epochs, 'epoch')}`
       : `${runDir} is past epoch ${epochs} (in epoch ${at.epoch + 1})`,
-    `Pass --epochs N with N > ${at.epoch} to train it further`,
+    `Pass --epochs N with N > ${at.epoch} to train it further, e.g.: ${ganCommand('train', '--resume', '--out', runDir, '--epochs', String(at.epoch + 1))}`,
   );
 }

@@ -1,8 +1,17 @@
 /**
  * Command lines printed for the user to paste (hints such as "Resume with: ..."), written as
- * they run where the user is: `gan` when it is on PATH (npm link, a global install), otherwise
- * `npx gan`, which works inside the package folder after `npm ci`. Every argument is quoted for
- * a POSIX shell where it needs it, so a path with spaces pastes as one argument.
+ * they run where the user is:
+ *
+ *   gan ...                          gan is on PATH and is this package (npm link, a global install)
+ *   npx gan ...                      inside the package folder (npx runs the package's own bin)
+ *   npx --prefix /path/to/gan gan    anywhere else: npx finds gan through --prefix and keeps the
+ *                                    current folder, so relative paths in the hint still hold
+ *
+ * Every argument is quoted for a POSIX shell where it needs it, so a path with spaces pastes as
+ * one argument. An argument that ends in '.', ',' or ':' is quoted too: then a bare word never
+ * ends in punctuation, and a hint may end its command with a full stop or go on after a comma
+ * without the reader (or the test that pastes hints, test/hints.test.ts) taking it for part of
+ * the command.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,29 +19,56 @@ import { PACKAGE_ROOT } from './paths';
 
 /** An argument as a POSIX shell reads it back: bare when safe, else in single quotes. */
 export function shellQuote(arg: string): string {
-  if (arg !== '' && /^[A-Za-z0-9_\-./=:,@%+]+$/.test(arg)) return arg;
+  if (/^[A-Za-z0-9_\-./=:,@%+]*[A-Za-z0-9_\-/=@%+]$/.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-let cachedInvocation: string | undefined;
+function realpath(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
 
-/** True when a `gan` on PATH is this package's bin/gan.js. */
-function ganOnPath(env: NodeJS.ProcessEnv = process.env): boolean {
-  const ours = path.join(PACKAGE_ROOT, 'bin', 'gan.js');
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    try {
-      if (fs.realpathSync(path.join(dir, 'gan')) === fs.realpathSync(ours)) return true;
-    } catch {
-      // not there, or a dangling link: look further
-    }
+/**
+ * Folders npx (npm exec) puts on the PATH of the command it runs, not on the user's: `npx gan`
+ * links this package into ~/.npm/_npx/HASH/node_modules/.bin, where a gan is found that the
+ * user's shell will not find.
+ */
+const NPX_BIN = /[\\/]_npx[\\/]|[\\/]node_modules[\\/]\.bin$/;
+
+/** True when a `gan` on the user's PATH is this package's bin/gan.js. */
+function ganOnPath(env: NodeJS.ProcessEnv): boolean {
+  const ours = realpath(path.join(PACKAGE_ROOT, 'bin', 'gan.js'));
+  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && !NPX_BIN.test(dir) && realpath(path.join(dir, 'gan')) === ours);
+}
+
+/**
+ * True when `npx gan` run in `cwd` finds this package: npm takes the nearest folder at or above
+ * cwd that holds a package.json or a node_modules as the project, and runs that project's bin.
+ */
+function npxFindsUs(cwd: string): boolean {
+  const root = realpath(PACKAGE_ROOT);
+  for (let dir = realpath(cwd); dir;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) || fs.existsSync(path.join(dir, 'node_modules'))) return dir === root;
+    const up = path.dirname(dir);
+    dir = up === dir ? undefined : up;
   }
   return false;
 }
 
-/** How to run gan here: 'gan' or 'npx gan'. */
-export function ganInvocation(): string {
-  cachedInvocation ??= ganOnPath() ? 'gan' : 'npx gan';
-  return cachedInvocation;
+const cache = new Map<string, string>();
+
+/** How to run gan from `cwd`: 'gan', 'npx gan' or 'npx --prefix DIR gan'. */
+export function ganInvocation(cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
+  const key = `${cwd}\0${env.PATH ?? ''}`;
+  let found = cache.get(key);
+  if (found === undefined) {
+    found = ganOnPath(env) ? 'gan' : npxFindsUs(cwd) ? 'npx gan' : `npx --prefix ${shellQuote(PACKAGE_ROOT)} gan`;
+    cache.set(key, found);
+  }
+  return found;
 }
 
 /** A pasteable gan command line: ganCommand('train', '--resume', '--out', dir). */

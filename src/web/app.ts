@@ -16,7 +16,7 @@ import { Rng, Stream } from '../core/rng.js';
 import { latentWalk } from '../core/latent.js';
 import { cropCenter, toBytes } from '../core/image/pixels.js';
 import { tileImages } from '../core/image/tile.js';
-import { sampleLabels } from '../core/labels.js';
+import { equalShares, sampleLabels } from '../core/labels.js';
 import type { WebModelInfo } from './model-info.js';
 
 declare const tf: typeof tfType & { wasm?: { setWasmPaths(prefix: string): void } };
@@ -52,7 +52,8 @@ const WALK_POINTS = 4;
 let model: tfType.LayersModel;
 let info: WebModelInfo;
 let seed = Number(params.get('seed') ?? 0) >>> 0;
-let count = Math.max(1, Math.min(256, Number(params.get('n') ?? 64) || 64));
+/** Digits asked for (?n=); a conditional run's default is ten of every digit, set when the model is known. */
+let count = Math.min(256, Math.max(0, Math.floor(Number(params.get('n')) || 0)));
 let gridLatents: Float32Array = new Float32Array(0);
 let gridLabels: Int32Array = new Int32Array(0);
 let focus = 0;
@@ -71,6 +72,11 @@ function chosenDigit(): number | null {
 
 function labelsFor(n: number, digit: number | null): Int32Array {
   return sampleLabels(n, digit ?? undefined, info.numClasses);
+}
+
+/** Digits on show: as gan sample draws them, every digit in equal shares (count rounded up to a multiple of ten) unless one is picked. */
+function shownCount(): number {
+  return info.conditional && chosenDigit() === null ? equalShares(count, info.numClasses) : count;
 }
 
 /** Runs the generator on latents [n, latentDim] (and labels) and returns bytes, cropped to imageSize. */
@@ -112,14 +118,15 @@ async function generate(opts: { seed?: number; n?: number; latents?: Float32Arra
   if (opts.n !== undefined) count = opts.n;
   if (opts.seed !== undefined) seed = opts.seed >>> 0;
   if (opts.digit !== undefined) ($('digit') as HTMLSelectElement).value = opts.digit === null ? 'all' : String(opts.digit);
-  const z = opts.latents ? Float32Array.from(opts.latents) : seededLatents(seed, count);
-  if (z.length !== count * info.latentDim) throw new Error(`latents: need ${count} x ${info.latentDim} numbers, got ${z.length}`);
+  const n = shownCount();
+  const z = opts.latents ? Float32Array.from(opts.latents) : seededLatents(seed, n);
+  if (z.length !== n * info.latentDim) throw new Error(`latents: need ${n} x ${info.latentDim} numbers, got ${z.length}`);
   gridLatents = z;
-  gridLabels = labelsFor(count, chosenDigit());
-  const g = await run(z, count, gridLabels);
+  gridLabels = labelsFor(n, chosenDigit());
+  const g = await run(z, n, gridLabels);
   // As gan sample lays out a conditional grid: one digit per row.
-  const cols = info.conditional && chosenDigit() === null ? Math.ceil(count / info.numClasses) : undefined;
-  const { layout, gray } = tileImages(g.pixels, count, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
+  const cols = info.conditional && chosenDigit() === null ? n / info.numClasses : undefined;
+  const { layout, gray } = tileImages(g.pixels, n, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
   drawGray($('grid'), gray, layout.width, layout.height);
   // Shown at twice its size, pixels kept square; the caption wraps under it.
   $('grid').style.width = `${2 * layout.width}px`;
@@ -127,9 +134,9 @@ async function generate(opts: { seed?: number; n?: number; latents?: Float32Arra
   $('grid').dataset.cols = String(layout.cols);
   $('seed').textContent = opts.latents
     ? 'latents given by a script'
-    : `seed ${seed}: the same digits as gan sample --seed ${seed} --n ${count}${info.conditional && chosenDigit() !== null ? ` --digit ${chosenDigit()}` : ''}`;
-  showTiming(g.ms, `${count} digits`);
-  await setFocus(Math.min(focus, count - 1));
+    : `seed ${seed}: the same digits as gan sample --seed ${seed} --n ${n}${info.conditional && chosenDigit() !== null ? ` --digit ${chosenDigit()}` : ''}`;
+  showTiming(g.ms, `${n} digits`);
+  await setFocus(Math.min(focus, n - 1));
 }
 
 /** The digit under the sliders: a copy of one grid cell's latent vector. */
@@ -218,6 +225,7 @@ async function start(): Promise<void> {
   tf.enableProdMode();
   info = (await (await fetch('gan-model.json')).json()) as WebModelInfo;
   page.info = info;
+  count ||= info.conditional ? 10 * info.numClasses : 64;
   page.backend = await startBackend(params.get('backend'));
   model = await tf.loadLayersModel('model/model.json');
   document.title = `gan: ${info.run}`;
@@ -241,11 +249,11 @@ async function start(): Promise<void> {
     const y = ((e.clientY - rect.top) / rect.height) * canvas.height;
     const cols = Number(canvas.dataset.cols);
     const cell = Math.floor(y / (info.imageSize + PADDING)) * cols + Math.floor(x / (info.imageSize + PADDING));
-    if (cell >= 0 && cell < count) void setFocus(cell);
+    if (cell >= 0 && cell < shownCount()) void setFocus(cell);
   });
   // One untimed run first: WebGL compiles its shaders on the first call (seconds), which is
   // not what "ms per generation" should report.
-  await run(new Float32Array(count * info.latentDim), count, labelsFor(count, null));
+  await run(new Float32Array(shownCount() * info.latentDim), shownCount(), labelsFor(shownCount(), null));
   await generate();
   $('status').textContent = '';
 }

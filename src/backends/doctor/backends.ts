@@ -83,7 +83,7 @@ export async function backendFinding(
   if (r?.ok) error = 'it loads, but a small op gave wrong values';
   // The backend's own message ends with the generic pointer to gan doctor: we are there.
   error = error
-    .replace(/\.\s*(Install it with:[^]*|Reinstall with npm ci;\s*)?gan doctor shows[^]*$/, '')
+    .replace(/\.\s*(Install it with:[^]*|Reinstall with npm ci;\s*)?see what this machine can run[^]*$/, '')
     .replace(/^backend \S+ is not available \(([^]*)\)$/, '$1');
   const notes = explainingLines(outcome.stderrLines)
     .map((l) => l.replace(/^Warning:\s*/, ''))

@@ -53,7 +53,7 @@ function packageFindings(): Pick<DoctorReport['tensorflowGpu'], 'package' | 'lib
     process.platform === 'win32' ? 'tensorflow.dll' : process.platform === 'darwin' ? 'libtensorflow.2.dylib' : 'libtensorflow.so.2';
   const libPath = pkg ? path.join(pkg.folder, 'deps', 'lib', libName) : undefined;
   const libtensorflow: DoctorReport['tensorflowGpu']['libtensorflow'] = !pkg
-    ? { ok: false, detail: 'absent (the package is not installed)', fix: packageF.fix }
+    ? { ok: false, detail: 'comes with the package, which is not installed', fix: packageF.fix }
     : fs.existsSync(libPath!)
       ? { ok: true, detail: libPath!, path: libPath }
       : { ok: false, detail: `not in ${path.dirname(libPath!)}: the install script did not download it`, fix: rebuild, path: libPath };
@@ -70,7 +70,7 @@ function packageFindings(): Pick<DoctorReport['tensorflowGpu'], 'package' | 'lib
     }
   }
   const binding: DoctorReport['tensorflowGpu']['binding'] = !pkg
-    ? { ok: false, detail: 'absent (the package is not installed)', fix: packageF.fix }
+    ? { ok: false, detail: 'comes with the package, which is not installed', fix: packageF.fix }
     : bindingPath
       ? { ok: true, detail: bindingPath, path: bindingPath }
       : {

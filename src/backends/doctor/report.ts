@@ -19,7 +19,7 @@ export interface LibraryFinding {
 export interface BackendFinding {
   name: BackendName;
   ok: boolean;
-  /** The backend's first line, when it loads. */
+  /** What runs, in full, when it loads (LoadedBackend.detail). */
   notice?: string;
   /** A small op ran and read back the right values. */
   computes?: boolean;
@@ -63,8 +63,11 @@ export interface DoctorReport {
     adapter: Finding & { info?: Record<string, string | number | boolean> };
     uploadFix: Finding;
   };
-  /** Every missing piece with its fix, in the order above. */
-  missing: Array<{ what: string; detail: string; fix: string }>;
+  /**
+   * Every missing piece with its fix, in the order above. `optional`: a piece of a GPU path
+   * (tfjs-node-gpu and CUDA, WebGPU) or of tfjs-node, which the default CPU path does not need.
+   */
+  missing: Array<{ what: string; detail: string; fix: string; optional: boolean }>;
   ms: number;
 }
 

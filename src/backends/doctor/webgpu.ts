@@ -61,7 +61,7 @@ function packageFindings(tfjsWebgpu: ReturnType<typeof installedPackage>): Pick<
   const platformDir = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
   const dawnPath = dawn ? path.join(dawn.folder, 'dist', platformDir, 'dawn.node') : undefined;
   const dawnNode: DoctorReport['webgpu']['dawnNode'] = !dawn
-    ? { ok: false, detail: 'absent (the webgpu package is not installed)', fix: WEBGPU_INSTALL }
+    ? { ok: false, detail: 'comes with the webgpu package, which is not installed', fix: WEBGPU_INSTALL }
     : fs.existsSync(dawnPath!)
       ? { ok: true, detail: dawnPath!, path: dawnPath }
       : {

@@ -6,7 +6,7 @@
  * LeakyReLU's gradient out of Greater (slow too), Multiply and Select, and XNNPACK's Relu stalls
  * on 2 threads when the machine is busy (its workers get descheduled); ours stays on the calling
  * thread for these sizes (stream_mt_threshold in addon_state.h)
- * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
+ * (measurements: docs/kernel-measurements.md, "Native kernels from TypeScript (src/backends/native)").
  *
  * The gradients are re-registered (tf.registerGradient replaces a kernel's gradient): on a
  * backend where our kernel is registered they run it, anywhere else tfjs's own gradient.

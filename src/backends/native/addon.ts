@@ -109,6 +109,11 @@ export function loadGemmAddon(): GemmAddon | undefined {
   return addon;
 }
 
+/** Whether the addon is loaded (the native kernels run). */
+export function nativeGemmLoaded(): boolean {
+  return addon !== undefined;
+}
+
 export function nativeGemmStatus(): string {
   return addon ? `native GEMM ${addon.kernel()} x${addon.threads()}` : `native GEMM ${loadError ?? 'not loaded'}`;
 }

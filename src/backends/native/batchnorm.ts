@@ -18,7 +18,7 @@
  * thread count gives the same bits; shifted by the first row against cancellation) and a pass
  * for the output. Elsewhere, the tf ops below.
  * Why native: one kernel each way takes a fraction of the time of the tf ops
- * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
+ * (measurements: docs/kernel-measurements.md, "Native kernels from TypeScript (src/backends/native)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

@@ -17,7 +17,7 @@
  * Why: the DCGAN step's three convolution kernels take several times less CPU than XNNPACK's
  * Conv2D and the wasm-heap backprops; implicit GEMM, sub-pixel ConvTranspose and threads for
  * im2col/col2im were considered and not done
- * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
+ * (measurements: docs/kernel-measurements.md, "Native kernels from TypeScript (src/backends/native)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

@@ -4,7 +4,7 @@
  *
  * Why: XNNPACK in WebAssembly has 128-bit SIMD and no FMA; the same products natively (AVX2/
  * AVX-512 FMA micro-kernels) run several times faster, and they are most of a training step
- * (measurements: PERF.md, "Native kernels from TypeScript (src/backends/native)").
+ * (measurements: docs/kernel-measurements.md, "Native kernels from TypeScript (src/backends/native)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

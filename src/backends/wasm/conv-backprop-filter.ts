@@ -27,7 +27,7 @@
  *
  * Why this route: building A with GatherV2, with Slices + Pack, or using Conv3DBackpropFilterV2
  * all measured much slower
- * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
+ * (measurements: docs/kernel-measurements.md, "Kernels on the wasm backend (src/backends/wasm)").
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

@@ -3,7 +3,7 @@
  *
  * The wasm backend's own Conv2DBackpropInput is a naive C++ loop nest, many
  * times slower than the forward Conv2D of the same layer (XNNPACK)
- * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)"). This
+ * (measurements: docs/kernel-measurements.md, "Kernels on the wasm backend (src/backends/wasm)"). This
  * module re-registers the kernel on 'wasm', wrapping the original one (same
  * setupFunc/disposeFunc; the original kernelFunc is called for every case that
  * is not sped up). Conv2DBackpropInput is also the kernel behind
@@ -21,7 +21,7 @@
  *      2. dx = wasm Conv2D(dy, Wr, strides 1, explicit pad)  -> XNNPACK.
  *    (Stride s > 1 could be done the same way on dy dilated with s-1 zeros,
  *    but that wastes a factor sH*sW of the work and measured slower than B,
- *    so it is not used: PERF.md, same section.)
+ *    so it is not used: docs/kernel-measurements.md, same section.)
  *
  * B. 'gemm' (stride > 1, or few input channels, or padding > kernel-1):
  *      1. Wt   = W as [K, outC] transposed to [1, outC, K], K = kH*kW*inC

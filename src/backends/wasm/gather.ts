@@ -4,7 +4,7 @@
  * Every training step gathers its batch from the dataset held on the backend. The wasm
  * GatherV2 kernel copies element by element, a noticeable part of a step; copying whole rows
  * within the heap is far faster
- * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
+ * (measurements: docs/kernel-measurements.md, "Kernels on the wasm backend (src/backends/wasm)").
  * Other gathers (other axes, batch dims, non-float32 data) go to the original kernel.
  */
 import type * as tfjs from '@tensorflow/tfjs';

@@ -7,7 +7,7 @@
  * variables, which are never cloned.
  *
  * Why: those copies were a noticeable part of a DCGAN step
- * (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
+ * (measurements: docs/kernel-measurements.md, "Kernels on the wasm backend (src/backends/wasm)").
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';

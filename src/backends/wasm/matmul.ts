@@ -2,7 +2,7 @@
  * The wasm backend's matrix multiply takes a slow path when either operand is transposed, and a
  * dense layer's backward pass asks for exactly that: dW = x^T dy and dx = dy W^T. Transposing
  * first with the backend's own Transpose kernel and then multiplying plain operands is faster
- * per training step (measurements: PERF.md, "Kernels on the wasm backend (src/backends/wasm)").
+ * per training step (measurements: docs/kernel-measurements.md, "Kernels on the wasm backend (src/backends/wasm)").
  *
  * We wrap the registered kernels instead of reimplementing them, so that the original kernel's
  * `setupFunc` (which binds the wasm export) keeps working.

@@ -6,7 +6,7 @@
  * (each scalar constant, noise batch, dropout mask) a buffer mapped at creation: a new one, or,
  * when the pool has a free buffer of that size, a new mapped staging buffer copied from. Through
  * Dawn each such buffer costs far more than a `queue.writeBuffer` upload, measured on an H100 in
- * a one-off script (measurements: PERF.md, "WebGPU (src/backends/webgpu)"). As wired here
+ * a one-off script (measurements: docs/kernel-measurements.md, "WebGPU (src/backends/webgpu)"). As wired here
  * into `gan` it has NOT been measured on a GPU yet (no GPU was available to this change).
  *
  * Why it is safe to write a pooled buffer ahead of the commands already recorded: the write
