@@ -13,6 +13,7 @@ import {
   describeTricks,
   int,
   parseBackendChoice,
+  pathKind,
   type Arch,
   type Kind,
   type Setting,
@@ -62,6 +63,9 @@ const settingFlag = ([key, s]: [SettingKey, Setting<unknown>]): FlagSpec => ({
   setting: key,
 });
 
+/** Files and folders: an empty one is refused, not taken as "not given". */
+const PATH = pathKind();
+
 /** What a preset sets, as flags. */
 function describePreset(arch: Arch): string {
   const { lr, ...tricks } = PRESETS.stable[arch];
@@ -70,7 +74,7 @@ function describePreset(arch: Arch): string {
 
 /** The flags of `gan train` that are no setting: where the run goes, how it reports, and the preset. */
 const TRAIN_RUN_FLAGS: FlagSpec[] = [
-  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
+  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)', kind: PATH },
   {
     flags: '--log-every <steps>',
     description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)',
@@ -124,6 +128,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
   {
     flags: '--out <file>',
     description: 'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk',
+    kind: PATH,
     default: 'grid.png',
   },
   {
@@ -132,7 +137,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     kind: int(2, 100),
   },
   { flags: '--frames <n>', description: 'with --interpolate: frames between two points (default: 12)', kind: int(1, 240) },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
   { flags: '--seed <n>', description: 'seed of the noise', kind: seedKind, default: 0 },
   {
     flags: '--nrow <n>',
@@ -151,8 +156,8 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
 ];
 
 export const EVAL_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)' },
-  { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run' },
+  { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)', kind: PATH },
+  { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run', kind: PATH },
   { flags: '--n <n>', description: 'samples to generate and real images to compare, 2 to 60000', kind: int(2, 60000), default: 10000 },
   { flags: '--seed <n>', description: 'seed of the generated noise', kind: seedKind, default: 0 },
   { flags: '--json', description: 'one JSON object per row instead of a table' },
@@ -171,7 +176,7 @@ const VERBOSE_FLAG: FlagSpec = { flags: '--verbose', description: 'print stack t
 
 // Report loads no backend: of the common flags it takes --verbose only.
 export const REPORT_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
   VERBOSE_FLAG,
 ];
 
@@ -179,12 +184,17 @@ export const EXPORT_FLAGS: FlagSpec[] = [
   {
     flags: '--web <dir>',
     description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
+    kind: PATH,
   },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
 ];
 
 export const SERVE_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web' },
+  {
+    flags: '--run <dir>',
+    description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web',
+    kind: PATH,
+  },
   { flags: '--port <n>', description: 'port to listen on (0: any free port)', kind: int(0, 65535), default: 8080 },
   {
     flags: '--host <address>',

@@ -128,7 +128,7 @@ interface RunPlan {
 function planRun(opts: TrainCommandOptions): RunPlan {
   if (opts.resume) return planResume(opts);
   const config = resolveTrainConfig(opts.overrides);
-  const kind = opts.out ? checkOutDir(opts.out) : 'new';
+  const kind = opts.out !== undefined ? checkOutDir(opts.out) : 'new';
   return { runDir: opts.out, config, kind };
 }
 

