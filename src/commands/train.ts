@@ -156,7 +156,9 @@ function planResume(opts: TrainCommandOptions): RunPlan {
       'Drop those flags (the run keeps its own), or start a new run',
     );
   }
-  const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs };
+  // The data may have moved: a --data given finds it (its fingerprint must still match).
+  const data = opts.overrides.data !== undefined ? path.resolve(opts.overrides.data) : stored.data;
+  const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs, data };
   if (latest) checkEpochsLeft(runDir, latest.state, config.epochs);
   return { runDir, config, kind: latest ? 'resume' : 'resume-from-zero', info };
 }
