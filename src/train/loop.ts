@@ -96,7 +96,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
 function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState {
   const { tf } = opts;
   // Of the caller's config a resume takes the target epochs and where the data is now.
-  const config: TrainConfig = c ? { ...c.state.config, epochs: opts.config.epochs, data: opts.config.data } : opts.config;
+  const config: TrainConfig = c
+    ? { ...c.state.config, epochs: opts.config.epochs, data: opts.config.data ?? c.state.config.data }
+    : opts.config;
   let trainer: GanTrainer;
   let images, data;
   try {
