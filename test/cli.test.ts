@@ -85,7 +85,7 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
     [
       ['train', '--resume', '--out', path.join(work, 'norun')],
       1,
-      /norun is not a run directory \(no run.json\)\. Start a run there with: gan train --out/,
+      /norun is not a run directory \(no run.json\)\. Start a run there with: (npx )?gan train --out/,
     ],
   ];
   for (const [args, code, message] of cases) {

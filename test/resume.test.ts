@@ -124,7 +124,7 @@ test('SIGINT mid-epoch: checkpoint at that step, exit 130, and the resumed run m
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   assert.equal(code, 130, stderr);
-  assert.match(stderr, /stopped by SIGINT at step (\d+).*Resume with: gan train --resume --out/);
+  assert.match(stderr, /stopped by SIGINT at step (\d+).*Resume with: (npx )?gan train --resume --out/);
   const step = Number(/at step (\d+)/.exec(stderr)![1]);
   assert.ok(step > 0 && step < 256, `stopped inside the first epoch at step ${step}`);
   assert.equal(path.basename(newestCheckpoint(run)), `step-${String(step).padStart(9, '0')}`);

@@ -137,7 +137,7 @@ test('stdout closed (| head -1) or full (/dev/full): a checkpoint at the current
   child.stdout!.destroy();
   const code = await exited(child);
   assert.equal(code, 141, stderr);
-  assert.match(stderr, /^gan: output closed \(EPIPE\): stopped at step \d+; checkpoint .*Resume with: gan train --resume --out/);
+  assert.match(stderr, /^gan: output closed \(EPIPE\): stopped at step \d+; checkpoint .*Resume with: (npx )?gan train --resume --out/);
   assert.equal(stderr.trim().split('\n').length, 1, stderr);
   assert.equal(checkpoints(run).length, 1);
 
@@ -149,7 +149,7 @@ test('stdout closed (| head -1) or full (/dev/full): a checkpoint at the current
     assert.equal(r.status, 1, r.stderr);
     assert.match(
       r.stderr,
-      /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: gan train --resume --out/,
+      /^gan: error: cannot write to standard output \(ENOSPC\): stopped at step \d+; checkpoint .*resume with: (npx )?gan train --resume --out/,
     );
     assert.equal(checkpoints(full).length, 1);
   }
@@ -177,7 +177,7 @@ test('an extended run stopped by SIGTERM in its last epoch with --checkpoint-eve
   });
   child.kill('SIGTERM');
   assert.equal(await exited(child), 143, stderr);
-  const hint = /Resume with: (gan train --resume --out \S+)/.exec(stderr);
+  const hint = /Resume with: (?:npx )?(gan train --resume --out \S+)/.exec(stderr);
   assert.ok(hint, stderr);
   const stopped = Number(/stopped by SIGTERM at step (\d+)/.exec(stderr)![1]);
   assert.ok(stopped >= seen && stopped < 64, `stopped at step ${stopped} (signal sent after step ${seen}), inside the last epoch`);
@@ -202,7 +202,7 @@ test('resume refuses other training data than the run started with, and a run.js
   fs.writeFileSync(path.join(data, 'train-images-idx3-ubyte'), idx);
   const r = gan(['train', '--resume', '--epochs', '2', '--out', run]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /the training data differs from the data .* started with .*Resume with the run's own data/);
+  assert.match(r.stderr, /the training data differs from the data .* started with .*Give the run its own data: it was in /);
   assert.deepEqual(checkpoints(run), ['step-000000002']);
 
   const runJson = path.join(run, 'run.json');

@@ -18,6 +18,7 @@ import {
   type Kind,
   type Setting,
   type SettingKey,
+  type TrainConfig,
 } from '../config';
 import { ConfigError } from '../util/errors';
 
@@ -211,3 +212,20 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { flags: '--threads <n>', description: 'threads of the wasm backend (default: all CPUs, at most 8)', kind: int(1, 8) },
   VERBOSE_FLAG,
 ];
+
+/**
+ * The `gan train` flags that give a config's settings again (those that differ from the
+ * defaults, and the seed): how a run is started over with its own settings. Settings that have
+ * no flag cannot differ in a run the command line made, and are left out.
+ */
+export function flagsOfConfig(config: TrainConfig): string[] {
+  const out: string[] = [];
+  for (const [key, s] of SETTING_LIST) {
+    const v = config[key];
+    if (!s.flag || v === undefined || (s.arch && s.arch !== config.arch)) continue;
+    if (key !== 'seed' && JSON.stringify(v) === JSON.stringify(s.default)) continue;
+    if (s.flag.includes('<')) out.push(longName(s.flag), s.kind.format(v));
+    else if (v === true) out.push(longName(s.flag));
+  }
+  return out;
+}

