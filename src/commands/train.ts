@@ -20,7 +20,7 @@ import { checkWritable } from '../util/fs';
 import { ganCommand } from '../util/invocation';
 import { onOutputFailure, printLine } from './output';
 import { ProgressDisplay, epochLine } from './progress';
-import { checkRunData, planRun, prepareRunDir, type RunPlan } from './train-plan';
+import { checkMemory, checkRunData, planRun, prepareRunDir, type RunPlan } from './train-plan';
 import { REPORT_FILE, writeReport } from '../report/report';
 
 type Log = (line: string) => void;
@@ -53,7 +53,7 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Check everything that can be wrong before the backend loads and before anything is created.
   const plan = planRun(opts);
   const { config } = plan;
-  const data = loadTrainingData(plan);
+  const data = loadTrainingData(plan, opts.backend);
   checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
@@ -103,13 +103,15 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
 
 /**
  * Loads the training images (the trainer is handed them, so they are read once) and refuses,
- * before the backend loads and before anything is written, data that is not the run's own.
+ * before the backend loads and before anything is written, data that is not the run's own and
+ * a run that does not fit in memory.
  */
-function loadTrainingData(plan: RunPlan): TrainingData {
+function loadTrainingData(plan: RunPlan, backend: BackendChoice): TrainingData {
   const { config } = plan;
   const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
   const fingerprint = dataFingerprint(images);
   checkRunData(plan, fingerprint);
+  checkMemory(plan, images.n, backend);
   return { images, fingerprint };
 }
 

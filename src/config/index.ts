@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { ConfigError } from '../util/errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from '../backends';
 import { oneOf } from './kinds';
+import { memoryBudget, memoryProblem } from '../nets/memory';
 import {
   CONFIG_FIELDS,
   DEFAULT_TRAIN,
@@ -96,6 +97,9 @@ export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems
   for (const [key, spec] of Object.entries(CONFIG_FIELDS) as Array<[keyof TrainConfig, FieldSpec]>) {
     if (config[key] === undefined && spec.absentMeans !== undefined) (config as unknown as Record<string, unknown>)[key] = spec.absentMeans;
   }
+  // Each value in range, and together more than this machine holds: refused before anything is allocated.
+  const tooBig = memoryProblem(config, memoryBudget('tensorflow'));
+  if (tooBig) return { problems: [`config: ${tooBig}`] };
   return { config, problems };
 }
 
