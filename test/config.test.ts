@@ -1,5 +1,4 @@
 /** The table of stored settings: every field checked by type and range; run.json read back through it. */
-import { memoryBudget, memoryProblem, trainingMemory } from '../src/nets/memory';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -7,6 +6,7 @@ import * as path from 'node:path';
 import { CONFIG_FIELDS, FIXED_ON_RESUME, configProblems, readStoredConfig, resolveTrainConfig } from '../src/config';
 import { readRunInfo, writeRunInfo, checkOutDir } from '../src/run/run-dir';
 import { CheckpointError } from '../src/util/errors';
+import { memoryBudget, memoryProblem, trainingMemory } from '../src/nets/memory';
 import { tmpDir } from './helpers';
 
 test('a resolved config passes its own checks; every field is in the table', () => {
