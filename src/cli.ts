@@ -160,9 +160,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here with code 0; usage errors with commander's message.
+      // --help and --version end here with code 0; usage errors with commander's message. A
+      // missing command shows the help as commander's error (its exit code 1): a usage error, 2.
       if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') {
-        process.exitCode = err.exitCode;
+        process.exitCode = err.exitCode === 0 ? 0 : 2;
       } else {
         const gan = ganInvocation();
         process.stderr.write(`gan: ${err.message.replace(/\s*\n\s*/g, ' ')}. For the flags: ${gan} --help, or ${gan} <command> --help\n`);

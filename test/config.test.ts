@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { CONFIG_FIELDS, FIXED_ON_RESUME, configProblems, readStoredConfig, resolveTrainConfig } from '../src/config';
 import { readRunInfo, writeRunInfo, checkOutDir } from '../src/run/run-dir';
 import { CheckpointError } from '../src/util/errors';
+import { memoryBudget, memoryProblem, trainingMemory } from '../src/nets/memory';
 import { tmpDir } from './helpers';
 
 test('a resolved config passes its own checks; every field is in the table', () => {
@@ -57,15 +58,17 @@ test('run.json is validated when read back: {} , a missing seed, a string batch 
   assert.throws(() => readRunInfo(dir), /damaged run.json \(not valid JSON\)/);
 });
 
-test('--out: a run that never reached a checkpoint is restarted in place; one with checkpoints is refused', () => {
+test('--out: a run that never reached a checkpoint, or whose checkpoints all fail to verify, is restarted in place', () => {
   const work = tmpDir();
   const run = path.join(work, 'run');
   assert.equal(checkOutDir(run), 'new');
   fs.mkdirSync(run);
   writeRunInfo(run, resolveTrainConfig({ seed: 3 }));
   assert.equal(checkOutDir(run), 'restart');
+  // An empty checkpoint folder verifies no more than a damaged one (a verifying one is refused:
+  // test:bad-input, '--out holds a run already').
   fs.mkdirSync(path.join(run, 'checkpoints', 'step-000000004'), { recursive: true });
-  assert.throws(() => checkOutDir(run), /already holds a run/);
+  assert.equal(checkOutDir(run), 'restart');
   // A folder holding only a lock left by a killed writer counts as empty.
   const locked = path.join(work, 'locked');
   fs.mkdirSync(locked);
@@ -83,4 +86,13 @@ test('a config stored before the model family (checkpoint version 1) reads as an
   assert.equal(config!.arch, 'mlp');
   assert.equal(config!.conditional, false);
   assert.equal(typeof config!.channels, 'number');
+});
+
+test('sizes follow from memory: a config that cannot fit is refused before anything is allocated, from flags and from files', () => {
+  const huge = resolveTrainConfig({ seed: 1, generatorHidden: [65536, 65536, 65536] });
+  assert.ok(trainingMemory(huge).bytes > 100 * 2 ** 30, 'three 65536-unit layers hold over 100 GiB of training state');
+  assert.match(memoryProblem(huge, memoryBudget('wasm'))!, /needs about \d+\.\d GiB, more than 4\.0 GiB \(the wasm backend's heap\)/);
+  assert.equal(memoryProblem(resolveTrainConfig({ seed: 1 }), memoryBudget('wasm')), undefined);
+  assert.equal(memoryProblem(resolveTrainConfig({ seed: 1, arch: 'dcgan', channels: 128 }), memoryBudget('wasm'), 60000), undefined);
+  assert.match(readStoredConfig(huge).problems.join(), /^config: training these networks .* needs about/);
 });

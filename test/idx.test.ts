@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { parseIdx, encodeIdx3, encodeIdx1 } from '../src/data/idx';
 import { loadImages, scaleToSigned, toBytes, epochOrder, batchesPerEpoch } from '../src/data/mnist';
 import { DataError } from '../src/util/errors';
+import { tmpDir } from './helpers';
 
 test('IDX3 round trip: encode then parse gives the same dims and bytes', () => {
   const pixels = Uint8Array.from({ length: 3 * 4 * 5 }, (_, i) => i);
@@ -87,4 +88,16 @@ test('epoch order is a permutation that depends on seed and epoch only', () => {
   assert.notDeepEqual(a, epochOrder(1000, 2, 1));
   assert.equal(batchesPerEpoch(60000, 64), 938);
   assert.equal(batchesPerEpoch(512, 64), 8);
+});
+
+test('labels are untrusted: a label of 10 or more (an Embedding(10) index out of range) is refused on read', () => {
+  const dir = tmpDir();
+  const set = loadImages({ limit: 20, labels: true });
+  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), encodeIdx3(set.pixels, 20, 28, 28));
+  const labels = Uint8Array.from(set.labels!);
+  labels[13] = 200;
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), encodeIdx1(labels));
+  assert.throws(() => loadImages({ dir, labels: true }), /train-labels-idx1-ubyte: the label of image 13 is 200, not a digit 0-9/);
+  assert.equal(loadImages({ dir, labels: true, limit: 13 }).n, 13, 'labels past --limit are not used, nor checked');
+  assert.equal(loadImages({ dir }).n, 20, 'an unconditional run does not read them');
 });

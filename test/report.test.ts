@@ -221,3 +221,41 @@ test('report refuses a run with no metrics or no grids, and writes nothing', () 
   }
   assert.throws(() => buildReport(path.join(base, 'none')), /is not a run directory/);
 });
+
+test('everything in a run folder is untrusted: hostile metrics and run.json text is escaped, odd values dropped, the page stays script-free', () => {
+  const dir = path.join(tmpDir(), 'run-<script>alert(0)</script>');
+  fakeRun(dir, 2);
+  const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>';
+  const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...info, createdAt: evil }));
+  const lines = [
+    row(1),
+    row(2, {
+      step: evil,
+      d_loss: 'abc',
+      fid: evil,
+      best: evil,
+      backend: evil,
+      warnings: [evil],
+      diagnosis: { mode: evil, message: evil },
+    } as never),
+    { epoch: evil },
+    { epoch: 1.5 },
+  ];
+  fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join('') + '{"epoch": 3, "d_l');
+  // A grid whose header claims 100000 x 100000 pixels is left out, not decoded.
+  const bomb = Buffer.from(gridPng(new Uint8Array(784), 1, 28, 28));
+  bomb.writeUInt32BE(100000, 16);
+  bomb.writeUInt32BE(100000, 20);
+  fs.writeFileSync(path.join(dir, 'samples', 'epoch-0003.png'), bomb);
+  const rows = parseMetricsLog(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8'));
+  assert.deepEqual(
+    rows.map((r) => r.epoch),
+    [1, 2],
+  );
+  for (const key of ['step', 'd_loss', 'fid', 'best']) assert.equal(key in rows[1], false, `${key} dropped`);
+  const html = buildReport(dir).files.find(([name]) => name === 'report.html')![1] as string;
+  assert.doesNotMatch(html, /<script|<img src=x|<[^>]*\son\w+\s*=/i);
+  assert.match(html, /&lt;script&gt;alert\(1\)/, 'the text is shown, escaped');
+  assert.match(html, /epoch-0003\.png: its header claims 100000x100000 pixels/);
+});

@@ -12,6 +12,7 @@ import {
   DEFAULT_TRAIN,
   DEFAULT_TRICKS,
   describeTricks,
+  resolveTrainConfig,
   type Kind,
   type Range,
   type TrainConfig,
@@ -167,4 +168,16 @@ test("README's flag tables list exactly each command's flags (hidden ones left o
     assert.deepEqual([...documented].sort(), [...flags].sort(), `gan ${name}`);
     assert.equal(new Set(documented).size, documented.length, `gan ${name}: a flag documented twice`);
   }
+});
+
+test("odd strings are values: numbers are decimal, paths are not empty, another architecture's setting is refused", async () => {
+  const lr = SETTINGS.lr.kind.parser('--lr');
+  for (const ok of ['0.5', '.5', '2e-4', ' 1E-3 ']) assert.equal(lr(ok), Number(ok));
+  for (const odd of ['0x10', '0b1', '0o7', 'Infinity', '', ' ', '1e', '.']) assert.throws(() => lr(odd), /--lr must be a number/);
+  const program = buildProgram();
+  const parse = (args: string[]) => program.parseAsync(['node', 'gan', ...args]);
+  for (const flag of ['--out', '--data']) await assert.rejects(parse(['train', flag, '']), new RegExp(`${flag} must be a non-empty path`));
+  assert.throws(() => resolveTrainConfig({ arch: 'dcgan', generatorHidden: [8] }), /--generator-hidden is a setting of --arch mlp/);
+  assert.throws(() => resolveTrainConfig({ arch: 'mlp', channels: 8 }), /--channels is a setting of --arch dcgan/);
+  assert.equal(resolveTrainConfig({ data: 'rel/dir' }).data, path.resolve('rel/dir'), 'stored absolute');
 });

@@ -202,7 +202,7 @@ test('resume refuses other training data than the run started with, and a run.js
   fs.writeFileSync(path.join(data, 'train-images-idx3-ubyte'), idx);
   const r = gan(['train', '--resume', '--epochs', '2', '--out', run]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /the training data differs from the data .* started with .*Resume with the run's own data/);
+  assert.match(r.stderr, /the training data differs from the data .* started with .*Give the run its own data: it was in /);
   assert.deepEqual(checkpoints(run), ['step-000000002']);
 
   const runJson = path.join(run, 'run.json');

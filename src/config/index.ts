@@ -5,9 +5,11 @@
  * resolved config is stored in every checkpoint, so `gan sample` and `gan train --resume` need
  * only the run directory.
  */
+import * as path from 'node:path';
 import { ConfigError } from '../util/errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from '../backends';
 import { oneOf } from './kinds';
+import { memoryBudget, memoryProblem } from '../nets/memory';
 import {
   CONFIG_FIELDS,
   DEFAULT_TRAIN,
@@ -15,6 +17,8 @@ import {
   SETTINGS,
   type Arch,
   type FieldSpec,
+  type Setting,
+  type SettingKey,
   type TrainConfig,
   type TrickConfig,
 } from './settings';
@@ -93,6 +97,9 @@ export function readStoredConfig(raw: unknown): { config?: TrainConfig; problems
   for (const [key, spec] of Object.entries(CONFIG_FIELDS) as Array<[keyof TrainConfig, FieldSpec]>) {
     if (config[key] === undefined && spec.absentMeans !== undefined) (config as unknown as Record<string, unknown>)[key] = spec.absentMeans;
   }
+  // Each value in range, and together more than this machine holds: refused before anything is allocated.
+  const tooBig = memoryProblem(config, memoryBudget('tensorflow'));
+  if (tooBig) return { problems: [`config: ${tooBig}`] };
   return { config, problems };
 }
 
@@ -128,12 +135,28 @@ export function resolveTrainConfig(overrides: Partial<TrainConfig>): TrainConfig
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const config: TrainConfig = { ...DEFAULT_TRAIN, seed: randomSeed(), ...defined };
+  checkArchSettings(config, defined);
+  // Stored absolute, so that the run resumes from any folder.
+  if (config.data !== undefined) config.data = path.resolve(config.data);
   if (config.limit !== undefined && config.limit < 1) throw new ConfigError('--limit must be at least 1');
   if (config.oneSided && config.labelSmoothing === 0) throw new ConfigError('--one-sided needs --label-smoothing S (S > 0)');
   if (config.smoothReal === 'uniform' && config.labelSmoothing === 0)
     throw new ConfigError('--smooth-real uniform needs --label-smoothing S (S > 0)');
   if (config.featureMatching && config.dRealOnly) throw new ConfigError('--feature-matching and --debug-d-real-only cannot be combined');
   return config;
+}
+
+/** A setting only the other architecture uses would be ignored without a word: refused instead. */
+function checkArchSettings(config: TrainConfig, given: Partial<TrainConfig>): void {
+  for (const key of Object.keys(given) as SettingKey[]) {
+    const s = SETTINGS[key] as Setting<unknown>;
+    if (s.arch === undefined || s.arch === config.arch) continue;
+    const flag = s.flag?.split(' ')[0] ?? key;
+    throw new ConfigError(
+      `${flag} is a setting of --arch ${s.arch}; this run is --arch ${config.arch}, which would ignore it`,
+      `Drop ${flag}, or pass --arch ${s.arch}`,
+    );
+  }
 }
 
 /** Which stored settings a resume request contradicts, as "flag: stored -> asked" strings. */

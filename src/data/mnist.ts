@@ -10,6 +10,7 @@ import * as crypto from 'node:crypto';
 import { DataError } from '../util/errors';
 import { parseIdx } from './idx';
 import { Rng, Stream, permutation } from '../core/rng';
+import { LABEL_CLASSES } from '../core/labels';
 
 // Shared with the browser page (src/web): kept in a module without imports.
 export { toBytes } from '../core/image/pixels';
@@ -74,6 +75,7 @@ export function loadImages(opts: { dir?: string; split?: Split; limit?: number; 
     const parsed = parseIdx(lab.bytes, 1, lab.file);
     if (parsed.dims[0] !== n) throw new DataError(`${lab.file} has ${parsed.dims[0]} labels for ${n} images`, 'The image and label files do not belong together');
     labels = parsed.data;
+    checkLabels(labels.subarray(0, opts.limit ?? n), lab.file);
   }
   if (opts.limit !== undefined) n = Math.min(n, opts.limit);
   return {
@@ -83,6 +85,19 @@ export function loadImages(opts: { dir?: string; split?: Split; limit?: number; 
     rows,
     cols,
   };
+}
+
+/**
+ * Labels index an Embedding(10): a byte of 10 or more would be looked up out of its table, which
+ * the backends do not check (it trains on garbage, or reads beyond the table). Refused on read.
+ */
+function checkLabels(labels: Uint8Array, file: string): void {
+  const i = labels.findIndex((l) => l >= LABEL_CLASSES);
+  if (i >= 0)
+    throw new DataError(
+      `${file}: the label of image ${i} is ${labels[i]}, not a digit 0-${LABEL_CLASSES - 1}`,
+      'Use the label file that belongs to the images (MNIST-format labels are 0-9)',
+    );
 }
 
 /** Bytes [0, 255] to floats [-1, 1], the range of the generator's tanh. */

@@ -25,7 +25,7 @@
  * Weights start as the tutorial's weights_init: convolutions N(0, 0.02), batch-norm scale
  * N(1, 0.02) and shift 0; embeddings N(0, 1) as nn.Embedding.
  */
-import type { ModelConfig } from '../config';
+import type { ModelConfig } from '../config/settings';
 import type { Init, LayerSpec, NetworkSpec } from './spec';
 import { LABEL_CLASSES } from '../core/labels';
 

@@ -3,7 +3,7 @@
  * Everything else (initialisation, training, inference, export, checkpoint checks, FLOPs) is
  * derived from the specs.
  */
-import type { Arch, ModelConfig } from '../config';
+import type { Arch, ModelConfig } from '../config/settings';
 import { dcganDiscriminator, dcganGenerator } from './dcgan';
 import { mlpDiscriminator, mlpGenerator } from './mlp';
 import { outputShape, type NetworkSpec } from './spec';

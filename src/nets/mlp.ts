@@ -10,7 +10,7 @@
  * embeddings as nn.Embedding does (N(0, 1)): the reference trainer's, known to train this model.
  * Dense-only, so training takes the hand-written backward pass (src/train/backprop.ts).
  */
-import type { ModelConfig } from '../config';
+import type { ModelConfig } from '../config/settings';
 import type { Init, LayerSpec, NetworkSpec } from './spec';
 import { LABEL_CLASSES } from '../core/labels';
 

@@ -170,7 +170,7 @@ export function reportHtml(d: ReportData): string {
 </head>
 <body>
 <h1>gan report: ${escapeHtml(name)}</h1>
-<p class="sub">${escapeHtml(path.resolve(d.runDir))} · backend ${escapeHtml(String(last.backend ?? '?'))} · step ${last.step}${d.info?.createdAt ? ` · started ${escapeHtml(d.info.createdAt)}` : ''} · report written ${escapeHtml(d.generatedAt)}</p>
+<p class="sub">${escapeHtml(path.resolve(d.runDir))} · backend ${escapeHtml(String(last.backend ?? '?'))} · step ${escapeHtml(String(last.step ?? '?'))}${d.info?.createdAt ? ` · started ${escapeHtml(d.info.createdAt)}` : ''} · report written ${escapeHtml(d.generatedAt)}</p>
 <div class="cards">${summaryCards(d, totalEpochs, bestFid)}</div>
 
 <h2>Diagnosis</h2>

@@ -10,14 +10,53 @@ import { METRICS_FILE } from '../run/run-dir';
  */
 export type MetricsRow = EpochMetrics & Record<string, unknown>;
 
+/** The fields that are numbers when gan writes them; another value there was not written by gan. */
+const NUMBER_FIELDS = [
+  'step',
+  'd_loss',
+  'g_loss',
+  'd_real',
+  'd_fake',
+  'd_loss_std',
+  'g_loss_std',
+  'iterations',
+  'seconds',
+  'ms_per_iter',
+  'batch_size',
+  'fid',
+  'inception_score',
+  'classes_covered',
+  'kl_to_uniform',
+  'mean_confidence',
+  'eval_seconds',
+];
+
+/**
+ * A parsed line as the readers may trust it, or undefined when it is no epoch line: the epoch a
+ * whole number from 1, each known number field a finite number, `backend` a string, `best` a
+ * boolean, a diagnosis {mode, message} of strings; a field that is none of these is dropped
+ * (the file is the user's to edit, and a report or a resume must not trip over it).
+ */
+function trustedRow(raw: unknown): MetricsRow | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const row = { ...(raw as Record<string, unknown>) };
+  if (!Number.isSafeInteger(row.epoch) || (row.epoch as number) < 1) return undefined;
+  for (const key of NUMBER_FIELDS) if (key in row && !(typeof row[key] === 'number' && Number.isFinite(row[key]))) delete row[key];
+  if ('backend' in row && typeof row.backend !== 'string') delete row.backend;
+  if ('best' in row && typeof row.best !== 'boolean') delete row.best;
+  const d = row.diagnosis as { mode?: unknown; message?: unknown } | undefined;
+  if ('diagnosis' in row && !(typeof d?.mode === 'string' && typeof d.message === 'string')) delete row.diagnosis;
+  return row as MetricsRow;
+}
+
 /** Parses metrics.jsonl text; a line cut short by a kill, or not an epoch line, is skipped. */
 export function parseMetricsLog(text: string): MetricsRow[] {
   const rows: MetricsRow[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
-      const row = JSON.parse(line) as MetricsRow;
-      if (row && typeof row.epoch === 'number' && Number.isFinite(row.epoch)) rows.push(row);
+      const row = trustedRow(JSON.parse(line));
+      if (row) rows.push(row);
     } catch {
       // a partial last line: the epoch it belonged to is redone on resume
     }

@@ -83,9 +83,22 @@ function decodeGrid(g: EpochGrid): DecodedGrid {
   const hit = decodedCache.get(g.file);
   if (hit && hit.key === key) return hit.grid;
   const png = fs.readFileSync(g.file);
+  checkGridSize(png);
   const grid = { epoch: g.epoch, png, ...decodeGrayPng(png) };
   decodedCache.set(g.file, { key, grid });
   return grid;
+}
+
+/**
+ * The largest grid gan draws (10,000 samples) is about 3,000 pixels a side: a PNG whose header
+ * claims far more is no grid of ours, and decoding it would allocate gigabytes. Refused first.
+ */
+const MAX_GRID_SIDE = 16384;
+function checkGridSize(png: Uint8Array): void {
+  if (png.length < 24) return; // the decoder names what is wrong
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const [width, height] = [view.getUint32(16), view.getUint32(20)];
+  if (width > MAX_GRID_SIDE || height > MAX_GRID_SIDE) throw new Error(`its header claims ${width}x${height} pixels, no grid of gan's`);
 }
 
 function frameChunk(d: DecodedGrid, file: string, totalEpochs: number, first: boolean, delayMs: number): Uint8Array {

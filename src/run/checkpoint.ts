@@ -29,7 +29,14 @@ import { ganSpec } from '../nets';
 import type { Network } from '../nets/network';
 import { paramSpecs } from '../nets/spec';
 import { FORMAT, STATE_FILE, VERSION, readCheckpointState, sealedStateJson, type CheckpointState } from './checkpoint-state';
-import { joinWeightData, layersModelFiles, readChecked, readLayersModelWeights } from './layers-model-files';
+import {
+  checkLayersModelWeights,
+  decodeCheckedWeights,
+  joinWeightData,
+  layersModelFiles,
+  readChecked,
+  type CheckedWeights,
+} from './layers-model-files';
 
 export { STATE_FILE, readCheckpointState, sealedStateJson, type CheckpointState, type DataFingerprint } from './checkpoint-state';
 
@@ -152,25 +159,65 @@ export async function saveCheckpoint(
   return finalDir;
 }
 
-/** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
-export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
+/** A checkpoint whose every file was checked: its state and the weight bytes, no tensor made yet. */
+export interface VerifiedCheckpoint {
+  dir: string;
+  state: CheckpointState;
+  generator: CheckedWeights;
+  discriminator: CheckedWeights;
+  emaGenerator?: CheckedWeights;
+  stateBin: Buffer;
+}
+
+/**
+ * Checks one checkpoint folder without making a tensor (no backend needed): state.json and its
+ * checksum, every file against its hash, the weights against the stored config's networks, the
+ * size of state.bin, and a position that fits the run's data. Throws CheckpointError naming the
+ * damage. "A checkpoint verifies" means this passes.
+ */
+export function verifyCheckpoint(dir: string): VerifiedCheckpoint {
   const state = readCheckpointState(dir);
   const spec = ganSpec(state.config);
-  const generatorWeights = readLayersModelWeights(tf, dir, 'generator', state.files, paramSpecs(spec.generator));
-  const discriminatorWeights = readLayersModelWeights(tf, dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
-  const emaGeneratorWeights =
+  const generator = checkLayersModelWeights(dir, 'generator', state.files, paramSpecs(spec.generator));
+  const discriminator = checkLayersModelWeights(dir, 'discriminator', state.files, paramSpecs(spec.discriminator));
+  const emaGenerator =
     `${EMA_GENERATOR_DIR}/model.json` in state.files
-      ? readLayersModelWeights(tf, dir, EMA_GENERATOR_DIR, state.files, paramSpecs(spec.generator))
+      ? checkLayersModelWeights(dir, EMA_GENERATOR_DIR, state.files, paramSpecs(spec.generator))
       : undefined;
-  const bin = readChecked(dir, 'state.bin', state.files);
+  const stateBin = readChecked(dir, 'state.bin', state.files);
   const binBytes = state.tensors.reduce((sum, t) => sum + 4 * t.shape.reduce((a, b) => a * b, 1), 0);
-  if (bin.length !== binBytes)
+  if (stateBin.length !== binBytes)
     throw new CheckpointError(
-      `checkpoint ${dir}: state.bin holds ${bin.length} bytes, ${STATE_FILE} lists ${binBytes}`,
+      `checkpoint ${dir}: state.bin holds ${stateBin.length} bytes, ${STATE_FILE} lists ${binBytes}`,
       'Use another checkpoint of the run, or retrain',
     );
-  const tensors = tf.io.decodeWeights(new Uint8Array(bin).buffer, state.tensors);
-  return { dir, state, generatorWeights, discriminatorWeights, emaGeneratorWeights, tensors };
+  checkPosition(dir, state);
+  return { dir, state, generator, discriminator, emaGenerator, stateBin };
+}
+
+/** Epoch, iteration and step must agree with the batches per epoch of the data the checkpoint names. */
+function checkPosition(dir: string, s: CheckpointState): void {
+  if (!s.data) return; // older checkpoints: the loop checks against the data it loads
+  const perEpoch = Math.ceil(s.data.images / s.config.batchSize);
+  if (s.iteration >= perEpoch || s.step !== s.epoch * perEpoch + s.iteration)
+    throw new CheckpointError(
+      `checkpoint ${dir}: epoch ${s.epoch}, iteration ${s.iteration} and step ${s.step} do not fit ${perEpoch} iterations per epoch`,
+      'It was altered; use another checkpoint of the run',
+    );
+}
+
+/** Loads and verifies one checkpoint folder. Throws CheckpointError on any damage. */
+export function loadCheckpoint(tf: Tf, dir: string): LoadedCheckpoint {
+  const v = verifyCheckpoint(dir);
+  const spec = ganSpec(v.state.config);
+  return {
+    dir,
+    state: v.state,
+    generatorWeights: decodeCheckedWeights(tf, v.generator, paramSpecs(spec.generator)),
+    discriminatorWeights: decodeCheckedWeights(tf, v.discriminator, paramSpecs(spec.discriminator)),
+    emaGeneratorWeights: v.emaGenerator && decodeCheckedWeights(tf, v.emaGenerator, paramSpecs(spec.generator)),
+    tensors: tf.io.decodeWeights(new Uint8Array(v.stateBin).buffer, v.state.tensors),
+  };
 }
 
 export function disposeLoaded(c: LoadedCheckpoint): void {
@@ -179,14 +226,14 @@ export function disposeLoaded(c: LoadedCheckpoint): void {
 }
 
 /**
- * The newest checkpoint whose state.json is valid (weights not verified: a quick look), with
- * the messages of newer ones skipped; undefined when there is none.
+ * The newest checkpoint of a run that verifies (every file checked, no tensor made), with the
+ * messages of newer ones skipped; undefined when none does.
  */
-export function peekLatestState(runDir: string): { dir: string; state: CheckpointState; skipped: string[] } | undefined {
+export function newestVerifiedCheckpoint(runDir: string): { dir: string; state: CheckpointState; skipped: string[] } | undefined {
   const skipped: string[] = [];
   for (const dir of listCheckpoints(runDir)) {
     try {
-      return { dir, state: readCheckpointState(dir), skipped };
+      return { dir, state: verifyCheckpoint(dir).state, skipped };
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
       skipped.push(e.message);

@@ -82,14 +82,47 @@ function paramName(weightName: string, known: Set<string>): string {
   return weightName.replace(/_\d+$/, '');
 }
 
-/** Reads a LayersModel's weights (in paramSpecs order) after checking paths, hashes and shapes. */
-export function readLayersModelWeights(
-  tf: Tf,
-  dir: string,
-  which: string,
-  files: Record<string, string>,
-  params: ParamSpec[],
-): tfType.Tensor[] {
+/** A manifest group as tf.io writes it: weight files, and float32 weights of whole-number shapes. */
+function isManifestGroup(g: unknown): g is { paths: unknown[]; weights: tfType.io.WeightsManifestEntry[] } {
+  const group = g as { paths?: unknown; weights?: unknown } | null;
+  return (
+    typeof group === 'object' &&
+    group !== null &&
+    Array.isArray(group.paths) &&
+    Array.isArray(group.weights) &&
+    group.weights.every(
+      (w: { name?: unknown; shape?: unknown; dtype?: unknown } | null) =>
+        typeof w?.name === 'string' &&
+        w.dtype === 'float32' &&
+        Array.isArray(w.shape) &&
+        w.shape.every((d) => Number.isSafeInteger(d) && d >= 0),
+    )
+  );
+}
+
+/** A LayersModel's weight bytes and manifest, every path, hash and shape checked; no tensor made. */
+export interface CheckedWeights {
+  data: Buffer;
+  specs: tfType.io.WeightsManifestEntry[];
+  /** The parameter name of each manifest entry's weight (tf.layers may have suffixed it). */
+  names: string[];
+}
+
+/** Checked weights as tensors, in paramSpecs order. */
+export function decodeCheckedWeights(tf: Tf, checked: CheckedWeights, params: ParamSpec[]): tfType.Tensor[] {
+  const { data, specs, names } = checked;
+  const named = tf.io.decodeWeights(new Uint8Array(data).buffer, specs);
+  const byParam = new Map(specs.map((s, i) => [names[i], named[s.name]]));
+  return params.map((p) => byParam.get(p.name)!);
+}
+
+/**
+ * Checks a LayersModel's files in a checkpoint without making a tensor: the weight paths stay
+ * in the folder, every file matches its hash in state.json, and the weights have the shapes of
+ * the stored config's network. What "the checkpoint verifies" means, for the loaders and for
+ * `gan train` deciding whether a run can go on.
+ */
+export function checkLayersModelWeights(dir: string, which: string, files: Record<string, string>, params: ParamSpec[]): CheckedWeights {
   const json = readChecked(dir, `${which}/model.json`, files);
   let parsed: { weightsManifest?: Array<{ paths: string[]; weights: tfType.io.WeightsManifestEntry[] }> };
   try {
@@ -97,8 +130,9 @@ export function readLayersModelWeights(
   } catch {
     throw new CheckpointError(`checkpoint ${dir}: ${which}/model.json is not valid JSON`);
   }
-  const manifest = parsed.weightsManifest;
-  if (!Array.isArray(manifest)) throw new CheckpointError(`checkpoint ${dir}: ${which}/model.json has no weightsManifest`);
+  const manifest = parsed?.weightsManifest;
+  if (!Array.isArray(manifest) || !manifest.every(isManifestGroup))
+    throw new CheckpointError(`checkpoint ${dir}: ${which}/model.json has no valid weightsManifest`, 'Use another checkpoint of the run');
   const buffers: Buffer[] = [];
   const specs: tfType.io.WeightsManifestEntry[] = [];
   for (const group of manifest) {
@@ -132,7 +166,5 @@ export function readLayersModelWeights(
       'The checkpoint comes from a different model; use a matching run',
     );
   }
-  const named = tf.io.decodeWeights(new Uint8Array(data).buffer, specs);
-  const byParam = new Map(specs.map((s) => [paramName(s.name, known), named[s.name]]));
-  return params.map((p) => byParam.get(p.name)!);
+  return { data, specs, names: specs.map((s) => paramName(s.name, known)) };
 }

@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunLockedError } from '../util/errors';
 import { ioError } from '../util/fs';
+import { shellQuote } from '../util/invocation';
 
 export const LOCK_FILE = 'train.lock';
 
@@ -64,10 +65,28 @@ function parseOwner(text: string): LockOwner | undefined {
 }
 
 function lockedError(runDir: string, owner: LockOwner): RunLockedError {
-  const where = owner.host === os.hostname() ? `process ${owner.pid}` : `process ${owner.pid} on ${owner.host}`;
+  const here = owner.host === os.hostname();
+  const where = here ? `process ${owner.pid}` : `process ${owner.pid} on ${owner.host}`;
+  const remove = `rm ${shellQuote(path.join(runDir, LOCK_FILE))}`;
+  // Another host's process, or a lock without the start time that tells a reused pid, cannot be
+  // judged from here: the user can, and is told how to clear the lock.
+  const unsure = !here
+    ? `. If that process is gone, remove the lock: ${remove}`
+    : owner.startTicks === undefined
+      ? `. If process ${owner.pid} is no gan train, remove the lock: ${remove}`
+      : '';
   return new RunLockedError(
     `${runDir} is being trained by ${where} (since ${owner.startedAt})`,
-    `One writer per run: wait for it or stop it; gan sample and gan eval work on the run meanwhile${owner.host === os.hostname() ? '' : `. If that process is gone, delete ${path.join(runDir, LOCK_FILE)}`}`,
+    `One writer per run: wait for it or stop it; gan sample and gan eval work on the run meanwhile${unsure}`,
+  );
+}
+
+/** A train.lock that no gan wrote (a folder, an unreadable file): only the user can clear it. */
+function foreignLock(file: string, e: unknown): RunLockedError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new RunLockedError(
+    `${file} is not a lock file gan can read (${code === 'EISDIR' ? 'it is a folder' : (code ?? String(e))})`,
+    `Remove it if no gan train is running on the run: rm -r ${shellQuote(file)}`,
   );
 }
 
@@ -76,11 +95,13 @@ function lockedError(runDir: string, owner: LockOwner): RunLockedError {
  * before it loads a backend; lockRun() decides for real.
  */
 export function runLockOwner(runDir: string): LockOwner | undefined {
+  const file = path.join(runDir, LOCK_FILE);
   let text: string;
   try {
-    text = fs.readFileSync(path.join(runDir, LOCK_FILE), 'utf8');
-  } catch {
-    return undefined;
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw foreignLock(file, e);
   }
   const owner = parseOwner(text);
   const mine = owner?.pid === process.pid && owner.host === os.hostname();
@@ -111,7 +132,9 @@ export function lockRun(runDir: string): RunLock {
     startedAt: new Date().toISOString(),
   };
   const myText = JSON.stringify(me) + '\n';
-  for (let attempt = 0; attempt < 50; attempt++) {
+  // Long enough for an unwritten lock to count as stale (2 s), with room for races.
+  const deadline = Date.now() + 4000;
+  while (Date.now() < deadline) {
     try {
       const fd = fs.openSync(file, 'wx');
       try {
@@ -140,8 +163,9 @@ export function lockRun(runDir: string): RunLock {
     try {
       text = fs.readFileSync(file, 'utf8');
       mtimeMs = fs.statSync(file).mtimeMs;
-    } catch {
-      continue; // released meanwhile: try again
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile: try again
+      throw foreignLock(file, e);
     }
     const owner = parseOwner(text);
     if (!owner) {

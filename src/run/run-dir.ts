@@ -18,17 +18,18 @@ import * as path from 'node:path';
 import { CheckpointError, ConfigError } from '../util/errors';
 import { ioError, writeFileAtomic } from '../util/fs';
 import { readStoredConfig, type TrainConfig } from '../config';
-import { listCheckpoints, type DataFingerprint } from './checkpoint';
-import { LOCK_FILE, checkNotLocked } from './lock';
 import { ganCommand } from '../util/invocation';
+import { listCheckpoints, newestVerifiedCheckpoint, type DataFingerprint } from './checkpoint';
+import { LOCK_FILE, checkNotLocked } from './lock';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
 export const SAMPLES_DIR = 'samples';
 export const DEFAULT_RUNS_DIR = 'checkpoints';
 
+/** A run folder: it has run.json or, run.json lost, checkpoints of its own (from which run.json is rebuilt). */
 export function isRunDir(dir: string): boolean {
-  return fs.existsSync(path.join(dir, RUN_FILE));
+  return fs.existsSync(path.join(dir, RUN_FILE)) || listCheckpoints(dir).length > 0;
 }
 
 function runNumbers(base: string): number[] {
@@ -68,15 +69,18 @@ export function isDeadEnd(dir: string): boolean {
 
 /**
  * What `gan train --out DIR` may do with DIR: 'new' (absent, empty, or holding only a stale
- * lock) or 'restart' (a run that stopped before its first checkpoint: started over in place).
- * Refuses anything else; changes nothing on disk.
+ * lock) or 'restart' (a run that stopped before its first checkpoint, or whose every checkpoint
+ * fails to verify: started over in place, the damaged files set aside). Refuses anything else,
+ * a run that can go on above all; changes nothing on disk.
  */
 export function checkOutDir(out: string): 'new' | 'restart' {
+  if (out === '')
+    throw new ConfigError('--out must be a non-empty path', 'Name the run folder, or leave --out out for a new checkpoints/run-NNN');
   if (!fs.existsSync(out)) return 'new';
   if (!fs.statSync(out).isDirectory()) throw new ConfigError(`--out ${out} is a file, not a folder`, 'Choose a folder path for --out');
   checkNotLocked(out);
   if (isRunDir(out)) {
-    if (isDeadEnd(out)) return 'restart';
+    if (isDeadEnd(out) || !newestVerifiedCheckpoint(out)) return 'restart';
     throw new ConfigError(
       `${out} already holds a run`,
       `Continue it with: ${ganCommand('train', '--resume', '--out', out)}; or choose another --out`,
@@ -85,6 +89,29 @@ export function checkOutDir(out: string): 'new' | 'restart' {
   if (fs.readdirSync(out).some((n) => n !== LOCK_FILE))
     throw new ConfigError(`${out} is not empty and is not a run`, 'Choose an empty or new folder for --out');
   return 'new';
+}
+
+/** Where setAsideDamagedRun() keeps the files of a run started over in place. */
+const DAMAGED = /^damaged-\d+$/;
+
+/**
+ * Before a run whose every checkpoint is damaged starts over in place: its files (checkpoints,
+ * run.json, metrics, grids, report) move into DIR/damaged-N, so nothing is lost and the new run
+ * finds a clean folder. Returns that folder.
+ */
+export function setAsideDamagedRun(dir: string): string {
+  let n = 1;
+  while (fs.existsSync(path.join(dir, `damaged-${n}`))) n++;
+  const aside = path.join(dir, `damaged-${n}`);
+  try {
+    fs.mkdirSync(aside);
+    for (const name of fs.readdirSync(dir))
+      if (name !== LOCK_FILE && name !== path.basename(aside) && !DAMAGED.test(name))
+        fs.renameSync(path.join(dir, name), path.join(aside, name));
+  } catch (e) {
+    throw ioError(e, 'set aside the damaged files of', dir);
+  }
+  return aside;
 }
 
 /** Creates `out` for a new run (mkdir -p). */

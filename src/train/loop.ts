@@ -103,7 +103,10 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
 /** Loads the data, builds the trainer and, when resuming, restores checkpoint `c` into it (and disposes c). */
 function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState {
   const { tf } = opts;
-  const config: TrainConfig = c ? { ...c.state.config, epochs: opts.config.epochs } : opts.config;
+  // Of the caller's config a resume takes the target epochs and where the data is now.
+  const config: TrainConfig = c
+    ? { ...c.state.config, epochs: opts.config.epochs, data: opts.config.data ?? c.state.config.data }
+    : opts.config;
   let trainer: GanTrainer;
   let images, data;
   try {

@@ -33,8 +33,9 @@ export function ioError(e: unknown, what: string, target: string): GanError {
 
 /**
  * Fails now, with ioError's message, if files cannot be created in `dir` (or, when it does not
- * exist yet, in the nearest folder above it that does): a probe file is created and removed.
- * So an unwritable place is found before any training, not at the first checkpoint.
+ * exist yet, in the nearest folder above it that does), so an unwritable place is found before
+ * any training, not at the first checkpoint. Asks the kernel (access(2): permissions, a
+ * read-only file system) and leaves no trace: a command that fails changes nothing on disk.
  */
 export function checkWritable(dir: string): void {
   let probeDir = path.resolve(dir);
@@ -43,10 +44,9 @@ export function checkWritable(dir: string): void {
     if (up === probeDir) break;
     probeDir = up;
   }
-  const probe = path.join(probeDir, `.gan-write-probe-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
-    fs.closeSync(fs.openSync(probe, 'wx'));
-    fs.rmSync(probe, { force: true });
+    if (!fs.statSync(probeDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    fs.accessSync(probeDir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {
     throw ioError(e, 'write to', probeDir);
   }

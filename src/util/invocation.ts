@@ -75,3 +75,13 @@ export function ganInvocation(cwd: string = process.cwd(), env: NodeJS.ProcessEn
 export function ganCommand(...args: string[]): string {
   return [ganInvocation(), ...args.map(shellQuote)].join(' ');
 }
+
+/**
+ * A path as shown to the user: relative to the current folder where that is shorter (runs store
+ * absolute paths, so that they work from anywhere).
+ */
+export function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  if (rel === '') return '.';
+  return rel.length < p.length ? rel : p;
+}
