@@ -120,6 +120,9 @@ function parseDigit(text: string): number {
   return Number(text);
 }
 
+/** The run a command reads: sample, report and export share it. */
+const RUN_FLAG: FlagSpec = { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH };
+
 export const SAMPLE_FLAGS: FlagSpec[] = [
   {
     flags: '--n <n>',
@@ -139,7 +142,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     kind: int(2, 100),
   },
   { flags: '--frames <n>', description: 'with --interpolate: frames between two points (default: 12)', kind: int(1, 240) },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
+  RUN_FLAG,
   { flags: '--seed <n>', description: 'seed of the noise', kind: seedKind, default: 0 },
   {
     flags: '--nrow <n>',
@@ -177,10 +180,7 @@ export const CLASSIFIER_FLAGS: FlagSpec[] = [
 const VERBOSE_FLAG: FlagSpec = { flags: '--verbose', description: 'print stack traces of errors' };
 
 // Report loads no backend: of the common flags it takes --verbose only.
-export const REPORT_FLAGS: FlagSpec[] = [
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
-  VERBOSE_FLAG,
-];
+export const REPORT_FLAGS: FlagSpec[] = [RUN_FLAG, VERBOSE_FLAG];
 
 export const EXPORT_FLAGS: FlagSpec[] = [
   {
@@ -188,7 +188,7 @@ export const EXPORT_FLAGS: FlagSpec[] = [
     description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
     kind: PATH,
   },
-  { flags: '--run <dir>', description: 'run directory (default: the newest run under checkpoints/)', kind: PATH },
+  RUN_FLAG,
   VERBOSE_FLAG,
 ];
 
