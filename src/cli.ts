@@ -138,7 +138,7 @@ function addPublishing(program: Command): void {
   });
   command(program, 'serve', "serve a run's web page (or an exported one) on 127.0.0.1 and print its URL", SERVE_FLAGS, async (o) => {
     const { serveCommand } = await import('./commands/export.js');
-    await serveCommand({ run: o.run, web: o.web, port: o.port, host: o.host });
+    await serveCommand({ run: o.run, web: o.web, port: o.port, host: o.host, public: o.public });
   });
   const doctorAbout =
     'what this machine can run: Node, CPU, the native addon, each backend (tfjs-node-gpu with CUDA, WebGPU, wasm, cpu), and the fix for each missing piece';

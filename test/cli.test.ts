@@ -75,7 +75,7 @@ test('bad input: one line naming the problem and the fix, a non-zero exit, no st
       /tensorflow-gpu is not available.*npm install @tensorflow\/tfjs-node-gpu@4.22.0/,
     ],
     [['train', '--data', path.join(work, 'nodata'), '--out', path.join(work, 'x')], 1, /data folder .*nodata does not exist/],
-    [['sample', '--run', path.join(work, 'norun'), '--out', path.join(work, 'g.png')], 1, /no checkpoint in/],
+    [['sample', '--run', path.join(work, 'norun'), '--out', path.join(work, 'g.png')], 1, /run folder .*norun does not exist/],
     [['sample', '--n', '10001'], 2, /--n must be a whole number from 1 to 10000/],
     [['sample', '--out', path.join(work, 'g.jpg')], 2, /unknown file type/],
     [['train', '--epoch', '3'], 2, /unknown option '--epoch' \(Did you mean --epochs\?\)/],

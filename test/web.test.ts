@@ -36,14 +36,17 @@ function oneLineFailure(r: { code: number | null; stderr: string }, code: number
 }
 
 const work = tmpDir('gan-web-');
-/** A plain MLP run and a conditional one, one epoch on 512 images each. */
+/** A plain MLP run and a conditional one, one epoch on 512 images each, and one that keeps an EMA generator. */
 const plainRun = path.join(work, 'plain');
 const condRun = path.join(work, 'cond');
+const emaRun = path.join(work, 'ema');
 
 before(() => {
   for (const [dir, extra] of [
     [plainRun, []],
     [condRun, ['--conditional']],
+    // A fast average (0.5): after 8 steps the EMA generator is far from the raw one.
+    [emaRun, ['--ema', '0.5']],
   ] as const) {
     const t = gan(['train', '--epochs', '1', '--limit', '512', '--seed', '3', '--out', dir, ...extra]);
     assert.equal(t.code, 0, t.stderr);
@@ -309,7 +312,7 @@ test("the exported page in headless Chromium: local only, no console error, Gene
   assert.ok(fs.existsSync(path.join(site, 'vendor', 'tf.min.js')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8')).conditional, true);
 
-  const servers = await Promise.all([serve(condRun), serve(plainRun)]);
+  const servers = await Promise.all([serve(condRun), serve(plainRun), serve(emaRun)]);
   const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -335,7 +338,7 @@ test("the exported page in headless Chromium: local only, no console error, Gene
   });
   context.on('weberror', (err) => problems.push(`page error: ${err.error().message}`));
   try {
-    const [cond, plain] = servers.map((s) => s.url);
+    const [cond, plain, ema] = servers.map((s) => s.url);
 
     // The conditional run on the page's default backend.
     const page = await openPage(context, `${cond}?seed=7&n=20`);
@@ -371,10 +374,12 @@ test("the exported page in headless Chromium: local only, no console error, Gene
     await page.close();
 
     // The same arithmetic on both sides (tfjs's plain-JS backend): the same latent vectors and
-    // exactly gan sample's pixels, for the plain MLP (no digit picker) too.
+    // exactly gan sample's pixels, for the plain MLP (no digit picker) too, and for a run with an
+    // EMA generator, which both the page and gan sample draw from.
     for (const [url, run, conditional] of [
       [cond, condRun, true],
       [plain, plainRun, false],
+      [ema, emaRun, false],
     ] as const) {
       const p = await openPage(context, `${url}?seed=5&n=20&backend=cpu`);
       assert.equal(await p.isVisible('#digit-picker'), conditional);

@@ -7,7 +7,7 @@ import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
 import { DataError, describeError } from '../util/errors';
 import { Evaluator, obtainClassifier, type EvalRow } from '../eval/evaluator';
-import { newestRun } from '../run/run-dir';
+import { runToRead } from '../run/run-dir';
 import { sampleRun, type Samples } from '../run/sample';
 import { appendEval } from '../report/evals-log';
 import { REPORT_FILE, writeReport } from '../report/report';
@@ -58,7 +58,7 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const info = (line: string) => (opts.json ? process.stderr.write(line + '\n') : log(line));
   // Check inputs before the backend loads and before any long work.
   const samples = opts.samples !== undefined ? readSamplesFile(opts.samples, opts.n) : undefined;
-  const runDir = samples !== undefined ? undefined : (opts.run ?? newestRun(undefined, { withCheckpoint: true }));
+  const runDir = samples !== undefined ? undefined : runToRead(opts.run);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);

@@ -21,6 +21,7 @@ import {
   type TrainConfig,
 } from '../config';
 import { ConfigError } from '../util/errors';
+import { RUN_FILES_BELOW } from '../run/run-dir';
 
 export interface FlagSpec {
   /** Commander's spelling: '--n <n>', or '--json' for a switch. */
@@ -66,6 +67,8 @@ const settingFlag = ([key, s]: [SettingKey, Setting<unknown>]): FlagSpec => ({
 
 /** Files and folders: an empty one is refused, not taken as "not given". */
 const PATH = pathKind();
+/** A folder that gan fills (a run, an exported page): long enough paths are refused at once. */
+const FOLDER_TO_FILL = pathKind(RUN_FILES_BELOW);
 
 /** What a preset sets, as flags. */
 function describePreset(arch: Arch): string {
@@ -75,7 +78,7 @@ function describePreset(arch: Arch): string {
 
 /** The flags of `gan train` that are no setting: where the run goes, how it reports, and the preset. */
 const TRAIN_RUN_FLAGS: FlagSpec[] = [
-  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)', kind: PATH },
+  { flags: '--out <dir>', description: 'run directory (default: a new checkpoints/run-NNN)', kind: FOLDER_TO_FILL },
   {
     flags: '--log-every <steps>',
     description: 'when output is not a terminal, also print a progress line every N steps (default: one line per epoch)',
@@ -186,7 +189,7 @@ export const EXPORT_FLAGS: FlagSpec[] = [
   {
     flags: '--web <dir>',
     description: 'folder for a static site that runs the generator in a browser (replaced if it holds an earlier export)',
-    kind: PATH,
+    kind: FOLDER_TO_FILL,
   },
   RUN_FLAG,
   VERBOSE_FLAG,
@@ -202,9 +205,10 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { flags: '--port <n>', description: 'port to listen on (0: any free port)', kind: int(0, 65535), default: 8080 },
   {
     flags: '--host <address>',
-    description: 'address to listen on; another than 127.0.0.1 makes the page reachable from other machines',
+    description: 'address to listen on; one that other machines can reach (0.0.0.0, a network address) needs --public',
     default: '127.0.0.1',
   },
+  { flags: '--public', description: 'mean it: serve on a --host that other machines can reach' },
   VERBOSE_FLAG,
 ];
 

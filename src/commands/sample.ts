@@ -7,7 +7,7 @@ import { ConfigError } from '../util/errors';
 import { writeFileAtomic } from '../util/fs';
 import { gridPng } from '../core/image/grid';
 import { grayGif } from '../core/image/gif';
-import { newestRun } from '../run/run-dir';
+import { runToRead } from '../run/run-dir';
 import { sampleRun, sampleWalk } from '../run/sample';
 
 import { plural } from '../util/text';
@@ -83,7 +83,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   const log = opts.log ?? printLine;
   const { file, replaces } = outputFile(opts);
   const kind = checkFlags(opts, file);
-  const runDir = opts.run ?? newestRun(undefined, { withCheckpoint: true });
+  const runDir = runToRead(opts.run);
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const to = `${file}${replaces ? ' (replaced the file that was there)' : ''}`;

@@ -3,7 +3,7 @@
  * after the step in flight (with a checkpoint at that step), and the error it then exits with
  * says where it stopped and how to go on.
  */
-import { GanError, InterruptedError } from '../util/errors';
+import { GanError, InterruptedError, signalExitCode } from '../util/errors';
 import { ganCommand } from '../util/invocation';
 import { plural } from '../util/text';
 import type { TrainResult } from '../train/types';
@@ -26,7 +26,8 @@ export interface StopRequests {
  * Ctrl-C once: finish the step in flight (the loop yields after every step), checkpoint, exit.
  * Twice: exit now, restoring the terminal (the last complete checkpoint is untouched, since
  * checkpoints are renamed into place whole). A closed or failing stdout stops the run the way
- * the first Ctrl-C does. SIGTERM is handled like Ctrl-C.
+ * the first Ctrl-C does. SIGTERM is handled like Ctrl-C, and so is SIGHUP (the terminal was
+ * closed): Node's default for it is to die at once, losing the epoch in flight.
  *
  * The bar is cleared for good before the message is written: cli-progress clears a bar by
  * going back to where it started it, so a bar cleared after the message would be cleared over
@@ -44,7 +45,7 @@ export function watchStopRequests(dir: string, progress: ProgressDisplay): StopR
       process.stderr.write(
         `${start}${again} again: quitting now. The last complete checkpoint is kept; resume with: ${resumeCommand(dir)}\n`,
       );
-      process.exit(exitCodeFor(sig));
+      process.exit(signalExitCode(sig));
     }
     reason = sig;
     process.stderr.write(`${start}${sig}: finishing this step and writing a checkpoint (${again} again to quit at once)\n`);
@@ -53,8 +54,7 @@ export function watchStopRequests(dir: string, progress: ProgressDisplay): StopR
     outputError = e;
     reason ??= 'output';
   });
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   return {
     get reason() {
       return reason;
@@ -64,16 +64,13 @@ export function watchStopRequests(dir: string, progress: ProgressDisplay): StopR
     },
     dispose: () => {
       stopWatchingOutput();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     },
   };
 }
 
-/** The shell's convention for a process ended by a signal: 128 + the signal's number. */
-function exitCodeFor(sig: NodeJS.Signals): number {
-  return sig === 'SIGTERM' ? 143 : 130;
-}
+/** The signals that ask a run to stop after the step in flight. */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * The error to exit with when a signal or a failing stdout stopped the run (or came as it
@@ -95,7 +92,7 @@ export function stoppedEarlyError(result: TrainResult, stop: StopRequests, dir: 
       1,
     );
   }
-  const code = exitCodeFor(stop.reason);
+  const code = signalExitCode(stop.reason);
   if (result.stopped)
     return new InterruptedError(`stopped by ${stop.reason} at step ${result.step}; checkpoint ${result.checkpoint}`, resumeHint, code);
   return new InterruptedError(

@@ -4,6 +4,7 @@
  * and the check of a value read back from a stored config, so the two cannot drift apart.
  */
 import { ConfigError } from '../util/errors';
+import { pathTooLong } from '../util/fs';
 
 /** Checks one stored value: undefined when it is fine, otherwise what it should have been. */
 export type Check = (v: unknown) => string | undefined;
@@ -137,12 +138,18 @@ export function nonEmptyString(): Kind<string> {
  * A file or folder named on the command line: an empty string is a value (the current folder to
  * the file system, nothing at all to a user), never "not given", so it is refused.
  */
-export function pathKind(): Kind<string> {
+/**
+ * A file or folder; `below` is how many bytes of names the command may write under it (a run
+ * folder's deepest file), so that a path too long to hold them is refused before any write.
+ */
+export function pathKind(below = 0): Kind<string> {
   return {
     range: { type: 'string' },
     check: (v) => (typeof v === 'string' && v !== '' && !v.includes('\0') ? undefined : 'a non-empty path'),
     parser: (flag) => (text) => {
       if (text === '' || text.includes('\0')) throw refuse(flag, 'a non-empty path', text);
+      const tooLong = pathTooLong(text, below);
+      if (tooLong) throw new ConfigError(`${flag} cannot be used: ${tooLong}`, 'Use a shorter path');
       return text;
     },
     format: String,

@@ -59,8 +59,11 @@ function readMaybeGz(dir: string, name: string): { bytes: Uint8Array; file: stri
 export function loadImages(opts: { dir?: string; split?: Split; limit?: number; labels?: boolean } = {}): ImageSet {
   const dir = opts.dir ?? defaultMnistDir();
   const split = opts.split ?? 'train';
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+  if (!fs.existsSync(dir)) {
     throw new DataError(`data folder ${dir} does not exist`, 'Pass --data DIR with the four MNIST-format IDX files');
+  }
+  if (!fs.statSync(dir).isDirectory()) {
+    throw new DataError(`--data ${dir} is a file, not a folder`, `Pass the folder that holds it: --data ${path.dirname(dir)}`);
   }
   const img = readMaybeGz(dir, `${split}-images-idx3-ubyte`);
   const images = parseIdx(img.bytes, 3, img.file);

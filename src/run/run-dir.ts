@@ -26,6 +26,11 @@ export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
 export const SAMPLES_DIR = 'samples';
 export const DEFAULT_RUNS_DIR = 'checkpoints';
+/**
+ * Bytes of names a run writes below its folder, with room to spare: the deepest is about 100
+ * (damaged-N/checkpoints/.tmp-step-NNNNNNNNN-PID/discriminator/.weights.bin.tmp-PID-HEX).
+ */
+export const RUN_FILES_BELOW = 160;
 
 /** A run folder: it has run.json or, run.json lost, checkpoints of its own (from which run.json is rebuilt). */
 export function isRunDir(dir: string): boolean {
@@ -142,6 +147,24 @@ export function newestRun(base = DEFAULT_RUNS_DIR, opts: { withCheckpoint?: bool
     );
   }
   return dirs[dirs.length - 1];
+}
+
+/**
+ * The run a reading command (sample, eval, export, serve) reads: `run` when given, else the newest
+ * with a checkpoint. Checked now, from the folder alone, so that a wrong --run is said in one
+ * line before a backend loads or a classifier trains (minutes); loading then verifies the files.
+ */
+export function runToRead(run: string | undefined): string {
+  if (run === undefined) return newestRun(undefined, { withCheckpoint: true });
+  const trainHint = `Pass --run DIR of a trained run (${ganCommand('train')} writes them under ${DEFAULT_RUNS_DIR}/)`;
+  if (!fs.existsSync(run)) throw new CheckpointError(`run folder ${run} does not exist`, trainHint);
+  if (!fs.statSync(run).isDirectory()) throw new CheckpointError(`--run ${run} is a file, not a run folder`, trainHint);
+  if (listCheckpoints(run).length > 0) return run;
+  if (!isRunDir(run)) throw new CheckpointError(`${run} is not a run folder (it holds no ${RUN_FILE} and no checkpoints)`, trainHint);
+  throw new CheckpointError(
+    `${run} has no checkpoint yet (one is written after each epoch)`,
+    `Train it further with: ${ganCommand('train', '--resume', '--out', run)}; or pass --run DIR of a run that has written a checkpoint`,
+  );
 }
 
 export interface RunInfo {

@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+
 /**
  * Every error a user can cause or fix. The core throws these; the CLI's single catch prints
  * `message` (and `hint`, the way on) on one line and exits with `exitCode`. Anything else that
@@ -48,8 +50,13 @@ export class IoError extends GanError {
 /** Training produced a non-finite loss; the last good checkpoint is kept. */
 export class DivergedError extends GanError {}
 
-/** The run was interrupted by a signal after a checkpoint was written (130 SIGINT, 143 SIGTERM). */
+/** The run was interrupted by a signal after a checkpoint was written (130 SIGINT, 143 SIGTERM, 129 SIGHUP). */
 export class InterruptedError extends GanError {}
+
+/** The shell's convention for a process ended by a signal: 128 + the signal's number (130 SIGINT). */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[sig] ?? 2);
+}
 
 /** Formats an error for a one-line report: message, then the hint. */
 export function describeError(err: unknown): string {

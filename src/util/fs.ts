@@ -27,7 +27,9 @@ export function ioError(e: unknown, what: string, target: string): GanError {
               ? ['a folder on the path does not exist', 'Create it or fix the path']
               : err.code === 'EISDIR'
                 ? ['it is a folder', 'Give a file path']
-                : [err.message, undefined];
+                : err.code === 'ENAMETOOLONG'
+                  ? [`the path is too long (a name may have ${NAME_MAX} bytes, a path ${PATH_MAX})`, 'Use a shorter path']
+                  : [err.message, undefined];
   return new IoError(`cannot ${what} ${target}: ${reason}`, hint, err.code);
 }
 
@@ -76,9 +78,47 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * The limits of Linux's file systems (ext4, xfs, btrfs, tmpfs; macOS's APFS allows 255 UTF-8
+ * bytes too): a name of at most NAME_MAX bytes, a whole path of at most PATH_MAX - 1.
+ */
+export const NAME_MAX = 255;
+export const PATH_MAX = 4096;
+
+/**
+ * Why `target` cannot be written (with up to `below` more bytes of names under it, the files a
+ * command writes inside a folder), or undefined when it fits: checked before the first write,
+ * so a long --out fails at once and not at the first checkpoint, with half a run written.
+ */
+export function pathTooLong(target: string, below = 0): string | undefined {
+  const abs = path.resolve(target);
+  const long = abs.split(path.sep).find((name) => Buffer.byteLength(name) > NAME_MAX);
+  if (long !== undefined) {
+    return `the name ${JSON.stringify(long.slice(0, 24) + '...')} is ${Buffer.byteLength(long)} bytes; a file or folder name may have ${NAME_MAX}`;
+  }
+  const bytes = Buffer.byteLength(abs) + below;
+  if (bytes >= PATH_MAX) {
+    const what = below ? `${Buffer.byteLength(abs)} bytes, and the files written under it need up to ${below} more` : `${bytes} bytes`;
+    return `the path is ${what}; a path may have ${PATH_MAX - 1}`;
+  }
+  return undefined;
+}
+
+/**
+ * The temporary name a file is written under before it is renamed into place. The file's own
+ * name is cut so that the temporary one stays a legal name: a 250-byte name is legal, a
+ * 272-byte temporary one is not.
+ */
+function tempNameFor(file: string): string {
+  const suffix = `.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  let base = path.basename(file);
+  while (Buffer.byteLength(`.${base}${suffix}`) > NAME_MAX) base = base.slice(0, -1);
+  return path.join(path.dirname(file), `.${base}${suffix}`);
+}
+
 /** Replaces `file` atomically: readers see the old content or the new, never a mix. */
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const tmp = tempNameFor(file);
   try {
     writeFileDurable(tmp, data);
     fs.renameSync(tmp, file);

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import type { Tf } from '../backends/tf';
-import { disposeLoaded, loadLatestCheckpoint } from '../run/checkpoint';
+import { disposeLoaded, EMA_GENERATOR_DIR, loadLatestCheckpoint } from '../run/checkpoint';
 import { ConfigError, GanError } from '../util/errors';
 import { fsyncDir, ioError } from '../util/fs';
 import { webModelInfo } from './model-info';
@@ -68,6 +68,8 @@ export function checkWebOutDir(dir: string): void {
 export interface WebExport {
   dir: string;
   checkpoint: string;
+  /** Which generator the page runs: the EMA one when the run kept it, as gan sample does. */
+  generator: 'ema' | 'raw';
   epoch: number;
   files: number;
   bytes: number;
@@ -80,7 +82,10 @@ export function exportWeb(tf: Tf, runDir: string, outDir: string): WebExport {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   disposeLoaded(checkpoint); // loading verified every file's checksum; the files are copied as they are
   const state = checkpoint.state;
-  const generatorDir = path.join(checkpoint.dir, 'generator');
+  // The generator gan sample draws from: the EMA one where the run kept it (--ema), so that the
+  // page's ?seed=S&n=N shows what `gan sample --seed S --n N` writes.
+  const generator = checkpoint.emaGeneratorWeights ? 'ema' : 'raw';
+  const generatorDir = path.join(checkpoint.dir, generator === 'ema' ? EMA_GENERATOR_DIR : 'generator');
   const modelJson = JSON.parse(fs.readFileSync(path.join(generatorDir, 'model.json'), 'utf8')) as {
     userDefinedMetadata?: Record<string, unknown>;
     weightsManifest: Array<{ paths: string[] }>;
@@ -139,5 +144,5 @@ export function exportWeb(tf: Tf, runDir: string, outDir: string): WebExport {
     const err = ioError(e, 'write the site to', outDir);
     throw new GanError(err.message, 'Choose a folder you can write to with --web DIR; nothing was written');
   }
-  return { dir: outDir, checkpoint: checkpoint.dir, epoch: state.epoch, files: sources.length + 1, bytes, skipped };
+  return { dir: outDir, checkpoint: checkpoint.dir, epoch: state.epoch, generator, files: sources.length + 1, bytes, skipped };
 }

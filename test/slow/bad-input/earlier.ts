@@ -53,7 +53,7 @@ export function earlierRows(f: Fixtures): Outcome[] {
   fs.writeFileSync(path.join(ownData, 'train-images-idx3-ubyte'), idx);
 
   const rebuilt = /run\.json .*: rebuilt from .*step-000000004/;
-  const bad = /no usable checkpoint in .*\(checkpoint .*step-000000004: /;
+  const bad = /no (usable checkpoint in|checkpoint of) .*\(checkpoint .*step-000000004: /;
   const rows: Row[] = [
     ['negative epochs', ['train', '--epochs', '-1'], 2, /--epochs must be a whole number from 1 to 1000000, got '-1'/],
     ['zero epochs', ['train', '--epochs', '0'], 2, /--epochs must be a whole number from 1/],
@@ -96,7 +96,7 @@ export function earlierRows(f: Fixtures): Outcome[] {
       2,
       /cannot resume .* with other settings: latentDim is 100 in the run, 64 was asked/,
     ],
-    ['resume a finished run', ['train', '--resume', '--out', good], 2, /already finished 1 of 1 epochs.*--epochs N/],
+    ['resume a finished run', ['train', '--resume', '--out', good], 2, /already finished 1 of 1 epoch\..*--epochs N/],
     ['resume a folder that is not a run', ['train', '--resume', '--out', truncated], 1, /truncated is not a run directory/],
     ['sample: no run', ['sample', '--run', out('nowhere'), '--out', out('g1.png')], 1, /nowhere/],
     [

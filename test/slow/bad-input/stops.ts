@@ -108,7 +108,7 @@ export async function stopRows(f: Fixtures): Promise<Outcome[]> {
       const run = path.join(tiny, 'run');
       const r = gan([...SMALL_RUN, '--out', run], work);
       spawnSync('mount', ['-o', 'remount,size=80m', tiny]);
-      const hint = /[Rr]esume with: (?:npx )?gan (train --resume --out \S+)/.exec(r.stderr)?.[1];
+      const hint = /[Rr]esume with: (?:npx (?:--prefix \S+ )?)?gan (train --resume --out \S+)/.exec(r.stderr)?.[1];
       const again = hint ? gan(hint.split(' '), work) : undefined;
       const wayOn = again?.code === 0 && /resuming it from step 0/.test(again.stdout);
       return judged(
@@ -166,8 +166,8 @@ export async function stopRows(f: Fixtures): Promise<Outcome[]> {
         [
           [
             // The first SIGINT may finish its step and checkpoint before the second arrives.
-            /(SIGINT again: quitting now|stopped by SIGINT at step \d+).*[Rr]esume with: .*gan train --resume --out/.test(stderr),
-            'message does not match /SIGINT again: quitting now (or stopped by SIGINT) ... resume with/',
+            /((SIGINT|Ctrl-C) again: quitting now|stopped by SIGINT at step \d+).*[Rr]esume with: .*gan train --resume --out/.test(stderr),
+            'message does not match /Ctrl-C again: quitting now (or stopped by SIGINT) ... resume with/',
           ],
           [again.code === 0, 'the resume failed'],
         ],
