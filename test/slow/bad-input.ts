@@ -17,13 +17,26 @@ import { Fixtures } from './bad-input/fixtures';
 import { printTables, type Outcome } from './bad-input/harness';
 import { earlierRows } from './bad-input/earlier';
 import { diskRows, stopRows } from './bad-input/stops';
+import * as classes from './bad-input/classes';
 
 async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gan-bad-'));
   const t0 = Date.now();
   try {
     const f = new Fixtures(work);
-    const rows: Outcome[] = [...earlierRows(f), ...diskRows(f), ...(await stopRows(f))];
+    const rows: Outcome[] = [
+      ...earlierRows(f),
+      ...diskRows(f),
+      ...(await stopRows(f)),
+      // Issue 19: a table per class of fault.
+      ...classes.damagedRows(f),
+      ...classes.sizeRows(f),
+      ...classes.untrustedRows(f),
+      ...classes.stringRows(f),
+      ...classes.pathRows(f),
+      ...(await classes.stopRows(f)),
+      ...classes.cheapRows(f),
+    ];
     const failed = printTables(rows);
     console.log(`(${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     if (failed) process.exitCode = 1;
