@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Fixtures, allCkpts, newestCkpt, train } from './fixtures';
 import { BIN, Cleaner, gan, judged, runSteps, sleep, snapshot, changes, type Outcome, type Step } from './harness';
@@ -102,6 +103,7 @@ export function damagedRows(f: Fixtures): Outcome[] {
       ['--epochs', '1', '--limit', '256', '--seed', '1'],
     ),
   );
+  out.push(...checkpointAndLockRows(f));
   return out;
 }
 
@@ -139,6 +141,106 @@ function pasteRow(work: string, input: string, args: string[], refused: RegExp, 
       [unchanged, 'the refusal changed the disk'],
       [again?.code === 0 && then.test(again.stdout), 'the printed command did not work'],
       [kept, 'the damaged files were not kept in damaged-N'],
+    ],
+    { code: 1, got: r.code },
+  );
+}
+
+/** Damaged state.json and weights beside a good checkpoint, and every kind of stale or odd lock. */
+function checkpointAndLockRows(f: Fixtures): Outcome[] {
+  const { work } = f;
+  const newestState = f.damaged(
+    'newest-state-cut',
+    (r) => {
+      const sf = path.join(newestCkpt(r), 'state.json');
+      fs.writeFileSync(sf, fs.readFileSync(sf, 'utf8').slice(0, 200));
+    },
+    f.two,
+  );
+  const newestWeights = f.damaged(
+    'newest-weights-flipped',
+    (r) => {
+      const wf = path.join(newestCkpt(r), 'discriminator', 'weights.bin');
+      const b = fs.readFileSync(wf);
+      b[100] ^= 1;
+      fs.writeFileSync(wf, b);
+    },
+    f.two,
+  );
+  const lock = (name: string, write: (file: string) => void) =>
+    f.damaged(name, (r) => {
+      const file = path.join(r, 'train.lock');
+      write(file);
+      // Older than the 2 s an unwritten lock is given.
+      if (fs.statSync(file).isFile()) fs.utimesSync(file, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    });
+  const emptyLock = lock('lock-empty', (file) => fs.writeFileSync(file, ''));
+  const garbageLock = lock('lock-garbage', (file) => fs.writeFileSync(file, 'zzz{'));
+  const deadLock = lock('lock-dead-pid', (file) =>
+    fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 11, host: os.hostname(), startedAt: 'then' })),
+  );
+  const rows: Row[] = [
+    [
+      'the newest state.json cut, an older checkpoint intact',
+      ['train', '--resume', '--epochs', '3', '--out', newestState],
+      0,
+      /skipped a damaged checkpoint.*state\.json|resuming .* from step-000000004/,
+    ],
+    [
+      'the newest weights altered by one bit, an older checkpoint intact',
+      ['train', '--resume', '--epochs', '3', '--out', newestWeights],
+      0,
+      /resuming .* from step-000000004/,
+    ],
+    ['train.lock empty (a writer killed as it made it)', ['train', '--resume', '--epochs', '2', '--out', emptyLock], 0, /resuming /],
+    ['train.lock not JSON', ['train', '--resume', '--epochs', '2', '--out', garbageLock], 0, /resuming /],
+    ['train.lock of a process that is gone', ['train', '--resume', '--epochs', '2', '--out', deadLock], 0, /resuming /],
+  ];
+  const out = rows.map(([input, args, code, expect]) => runSteps(DAMAGED, input, [{ args, code, expect, mayWrite: true }], work));
+  // Locks only the user can judge: refused with the command that clears them; that command run, then the resume.
+  const folderLock = lock('lock-folder', (file) => fs.mkdirSync(file));
+  const foreignLock = lock('lock-other-host', (file) =>
+    fs.writeFileSync(file, JSON.stringify({ pid: 1, host: 'elsewhere', startedAt: 'then' })),
+  );
+  for (const [input, run] of [
+    ['train.lock a folder', folderLock],
+    ['train.lock of a process on another host', foreignLock],
+  ] as const) {
+    out.push(removeLockRow(work, input, run));
+  }
+  return out;
+}
+
+/** A lock refused with an rm command: the command run in a shell, then the same resume works. */
+function removeLockRow(work: string, input: string, run: string): Outcome {
+  const clean = new Cleaner(work);
+  const args = ['train', '--resume', '--epochs', '2', '--out', run];
+  const before = snapshot(run);
+  const r = gan(args, work);
+  const unchanged = changes(before, snapshot(run)).length === 0;
+  const rm = /remove (?:the lock|it [^:]*): (rm .*)$/i.exec(r.stderr.trim())?.[1];
+  const removed = rm ? spawnSync('sh', ['-c', rm], { cwd: work }).status === 0 : false;
+  const again = removed ? gan(args, work) : undefined;
+  return judged(
+    {
+      table: DAMAGED,
+      input,
+      command: `${clean.args(args)}; then the printed rm; then the same again`,
+      code: `${r.code}, ${again?.code}`,
+      message: `${clean.text(r.stderr)} → then: ${
+        again
+          ? (clean
+              .text(again.stdout)
+              .split(' / ')
+              .find((l) => /resuming/.test(l)) ?? clean.text(again.stderr))
+          : 'no rm printed'
+      }`,
+      disk: unchanged ? 'unchanged, then resumed' : 'CHANGED',
+    },
+    [
+      [oneLine(r.stderr) && rm !== undefined, 'no one-line message with an rm command'],
+      [unchanged, 'the refusal changed the disk'],
+      [again?.code === 0 && /resuming /.test(again.stdout), 'the resume after the rm did not work'],
     ],
     { code: 1, got: r.code },
   );
