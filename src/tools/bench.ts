@@ -76,7 +76,7 @@ async function benchStep(
   iters: number,
   warmup: number,
   threads: number | undefined,
-  model: Pick<ModelConfig, 'arch' | 'channels'>,
+  model: Pick<ModelConfig, 'arch'> & Partial<Pick<ModelConfig, 'channels'>>,
   preset?: string,
 ): Promise<BenchRow> {
   const { tf } = await loadBackend(backend, { threads });
@@ -173,13 +173,16 @@ async function child(args: string[]): Promise<void> {
         parseNum(args, '--iters', 50),
         parseNum(args, '--warmup', 10),
         threads,
-        {
-          arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
-          channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
-        },
+        modelOf(args),
         presetOf(args),
       );
   process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+/** The child's model: --channels only for the DCGAN (the config refuses a setting the MLP would ignore). */
+function modelOf(args: string[]): Pick<ModelConfig, 'arch'> & Partial<Pick<ModelConfig, 'channels'>> {
+  const arch = parseList(args, '--arch', ['mlp'])[0] as Arch;
+  return arch === 'dcgan' ? { arch, channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels) } : { arch };
 }
 
 function presetOf(args: string[]): string | undefined {
