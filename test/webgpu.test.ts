@@ -19,6 +19,7 @@ import {
   type WebGpuUploadBackend,
 } from '../src/backends/webgpu/upload';
 import { installWebGpuReadSyncGuard } from '../src/backends/webgpu/read';
+import { countWebGpuCalls } from '../src/backends/webgpu/counters';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 const packagesMissing = missingWebGpuPackages().length > 0;
@@ -176,4 +177,44 @@ test('dataSync of a GPU tensor on webgpu in Node: a clear error instead of Offsc
   b.tensorMap.set(onGpu, { dtype: 'float32' });
   assert.deepEqual(b.readSync(onCpu), new Float32Array([1]));
   assert.throws(() => b.readSync(onGpu), /cannot read a GPU tensor synchronously in Node.*await tensor\.data\(\)/);
+});
+
+test('the bench counters: dispatches, submits and buffer writes counted through the calls, and the originals restored', () => {
+  const calls: string[] = [];
+  class FakePassEncoder {
+    dispatchWorkgroups(x: number) {
+      calls.push(`dispatch ${x}`);
+    }
+  }
+  class FakeQueue {
+    submit() {
+      calls.push('submit');
+    }
+    writeBuffer() {
+      calls.push('write');
+    }
+  }
+  const g = globalThis as { GPUComputePassEncoder?: unknown };
+  const before = g.GPUComputePassEncoder;
+  g.GPUComputePassEncoder = FakePassEncoder;
+  const originalDispatch = FakePassEncoder.prototype.dispatchWorkgroups;
+  try {
+    const queue = new FakeQueue();
+    const { counts, restore } = countWebGpuCalls({ queue });
+    const pass = new FakePassEncoder();
+    pass.dispatchWorkgroups(4);
+    pass.dispatchWorkgroups(2);
+    queue.writeBuffer();
+    queue.submit();
+    assert.deepEqual(counts, { dispatches: 2, submits: 1, bufferWrites: 1 });
+    assert.deepEqual(calls, ['dispatch 4', 'dispatch 2', 'write', 'submit'], 'every call still reaches the original');
+    restore();
+    assert.equal(FakePassEncoder.prototype.dispatchWorkgroups, originalDispatch);
+    assert.equal(Object.hasOwn(queue, 'submit') || Object.hasOwn(queue, 'writeBuffer'), false);
+    pass.dispatchWorkgroups(1);
+    assert.equal(counts.dispatches, 2, 'nothing counted after restore');
+    assert.throws(() => countWebGpuCalls({}), /not a webgpu backend/);
+  } finally {
+    g.GPUComputePassEncoder = before;
+  }
 });
