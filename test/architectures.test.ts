@@ -117,7 +117,7 @@ test('a version 1 checkpoint (written by the MLP-only gan) still loads and sampl
   assert.equal(checkpoint.state.config.arch, 'mlp');
   assert.equal(checkpoint.state.config.conditional, false);
   disposeLoaded(checkpoint);
-  const s = sampleRun(tf, run, { n: 16, seed: 5 });
+  const s = await sampleRun(tf, run, { n: 16, seed: 5 });
   // The sha256 of the same call's pixels under the version that wrote the checkpoint.
   assert.equal(
     crypto.createHash('sha256').update(s.pixels).digest('hex'),

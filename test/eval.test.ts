@@ -44,11 +44,11 @@ test('the small classifier learns (test accuracy well above chance)', async () =
 test('real vs real: FID near 0, high IS, all 10 classes; uniform noise: huge FID, IS near 1', async () => {
   const { evaluator } = await setup();
   const real = loadImages({ limit: 2000 }); // training images, against the test set
-  const r = evaluator.evaluate(real.pixels, real.n, 'real');
+  const r = await evaluator.evaluate(real.pixels, real.n, 'real');
   const noisePixels = new Uint8Array(2000 * 784);
   const rng = Rng.for(9, 0);
   for (let i = 0; i < noisePixels.length; i++) noisePixels[i] = rng.int(256);
-  const noise = evaluator.evaluate(noisePixels, 2000, 'noise');
+  const noise = await evaluator.evaluate(noisePixels, 2000, 'noise');
   assert.equal(r.classes_covered, 10);
   assert.ok(r.inception_score > 5, `real IS ${r.inception_score}`);
   assert.ok(noise.inception_score < 1.5, `noise IS ${noise.inception_score}`);
@@ -63,7 +63,7 @@ test('a single digit: one class covered, KL to uniform near ln 10, IS near 1', a
   for (let i = 0; i < all.n && ones.length < 1000; i++) if (all.labels![i] === 1) ones.push(i);
   const pixels = new Uint8Array(ones.length * 784);
   ones.forEach((src, k) => pixels.set(all.pixels.subarray(src * 784, (src + 1) * 784), k * 784));
-  const r = evaluator.evaluate(pixels, ones.length, 'ones');
+  const r = await evaluator.evaluate(pixels, ones.length, 'ones');
   assert.equal(r.classes_covered, 1);
   assert.ok(r.histogram[1] > 0.95, `share of 1s ${r.histogram[1]}`);
   assert.ok(Math.abs(r.kl_to_uniform - Math.log(10)) < 0.3, `KL ${r.kl_to_uniform}`);
@@ -89,7 +89,7 @@ test('the classifier cache: saved and loaded, the same info and bit-identical ou
   const loaded = (await loadClassifier(tf, dir))!;
   assert.deepEqual(loaded.info, classifier.info);
   const images = loadImages({ split: 't10k', limit: 200 });
-  const [want, got] = [classifier, loaded].map((c) => classify(tf, c.model, images.pixels, images.n));
+  const [want, got] = await Promise.all([classifier, loaded].map((c) => classify(tf, c.model, images.pixels, images.n)));
   assert.deepEqual(got.probs, want.probs);
   assert.deepEqual(got.features, want.features);
   loaded.model.dispose();
@@ -170,9 +170,9 @@ test('--eval-every 1: each epoch is measured, `best` marks each new lowest FID, 
       Network.fromValues(tf, spec.generator, best.generatorWeights),
       Network.fromValues(tf, spec.discriminator, best.discriminatorWeights),
     );
-    const pixels = generatePixels(tf, model, EVAL_N, Rng.for(config.seed, Stream.sample));
+    const pixels = await generatePixels(tf, model, EVAL_N, Rng.for(config.seed, Stream.sample));
     model.dispose();
-    assert.equal(evaluator.evaluate(pixels, EVAL_N, 'best/').fid, lowest);
+    assert.equal((await evaluator.evaluate(pixels, EVAL_N, 'best/')).fid, lowest);
   } finally {
     disposeLoaded(best);
     disposeLoaded(latest);
@@ -201,8 +201,8 @@ test("gan eval --json end to end: the cached classifier (not retrained), real di
     ],
   );
   const real = loadImages({ limit: EVAL_N });
-  const samples = sampleRun(evaluator.tf, runDir, { n: EVAL_N, seed: 5 });
-  const want = [evaluator.evaluate(real.pixels, real.n, 'real'), evaluator.evaluate(samples.pixels, samples.n, 'run')];
+  const samples = await sampleRun(evaluator.tf, runDir, { n: EVAL_N, seed: 5 });
+  const want = [await evaluator.evaluate(real.pixels, real.n, 'real'), await evaluator.evaluate(samples.pixels, samples.n, 'run')];
   // --seed 5 is the run's seed: the samples are those the run's last evaluation scored.
   want.push({ ...want[1], fid: readMetricsLog(runDir)[2].fid! });
   for (const [i, w] of [want[0], want[1], want[2]].entries()) {

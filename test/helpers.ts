@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GifReader } from 'omggif';
-import { loadBackend, type Tf } from '../src/backends';
+import { loadBackend, probeWebGpuAdapter, type Tf } from '../src/backends';
 import { loadGemmAddon } from '../src/backends/native/addon';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 import { DenseStep } from '../src/train/dense-step';
@@ -31,6 +31,41 @@ export function testConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
 
 export function tmpDir(prefix = 'gan-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** SwiftShader, the CPU Vulkan driver of Debian's chromium package: a WebGPU adapter where there is no GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** The variables through which a user names Vulkan drivers: where one is set, the tests use what it names. */
+const VULKAN_DRIVER_VARS = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES'];
+
+let webGpuProbe: Promise<{ adapter?: string; skip?: string }> | undefined;
+
+/**
+ * The WebGPU adapter the webgpu tests run on: the machine's own (a GPU's Vulkan driver); else,
+ * where the environment names no Vulkan driver and SwiftShader is installed, SwiftShader, which
+ * runs every kernel on the CPU (slowly), so that the GPU path is tested on machines without a GPU.
+ * The machine's own is asked first because the driver folders may hold manifests Dawn refuses
+ * (Mesa's lavapipe here: "shaderUniform*ArrayDynamicIndexing required"). The choice is made in
+ * this process's environment, which the CLI runs that the tests spawn inherit. Returns the
+ * adapter's name, or `skip`: one line saying why there is none.
+ */
+export function webGpuForTests(): Promise<{ adapter?: string; skip?: string }> {
+  webGpuProbe ??= (async () => {
+    // The Vulkan loader wants a private runtime folder, and says so on stderr without one.
+    process.env.XDG_RUNTIME_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'gan-xdg-'));
+    let probe = await probeWebGpuAdapter();
+    if (!probe.adapter && !VULKAN_DRIVER_VARS.some((k) => process.env[k]) && fs.existsSync(SWIFTSHADER_ICD)) {
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+      probe = await probeWebGpuAdapter();
+    }
+    if (!probe.adapter) {
+      const swiftShader = fs.existsSync(SWIFTSHADER_ICD) ? '' : ` and no SwiftShader (${SWIFTSHADER_ICD}, Debian's chromium)`;
+      return { skip: `no WebGPU adapter here${swiftShader}: ${probe.error}` };
+    }
+    const a = probe.adapter;
+    return { adapter: [a.vendor, a.architecture, a.device].filter((x) => x !== undefined && x !== '').join(' ') || 'an unnamed adapter' };
+  })();
+  return webGpuProbe;
 }
 
 /** Copies of a list of tensors' values, to compare before and after a step. */

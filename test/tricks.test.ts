@@ -296,18 +296,18 @@ test("--ema: checkpoints carry ema_generator/, and sampling draws the EMA networ
   assert.ok(Object.keys(checkpoint.state.files).includes('ema_generator/weights.bin'), 'its files are hashed in state.json');
   // What each stored generator draws itself, on gan sample's noise for --seed 1.
   const spec = ganSpec(checkpoint.state.config);
-  const own = (weights: tfType.Tensor[]) => {
+  const own = async (weights: tfType.Tensor[]) => {
     const g = Network.fromValues(tf, spec.generator, weights);
     const model = new GanModel(tf, checkpoint.state.config, g, Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights));
-    const pixels = generatePixels(tf, model, 8, Rng.for(1, Stream.sample));
+    const pixels = await generatePixels(tf, model, 8, Rng.for(1, Stream.sample));
     model.dispose();
     return pixels;
   };
-  const [emaOwn, rawOwn] = [own(checkpoint.emaGeneratorWeights), own(checkpoint.generatorWeights)];
+  const [emaOwn, rawOwn] = [await own(checkpoint.emaGeneratorWeights), await own(checkpoint.generatorWeights)];
   disposeLoaded(checkpoint);
   assert.notDeepEqual(emaOwn, rawOwn, 'the two generators draw different pixels, so the comparisons below tell them apart');
-  const ema = sampleRun(tf, runDir, { n: 8, seed: 1 });
-  const raw = sampleRun(tf, runDir, { n: 8, seed: 1, raw: true });
+  const ema = await sampleRun(tf, runDir, { n: 8, seed: 1 });
+  const raw = await sampleRun(tf, runDir, { n: 8, seed: 1, raw: true });
   assert.equal(ema.generator, 'ema');
   assert.equal(raw.generator, 'raw');
   assert.deepEqual(ema.pixels, emaOwn);

@@ -199,7 +199,7 @@ async function serve(run: string): Promise<{ child: ChildProcess; url: string }>
 let cpuTf: Tf | undefined;
 async function samplePixels(run: string, opts: { seed: number; n: number; digit?: number }): Promise<number[]> {
   const tf = (cpuTf ??= (await loadBackend('cpu')).tf);
-  const s = sampleRun(tf, run, opts);
+  const s = await sampleRun(tf, run, opts);
   const cols = s.labels && opts.digit === undefined ? Math.ceil(s.n / 10) : undefined;
   const png = PNG.sync.read(gridPng(s.pixels, s.n, s.size, s.size, { cols }));
   return Array.from({ length: png.width * png.height }, (_, i) => png.data[4 * i]);
@@ -236,7 +236,7 @@ async function walkFrame(
     tf.tidy(() => table.assign(tf.tensor2d(mixed, [10, dim])));
   }
   const zt = tf.tensor2d(z, [w.walks, latent]);
-  const pixels = pixelsFromNoise(
+  const pixels = await pixelsFromNoise(
     tf,
     model,
     zt,

@@ -1,15 +1,16 @@
 /**
- * The webgpu backend: a clear refusal where there is no adapter, training where there is one, and
+ * The webgpu backend: a clear refusal where there is no adapter, loading where there is one, and
  * the pinned upload override, tested without a GPU (the class, the version guard, its contract).
- * Tests that need an adapter skip where none exists, as on our CI machines.
+ * Tests that need an adapter run on SwiftShader where there is no GPU (test/helpers.ts,
+ * webGpuForTests) and skip where there is neither; training on it: test/webgpu-train.test.ts.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tmpDir } from './helpers';
-import { missingWebGpuPackages, probeWebGpuAdapter } from '../src/backends';
+import { tmpDir, webGpuForTests } from './helpers';
+import { missingWebGpuPackages } from '../src/backends';
 import {
   installWebGpuUploadFix,
   uninstallWebGpuUploadFix,
@@ -18,41 +19,47 @@ import {
   type WebGpuUploadBackend,
 } from '../src/backends/webgpu/upload';
 import { installWebGpuReadSyncGuard } from '../src/backends/webgpu/read';
+import { countWebGpuCalls } from '../src/backends/webgpu/counters';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 const packagesMissing = missingWebGpuPackages().length > 0;
 const noPackages = packagesMissing ? 'the optional WebGPU packages are not installed here' : false;
 
-let adapterProbe: Promise<Awaited<ReturnType<typeof probeWebGpuAdapter>>> | undefined;
-function adapter() {
-  adapterProbe ??= probeWebGpuAdapter();
-  return adapterProbe;
-}
-
-function gan(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DEBUG: '' } });
+function gan(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DEBUG: '', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('--backend webgpu without an adapter: one line naming gan doctor, exit 1, nothing written', async (t) => {
-  if ((await adapter()).adapter) return t.skip('this machine has a WebGPU adapter');
-  const out = path.join(tmpDir(), 'run');
-  const r = gan(['train', '--backend', 'webgpu', '--epochs', '1', '--limit', '64', '--out', out]);
-  assert.equal(r.code, 1, r.stderr);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^gan: error: backend webgpu is not available \(.+\)\. .*gan doctor/);
-  if (packagesMissing) assert.match(lines[0], /npm install @tensorflow\/tfjs-backend-webgpu@4\.22\.0 webgpu@/);
-  assert.doesNotMatch(r.stderr, /^\s+at /m);
-  assert.equal(fs.existsSync(out), false);
-});
+test(
+  '--backend webgpu without an adapter: one line naming gan doctor, exit 1, nothing written',
+  {
+    skip:
+      process.platform !== 'linux' && !packagesMissing ? 'Dawn finds Metal or D3D12 adapters, which the environment cannot hide' : false,
+  },
+  () => {
+    const out = path.join(tmpDir(), 'run');
+    // A Vulkan driver list naming no file: no adapter, even on a machine with a GPU or SwiftShader.
+    const none = path.join(tmpDir(), 'no-driver.json');
+    const r = gan(['train', '--backend', 'webgpu', '--epochs', '1', '--limit', '64', '--out', out], {
+      VK_ICD_FILENAMES: none,
+      VK_DRIVER_FILES: none,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /^gan: error: backend webgpu is not available \(.+\)\. .*gan doctor/);
+    if (packagesMissing) assert.match(lines[0], /npm install @tensorflow\/tfjs-backend-webgpu@4\.22\.0 webgpu@/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    assert.equal(fs.existsSync(out), false);
+  },
+);
 
 test(
   '--backend webgpu with an adapter: it loads, names the adapter, applies the upload fix and computes',
   { timeout: 300_000 },
   async (t) => {
-    const a = await adapter();
-    if (!a.adapter) return t.skip(`no WebGPU adapter here: ${a.error}`);
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
     // The backend loads and computes in its own process (one backend family per process).
     const probe = spawnSync(process.execPath, [path.resolve(__dirname, '..', 'src', 'backends', 'probe.js'), 'backend', 'webgpu'], {
       encoding: 'utf8',
@@ -170,4 +177,44 @@ test('dataSync of a GPU tensor on webgpu in Node: a clear error instead of Offsc
   b.tensorMap.set(onGpu, { dtype: 'float32' });
   assert.deepEqual(b.readSync(onCpu), new Float32Array([1]));
   assert.throws(() => b.readSync(onGpu), /cannot read a GPU tensor synchronously in Node.*await tensor\.data\(\)/);
+});
+
+test('the bench counters: dispatches, submits and buffer writes counted through the calls, and the originals restored', () => {
+  const calls: string[] = [];
+  class FakePassEncoder {
+    dispatchWorkgroups(x: number) {
+      calls.push(`dispatch ${x}`);
+    }
+  }
+  class FakeQueue {
+    submit() {
+      calls.push('submit');
+    }
+    writeBuffer() {
+      calls.push('write');
+    }
+  }
+  const g = globalThis as { GPUComputePassEncoder?: unknown };
+  const before = g.GPUComputePassEncoder;
+  g.GPUComputePassEncoder = FakePassEncoder;
+  const originalDispatch = FakePassEncoder.prototype.dispatchWorkgroups;
+  try {
+    const queue = new FakeQueue();
+    const { counts, restore } = countWebGpuCalls({ queue });
+    const pass = new FakePassEncoder();
+    pass.dispatchWorkgroups(4);
+    pass.dispatchWorkgroups(2);
+    queue.writeBuffer();
+    queue.submit();
+    assert.deepEqual(counts, { dispatches: 2, submits: 1, bufferWrites: 1 });
+    assert.deepEqual(calls, ['dispatch 4', 'dispatch 2', 'write', 'submit'], 'every call still reaches the original');
+    restore();
+    assert.equal(FakePassEncoder.prototype.dispatchWorkgroups, originalDispatch);
+    assert.equal(Object.hasOwn(queue, 'submit') || Object.hasOwn(queue, 'writeBuffer'), false);
+    pass.dispatchWorkgroups(1);
+    assert.equal(counts.dispatches, 2, 'nothing counted after restore');
+    assert.throws(() => countWebGpuCalls({}), /not a webgpu backend/);
+  } finally {
+    g.GPUComputePassEncoder = before;
+  }
 });

@@ -66,7 +66,7 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const classifier = await obtainClassifierShowingProgress(backend, info, opts.json ? process.stderr : process.stdout);
   info(`classifier: MNIST test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
   const evaluator = new Evaluator(backend.tf, classifier);
-  const { rows, sampled } = measureRows(evaluator, opts, samples ? { samples } : { runDir: runDir! }, info);
+  const { rows, sampled } = await measureRows(evaluator, opts, samples ? { samples } : { runDir: runDir! }, info);
   const seconds = (performance.now() - t0) / 1000;
   if (opts.json) {
     for (const r of rows) log(JSON.stringify(r));
@@ -146,31 +146,31 @@ export async function obtainClassifierShowingProgress(
  * each against the test set's features, with the stage under way shown as it goes (tens of
  * seconds on a CPU).
  */
-function measureRows(
+async function measureRows(
   evaluator: Evaluator,
   opts: EvalCommandOptions,
   what: { samples: { pixels: Uint8Array; n: number } } | { runDir: string },
   info: (line: string) => void,
-): { rows: EvalRow[]; sampled?: Samples } {
+): Promise<{ rows: EvalRow[]; sampled?: Samples }> {
   const generate = 'runDir' in what;
   const total = TEST_IMAGES + opts.n * (generate ? 3 : 2);
   const progress = new TaskProgress('evaluating', total, info, opts.json ? process.stderr : process.stdout, true);
   try {
     progress.update(0, `features of the ${TEST_IMAGES} test images`);
-    evaluator.referenceStats();
+    await evaluator.referenceStats();
     const real = loadImages({ limit: opts.n });
     progress.update(TEST_IMAGES, `${real.n} real training images`);
-    const rows = [evaluator.evaluate(real.pixels, real.n, `real MNIST train (first ${real.n})`)];
+    const rows = [await evaluator.evaluate(real.pixels, real.n, `real MNIST train (first ${real.n})`)];
     let sampled: Samples | undefined;
     if (!generate) {
       progress.update(TEST_IMAGES + opts.n, `the ${what.samples.n} images of ${path.basename(opts.samples!)}`);
-      rows.push(evaluator.evaluate(what.samples.pixels, what.samples.n, path.basename(opts.samples!)));
+      rows.push(await evaluator.evaluate(what.samples.pixels, what.samples.n, path.basename(opts.samples!)));
     } else {
       progress.update(TEST_IMAGES + opts.n, `generating ${opts.n} samples`);
-      const s = sampleRun(evaluator.tf, what.runDir, { n: opts.n, seed: opts.seed, raw: opts.raw });
+      const s = await sampleRun(evaluator.tf, what.runDir, { n: opts.n, seed: opts.seed, raw: opts.raw });
       progress.update(TEST_IMAGES + 2 * opts.n, `the ${s.n} samples`);
       const source = `${path.basename(what.runDir)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`;
-      rows.push(evaluator.evaluate(s.pixels, s.n, source));
+      rows.push(await evaluator.evaluate(s.pixels, s.n, source));
       sampled = s;
     }
     progress.update(total);

@@ -88,7 +88,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   log(backend.notice);
   const to = `${file}${replaces ? ' (replaced the file that was there)' : ''}`;
   if (opts.interpolate !== undefined) {
-    const walk = sampleWalk(backend.tf, runDir, {
+    const walk = await sampleWalk(backend.tf, runDir, {
       walks: opts.n,
       points: opts.interpolate,
       framesPerSegment: opts.frames ?? WALK_FRAMES_PER_SEGMENT,
@@ -102,7 +102,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
     );
     return;
   }
-  const s = sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, digit: opts.digit, raw: opts.raw });
+  const s = await sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, digit: opts.digit, raw: opts.raw });
   const what =
     (s.labels ? (opts.digit !== undefined ? ` of digit ${opts.digit}` : `, ${s.n / 10} of every digit`) : '') +
     (s.generator === 'ema' ? ' (EMA generator)' : '') +

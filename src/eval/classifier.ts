@@ -81,25 +81,27 @@ export function classifierInput(tf: Tf, pixels: Uint8Array, n: number): tfType.T
   return tf.tidy(() => tf.div(tf.tensor4d(pixels.subarray(0, n * 784), [n, 28, 28, 1], 'int32').toFloat(), 255) as tfType.Tensor4D);
 }
 
-/** Class probabilities and features of n images, in batches. */
-export function classify(
+/** Class probabilities and features of n images, in batches (read asynchronously, as the webgpu backend needs). */
+export async function classify(
   tf: Tf,
   model: tfType.LayersModel,
   pixels: Uint8Array,
   n: number,
   batch = 500,
-): { probs: Float32Array; features: Float32Array; featureDim: number } {
+): Promise<{ probs: Float32Array; features: Float32Array; featureDim: number }> {
   const featureDim = 128;
   const probs = new Float32Array(n * 10);
   const features = new Float32Array(n * featureDim);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
-    tf.tidy(() => {
-      const x = classifierInput(tf, pixels.subarray(start * 784), count);
-      const [p, f] = model.predict(x) as tfType.Tensor[];
-      probs.set(p.dataSync() as Float32Array, start * 10);
-      features.set(f.dataSync() as Float32Array, start * featureDim);
-    });
+    const [p, f] = tf.tidy(() => model.predict(classifierInput(tf, pixels.subarray(start * 784), count)) as tfType.Tensor[]);
+    try {
+      probs.set((await p.data()) as Float32Array, start * 10);
+      features.set((await f.data()) as Float32Array, start * featureDim);
+    } finally {
+      p.dispose();
+      f.dispose();
+    }
   }
   return { probs, features, featureDim };
 }
@@ -157,7 +159,8 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
         return value ?? tf.scalar(NaN);
       });
       if (b % 50 === 0 || b === batches - 1) {
-        opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: loss.dataSync()[0] });
+        const value = (await loss.data())[0];
+        opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value });
         await new Promise((r) => setImmediate(r));
       }
       loss.dispose();
@@ -165,7 +168,7 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
   }
   optimizer.dispose();
   const trainSeconds = (performance.now() - t0) / 1000;
-  const { probs } = classify(tf, model, test.pixels, test.n);
+  const { probs } = await classify(tf, model, test.pixels, test.n);
   return {
     model,
     info: {

@@ -37,20 +37,20 @@ export class Evaluator {
   ) {}
 
   /** Feature statistics of the 10,000 MNIST test images: what FID compares against. */
-  referenceStats(): { mean: Float64Array; cov: Float64Array; dim: number } {
+  async referenceStats(): Promise<{ mean: Float64Array; cov: Float64Array; dim: number }> {
     if (!this.reference) {
       const test = loadImages({ split: 't10k' });
-      const { features, featureDim } = classify(this.tf, this.classifier.model, test.pixels, test.n);
+      const { features, featureDim } = await classify(this.tf, this.classifier.model, test.pixels, test.n);
       this.reference = { ...meanAndCovariance(features, test.n, featureDim), dim: featureDim };
     }
     return this.reference;
   }
 
   /** Measures n images (bytes, 0 = background) against the test set. */
-  evaluate(pixels: Uint8Array, n: number, source: string): EvalRow {
+  async evaluate(pixels: Uint8Array, n: number, source: string): Promise<EvalRow> {
     const t0 = performance.now();
-    const ref = this.referenceStats();
-    const { probs, features, featureDim } = classify(this.tf, this.classifier.model, pixels, n);
+    const ref = await this.referenceStats();
+    const { probs, features, featureDim } = await classify(this.tf, this.classifier.model, pixels, n);
     const stats = meanAndCovariance(features, n, featureDim);
     const coverage = modeCoverage(probs, n, 10);
     return {

@@ -116,8 +116,9 @@ export function padCenter(images: Float32Array, n: number, size: number, to: num
 /**
  * Images of noise [n, latent] (+ labels) as bytes (0 = background) at the size users see,
  * generated in batches to bound memory. What grids, IDX files and evaluations are made of.
+ * Read asynchronously: the webgpu backend cannot read synchronously in Node.
  */
-export function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: Int32Array, batch = 1000): Uint8Array {
+export async function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: Int32Array, batch = 1000): Promise<Uint8Array> {
   const n = z.shape[0];
   const { workSize, imageSize } = model.spec;
   const pixels = new Uint8Array(n * imageSize * imageSize);
@@ -129,8 +130,12 @@ export function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: I
       const lb = labels ? tf.tensor1d(labels.subarray(start, start + count), 'int32') : undefined;
       return model.generate(zb as Tensor2D, lb);
     });
-    const values = images.dataSync() as Float32Array;
-    images.dispose();
+    let values: Float32Array;
+    try {
+      values = (await images.data()) as Float32Array;
+    } finally {
+      images.dispose();
+    }
     pixels.set(toBytes(cropCenter(values, count, workSize, imageSize)), start * imageSize * imageSize);
   }
   return pixels;
@@ -140,13 +145,13 @@ export function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: I
  * n images (bytes, 0 = background) from noise drawn from `rng`, in batches: for a conditional
  * model, `labels` says which digit each is (default: every digit in equal shares).
  */
-export function generatePixels(
+export async function generatePixels(
   tf: Tf,
   model: GanModel,
   n: number,
   rng: Rng,
   opts: { batch?: number; labels?: Int32Array } = {},
-): Uint8Array {
+): Promise<Uint8Array> {
   const batch = opts.batch ?? 1000;
   const size = model.spec.imageSize;
   const labels = model.conditional ? (opts.labels ?? sampleLabels(n)) : undefined;
@@ -157,8 +162,11 @@ export function generatePixels(
     // values in pairs, so the samples do not depend on the batch size when count * latentDim is
     // even (always, at the default latent size of 100).
     const z = noiseTensor(tf, count, model.config.latentDim, rng);
-    pixels.set(pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * size * size);
-    z.dispose();
+    try {
+      pixels.set(await pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * size * size);
+    } finally {
+      z.dispose();
+    }
   }
   return pixels;
 }

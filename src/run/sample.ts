@@ -68,11 +68,11 @@ export function loadRunModel(
  * conditional run, all of `digit`, or every digit in equal shares, in order: then n is rounded
  * up to a multiple of ten (the returned n says how many were drawn).
  */
-export function sampleRun(
+export async function sampleRun(
   tf: Tf,
   runDir: string,
   opts: { n?: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
-): Samples {
+): Promise<Samples> {
   const { model, checkpoint, epoch, step, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
     if (opts.digit !== undefined && !model.conditional) {
@@ -84,7 +84,7 @@ export function sampleRun(
     const everyDigit = model.conditional && opts.digit === undefined;
     const n = everyDigit ? equalShares(opts.n ?? DEFAULT_CONDITIONAL_SAMPLES) : (opts.n ?? DEFAULT_SAMPLES);
     const labels = model.conditional ? sampleLabels(n, opts.digit) : undefined;
-    const pixels = generatePixels(tf, model, n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
+    const pixels = await generatePixels(tf, model, n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
     const cols = everyDigit ? n / LABEL_CLASSES : undefined;
     return { pixels, n, size: model.spec.imageSize, labels, cols, checkpoint, epoch, step, skipped, generator };
   } finally {
@@ -113,26 +113,26 @@ export interface LatentWalk {
  * `gan sample --seed S --n walks` draws. A conditional run's walks are laid out one digit per
  * column, ten columns (a strip of rows by digit would be two images wide).
  */
-export function sampleWalk(
+export async function sampleWalk(
   tf: Tf,
   runDir: string,
   opts: { walks?: number; points: number; framesPerSegment: number; seed: number; padding?: number },
-): LatentWalk {
+): Promise<LatentWalk> {
   const { model, checkpoint, epoch, skipped } = loadRunModel(tf, runDir);
   const walks = model.conditional ? equalShares(opts.walks ?? LABEL_CLASSES) : (opts.walks ?? DEFAULT_WALKS);
   try {
-    return walkFrames(tf, model, { ...opts, walks }, { checkpoint, epoch, skipped });
+    return await walkFrames(tf, model, { ...opts, walks }, { checkpoint, epoch, skipped });
   } finally {
     model.dispose();
   }
 }
 
-function walkFrames(
+async function walkFrames(
   tf: Tf,
   model: GanModel,
   opts: { walks: number; points: number; framesPerSegment: number; seed: number; padding?: number },
   from: { checkpoint: string; epoch: number; skipped: string[] },
-): LatentWalk {
+): Promise<LatentWalk> {
   const latent = model.config.latentDim;
   const size = model.spec.imageSize;
   const noise = Rng.for(opts.seed, Stream.sample).fillNormal(new Float32Array(opts.points * opts.walks * latent));
@@ -146,7 +146,7 @@ function walkFrames(
   // A conditional run also morphs each walk's digit into the next one (d -> d + 1) on every
   // leg, through the label embedding: the table is replaced by rows (1 - t) E[d] + t E[d + 1]
   // for the frame's t, so label d draws the in-between digit (this loaded copy is ours to change).
-  const morph = model.conditional ? digitMorph(tf, model.generator, digitColumns(opts.walks)) : undefined;
+  const morph = model.conditional ? await digitMorph(tf, model.generator, digitColumns(opts.walks)) : undefined;
   const cols = morph ? LABEL_CLASSES : undefined;
   const frames: Uint8Array[] = [];
   let width = 0;
@@ -157,8 +157,12 @@ function walkFrames(
     for (let j = 0; j < opts.walks; j++) z.set(perWalk[j][f], j * latent);
     const labels = morph?.at(Math.floor(f / opts.framesPerSegment), (f % opts.framesPerSegment) / opts.framesPerSegment);
     const zt = tf.tensor2d(z, [opts.walks, latent]);
-    const pixels = pixelsFromNoise(tf, model, zt, labels);
-    zt.dispose();
+    let pixels: Uint8Array;
+    try {
+      pixels = await pixelsFromNoise(tf, model, zt, labels);
+    } finally {
+      zt.dispose();
+    }
     const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
     frames.push(gray);
     width = layout.width;
@@ -172,10 +176,10 @@ function walkFrames(
  * d draws (1 - t) of digit d + leg and t of digit d + leg + 1 (mod 10), and returns the labels
  * (each walk's first digit) to ask for.
  */
-function digitMorph(tf: Tf, generator: Network, first: Int32Array): { at(leg: number, t: number): Int32Array } {
+async function digitMorph(tf: Tf, generator: Network, first: Int32Array): Promise<{ at(leg: number, t: number): Int32Array }> {
   const label = generator.spec.label!;
   const table = generator.get(`${label.layer}/embeddings`);
-  const original = table.dataSync().slice() as Float32Array;
+  const original = ((await table.data()) as Float32Array).slice();
   const classes = label.classes;
   const dim = label.dim;
   return {

@@ -240,7 +240,8 @@ export async function benchDcgan(opts: {
     const t0 = performance.now();
     const c0 = cpuMs();
     const out = step.step(k);
-    out.dataSync();
+    // Waits for the step to finish; an async read, as every read in src (the webgpu backend has no sync one in Node).
+    await out.data();
     out.dispose();
     if (k >= opts.warmup) {
       times.push(performance.now() - t0);

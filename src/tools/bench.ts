@@ -9,6 +9,10 @@
  *   npm run bench -- --archs dcgan --channels 32,128
  *   npm run bench -- --backends webgpu --batches 64,256,1024 --dcgan-backend webgpu --dcgan-batches 64,256,1024 --channels 128
  *   npm run bench -- --preset stable   each MLP/DCGAN row also with the preset's tricks, and the cost ratio
+ *   npm run bench -- --backends webgpu --archs mlp --batches 64 --iters 5 --warmup 2   (SwiftShader: seconds a step)
+ *
+ * webgpu rows also count the WebGPU calls of a step: dispatches, submits and buffer writes
+ * (src/backends/webgpu/counters.ts); they do not depend on the GPU.
  *
  * The MLP rows run every backend at batch 64 and 256; the DCGAN rows (the tutorials' network) run
  * on the wasm backend with all threads at batch 64, at the default width and the tutorial's 128.
@@ -24,6 +28,7 @@ import { ganSpec } from '../nets';
 import { iterationFlops } from '../nets/spec';
 import { GanTrainer } from '../train/trainer';
 import { datasetTensor } from '../train/dataset';
+import { countWebGpuCalls, type WebGpuCallCounts } from '../backends/webgpu/counters';
 
 const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
@@ -46,6 +51,11 @@ export interface BenchRow {
   gflop_per_iter: number;
   gflops: number;
   peak_rss_mb: number;
+  /**
+   * webgpu only: compute dispatches, queue submissions and buffer writes per timed step, the
+   * step's read of its stats included (the bench waits for every step; gan train reads every 10).
+   */
+  webgpu_calls_per_iter?: { dispatches: number; submits: number; buffer_writes: number };
 }
 
 export interface DataBenchRow {
@@ -76,10 +86,11 @@ async function benchStep(
   iters: number,
   warmup: number,
   threads: number | undefined,
-  model: Pick<ModelConfig, 'arch' | 'channels'>,
+  model: Pick<ModelConfig, 'arch'> & Partial<Pick<ModelConfig, 'channels'>>,
   preset?: string,
 ): Promise<BenchRow> {
   const { tf } = await loadBackend(backend, { threads });
+  let calls: ReturnType<typeof countWebGpuCalls> | undefined;
   const config = resolveTrainConfig(applyPreset({ seed: 0, batchSize: batch, ...model }, preset));
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
   const trainer = new GanTrainer(tf, config);
@@ -89,6 +100,8 @@ async function benchStep(
   const times: number[] = [];
   for (let k = 0; k < warmup + iters; k++) {
     const b = k % nb;
+    // Counted over the timed steps only: the warm-up's first steps also compile the kernels.
+    if (k === warmup && backend === 'webgpu') calls = countWebGpuCalls(tf.backend());
     const t0 = performance.now();
     const stats = trainer.stepOnIndices(dataset, order.subarray(b * batch, (b + 1) * batch), k);
     // Wait for the device: each iteration is timed to completion. An async read, because the
@@ -97,6 +110,7 @@ async function benchStep(
     stats.dispose();
     if (k >= warmup) times.push(performance.now() - t0);
   }
+  calls?.restore();
   trainer.dispose();
   dataset.images.dispose();
   times.sort((a, b) => a - b);
@@ -118,7 +132,19 @@ async function benchStep(
     gflop_per_iter: +(flops / 1e9).toFixed(3),
     gflops: +(flops / 1e6 / median).toFixed(1),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    webgpu_calls_per_iter: calls && perIteration(calls.counts, iters),
   };
+}
+
+function perIteration(c: WebGpuCallCounts, iters: number): BenchRow['webgpu_calls_per_iter'] {
+  const per = (n: number) => +(n / Math.max(1, iters)).toFixed(1);
+  return { dispatches: per(c.dispatches), submits: per(c.submits), buffer_writes: per(c.bufferWrites) };
+}
+
+/** The table's note on a webgpu row: the calls a step makes. */
+function callsNote(r: BenchRow): string {
+  const c = r.webgpu_calls_per_iter;
+  return c ? `  per step: ${c.dispatches} dispatches, ${c.submits} submits, ${c.buffer_writes} buffer writes` : '';
 }
 
 /** In a child: one epoch of data work alone: read + scale, upload, and every batch's gather. */
@@ -173,13 +199,16 @@ async function child(args: string[]): Promise<void> {
         parseNum(args, '--iters', 50),
         parseNum(args, '--warmup', 10),
         threads,
-        {
-          arch: parseList(args, '--arch', ['mlp'])[0] as Arch,
-          channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels),
-        },
+        modelOf(args),
         presetOf(args),
       );
   process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+/** The child's model: --channels only for the DCGAN (the config refuses a setting the MLP would ignore). */
+function modelOf(args: string[]): Pick<ModelConfig, 'arch'> & Partial<Pick<ModelConfig, 'channels'>> {
+  const arch = parseList(args, '--arch', ['mlp'])[0] as Arch;
+  return arch === 'dcgan' ? { arch, channels: parseNum(args, '--channels', DEFAULT_TRAIN.channels) } : { arch };
 }
 
 function presetOf(args: string[]): string | undefined {
@@ -244,7 +273,7 @@ async function main(args: string[]): Promise<void> {
   const archs = parseList(args, '--archs', ['mlp', 'dcgan']);
   const out = (s: string) => process.stdout.write(s + '\n');
   const line = (r: BenchRow) =>
-    `${r.backend.padEnd(16)} ${String(r.threads).padStart(7)}  ${String(r.batch_size).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}`;
+    `${r.backend.padEnd(16)} ${String(r.threads).padStart(7)}  ${String(r.batch_size).padStart(5)}  ${r.median_ms_per_iter.toFixed(1).padStart(12)}  ${`${r.p10_ms.toFixed(1)}-${r.p90_ms.toFixed(1)}`.padEnd(14)} ${r.samples_per_s.toFixed(0).padStart(9)}  ${r.gflops.toFixed(1).padStart(7)}  ${String(r.peak_rss_mb).padStart(11)}${callsNote(r)}`;
   if (!json) out('backend          threads  batch  median ms/it  p10-p90 ms      samples/s  GFLOP/s  peak RSS MB');
   if (!archs.includes('mlp')) configs.length = 0;
   for (const { backend, threads } of configs) {
@@ -262,7 +291,7 @@ async function main(args: string[]): Promise<void> {
         '--iters',
         String(n),
         '--warmup',
-        backend === 'cpu' ? '2' : '10',
+        String(parseNum(args, '--warmup', backend === 'cpu' ? 2 : 10)),
       ];
       const { row, error } = runChild(childArgs);
       if (!row) {

@@ -32,8 +32,12 @@ export function epochGridLayout(config: TrainConfig): { n: number; cols?: number
 }
 
 /** PNG of the generator's images for a noise batch (and the grid's labels), in the grid's layout. */
-export function gridFromNoise(model: GanModel, noise: tfType.Tensor2D, grid: { cols?: number; labels?: Int32Array }): Buffer {
+export async function gridFromNoise(
+  model: GanModel,
+  noise: tfType.Tensor2D,
+  grid: { cols?: number; labels?: Int32Array },
+): Promise<Buffer> {
   const size = model.spec.imageSize;
-  const bytes = pixelsFromNoise(model.tf, model, noise, grid.labels);
+  const bytes = await pixelsFromNoise(model.tf, model, noise, grid.labels);
   return gridPng(bytes, noise.shape[0], size, size, { cols: grid.cols });
 }

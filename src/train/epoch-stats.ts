@@ -45,14 +45,27 @@ export class EpochStats {
    * Reads the pending stats (one device sync), checks them and folds them into the sums.
    * `step` is the run's step after the last pending one, for the divergence message. Returns
    * what was read, for the per-step logs: the stats of steps firstStep + 1, ..., `step`, and
-   * the seconds they took.
+   * the seconds they took. The read is asynchronous: the webgpu backend has no synchronous one
+   * in Node (src/backends/webgpu/read.ts); on the CPU backends the values are the same.
    */
-  drain(step: number, epoch: number, runDir: string): { firstStep: number; values: Float32Array; seconds: number } | undefined {
+  async drain(
+    step: number,
+    epoch: number,
+    runDir: string,
+  ): Promise<{ firstStep: number; values: Float32Array; seconds: number } | undefined> {
     const { tf, pending, partial } = this;
     if (pending.length === 0) return undefined;
-    const values = tf.tidy(() => tf.stack(pending)).dataSync() as Float32Array;
     const firstStep = step - pending.length;
-    pending.splice(0).forEach((t) => t.dispose());
+    // Taken off the list before the await, so that a dispose() meanwhile cannot free them twice.
+    const read = pending.splice(0);
+    const stacked = tf.tidy(() => tf.stack(read));
+    read.forEach((t) => t.dispose());
+    let values: Float32Array;
+    try {
+      values = (await stacked.data()) as Float32Array;
+    } finally {
+      stacked.dispose();
+    }
     for (let k = 0; k < values.length / 4; k++) {
       const row = values.subarray(4 * k, 4 * k + 4);
       if (!row.every(Number.isFinite)) {

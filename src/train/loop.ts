@@ -190,7 +190,7 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
     run.step++;
     if (++sinceProgress >= readEvery || run.iteration === itersPerEpoch) {
       sinceProgress = 0;
-      drainStats(run, runDir);
+      await drainStats(run, runDir);
       const itPerSec = stats.partial.iterations / Math.max(1e-9, stats.partial.seconds);
       hooks.onProgress?.({ epoch: run.epoch + 1, iteration: run.iteration, itersPerEpoch, step: run.step, means: stats.means(), itPerSec });
       // Let signal handlers and progress rendering run.
@@ -204,7 +204,7 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
     if (run.iteration < itersPerEpoch) {
       const stop = hooks.shouldStop?.() ?? false;
       if (stop || (opts.checkpointEvery && run.step % opts.checkpointEvery === 0)) {
-        drainStats(run, runDir);
+        await drainStats(run, runDir);
         run.log?.sync();
         run.lastCheckpoint = await saveCheckpoint(tf, runDir, checkpointContents(run, opts));
         if (stop) return true;
@@ -217,8 +217,8 @@ async function trainEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks):
 }
 
 /** Reads the step stats waiting on the device into the epoch's sums and the per-step logs. */
-function drainStats(run: RunState, runDir: string): void {
-  const read = run.stats.drain(run.step, run.epoch + 1, runDir);
+async function drainStats(run: RunState, runDir: string): Promise<void> {
+  const read = await run.stats.drain(run.step, run.epoch + 1, runDir);
   if (read) run.log?.addSteps(read.firstStep, read.values, read.seconds);
 }
 
@@ -243,13 +243,14 @@ async function finishEpoch(run: RunState, opts: TrainOptions, hooks: TrainHooks)
   const gridFile = epochGridPath(runDir, epoch);
   // With --ema the grids and evaluations show the EMA generator, as gan sample does.
   const sampler = run.trainer.samplingModel();
-  const grid = gridFromNoise(sampler, run.fixedNoise, run.grid);
+  const grid = await gridFromNoise(sampler, run.fixedNoise, run.grid);
   writeFileAtomic(gridFile, grid);
   run.log?.addGrid(run.step, grid);
   const ev = opts.evaluation;
   if (ev && epoch % ev.every === 0) {
     // The same noise at every evaluation, so epochs are compared on equal terms.
-    const row = ev.evaluator.evaluate(generatePixels(tf, sampler, ev.n, Rng.for(config.seed, Stream.sample)), ev.n, `epoch ${epoch}`);
+    const pixels = await generatePixels(tf, sampler, ev.n, Rng.for(config.seed, Stream.sample));
+    const row = await ev.evaluator.evaluate(pixels, ev.n, `epoch ${epoch}`);
     const best = run.bestFid === undefined || row.fid < run.bestFid;
     if (best) run.bestFid = row.fid;
     Object.assign(m, {

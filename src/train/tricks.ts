@@ -277,7 +277,12 @@ export class EmaGenerator {
   }
 }
 
-/** A copy of a tensor's values in a buffer of its own (in-place kernels may write into shared ones). */
+/**
+ * A copy of a tensor's values in a buffer of its own (the native Adam update writes its variables
+ * in place, so a copy must not share their buffer). Made on the device, as t * 1, which is exact
+ * in IEEE arithmetic (-0 and subnormals included on wasm and the CPU): the webgpu backend cannot
+ * read t synchronously in Node, and a read-back would cost a round trip through the CPU anyway.
+ */
 function copyOf(tf: Tf, t: Tensor): Tensor {
-  return tf.tensor(t.dataSync(), t.shape, t.dtype);
+  return tf.tidy(() => tf.mul(t, tf.scalar(1, t.dtype)));
 }

@@ -4,10 +4,9 @@
 # tree with dist/ and node_modules/ (only webgpu's dist/linux-x64 is needed), and Debian's
 # libvulkan1 unpacked with `dpkg -x libvulkan1_*.deb DIR` (VK_DIR=DIR). Then, from the repo root:
 #   NODE=... VK_DIR=... bash test/slow/webgpu-gpu.sh
-# It prints gan doctor, runs the webgpu tests (they need an adapter there), and times the MLP
-# step on webgpu at batch 64/256/1024 with the upload fix and without it, then the DCGAN at the
-# tutorial's width. Note: `gan train --backend webgpu` itself still reads with dataSync (see the
-# README's WebGPU section); the bench reads asynchronously.
+# It prints gan doctor, runs the webgpu tests (the tier in webgpu-train.test.ts compares with
+# wasm and trains end to end on the GPU's adapter), and times the MLP step on webgpu at batch
+# 64/256/1024 with the upload fix and without it, then the DCGAN at the tutorial's width.
 set -u
 NODE=${NODE:-node}
 VK_DIR=${VK_DIR:-}
@@ -20,7 +19,7 @@ if [ -z "${VK_DRIVER_FILES:-}" ]; then
 fi
 echo "== VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 echo "== gan doctor"; "$NODE" bin/gan.js doctor
-echo "== webgpu tests"; "$NODE" --test dist/test/webgpu.test.js
+echo "== webgpu tests"; "$NODE" --test dist/test/webgpu.test.js dist/test/webgpu-train.test.js
 for fix in 1 0; do
   echo "== MLP step on webgpu, GAN_WEBGPU_UPLOAD_FIX=$fix"
   GAN_WEBGPU_UPLOAD_FIX=$fix "$NODE" dist/src/tools/bench.js --backends webgpu --archs mlp --batches 64,256,1024 --iters 20
