@@ -11,7 +11,7 @@ import { ConfigError, DataError } from '../util/errors';
 import { plural } from '../util/text';
 import { loadImages, type ImageSet } from './mnist';
 import { cifarBatches, loadCifar } from './cifar';
-import { decodeFolder, folderFingerprint, grayFromRgb, listSome, rgbFromGray, scanFolder } from './image-folder';
+import { decodeFolder, folderFingerprint, type DecodedFolder, grayFromRgb, listSome, rgbFromGray, scanFolder } from './image-folder';
 import { cacheKey, datasetCacheDir, readCache, writeCache } from './image-cache';
 
 export type DataKind = 'idx' | 'cifar' | 'images';
@@ -54,7 +54,7 @@ export async function loadTrainingSet(
 ): Promise<ImageSet> {
   const kind = dataKind(config.data);
   let images: ImageSet;
-  if (kind === 'images') images = await loadFolder(config.data!, config.imageSize, opts);
+  if (kind === 'images') images = await loadFolder(config, opts);
   else {
     images = kind === 'cifar' ? loadCifar(config.data!) : loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
     if (images.rows !== config.imageSize)
@@ -63,6 +63,15 @@ export async function loadTrainingSet(
         `Drop --image-size (or pass ${images.rows}), or write the images out as a folder`,
       );
   }
+  checkLabels(config, images);
+  if (!config.conditional) images = { ...images, labels: undefined, classNames: undefined };
+  if (config.limit !== undefined && images.n > config.limit) images = firstImages(images, config.limit);
+  if (opts.color !== undefined) images = inColor(images, opts.color);
+  return images;
+}
+
+/** A conditional run needs labels of two classes at least. */
+function checkLabels(config: Pick<TrainConfig, 'data' | 'conditional'>, images: ImageSet): void {
   if (config.conditional && !images.labels)
     throw new DataError(
       `--conditional needs labels: ${config.data} has no class subfolders (every image must sit in DIR/CLASS/)`,
@@ -73,10 +82,6 @@ export async function loadTrainingSet(
       `--conditional needs two classes at least: ${config.data} has one class folder (${images.classNames[0]})`,
       'Add a folder per class, or drop --conditional',
     );
-  if (!config.conditional) images = { ...images, labels: undefined, classNames: undefined };
-  if (config.limit !== undefined && images.n > config.limit) images = firstImages(images, config.limit);
-  if (opts.color !== undefined) images = inColor(images, opts.color);
-  return images;
 }
 
 /** The first n images (and labels). */
@@ -93,14 +98,20 @@ export function inColor(images: ImageSet, color: TrainConfig['color']): ImageSet
   return { ...images, channels: want, pixels: want === 3 ? rgbFromGray(images.pixels) : grayFromRgb(images.pixels) };
 }
 
-/** A folder of images at size x size: from the cache, or decoded (with progress) and cached. */
-async function loadFolder(dir: string, size: number, opts: LoadOptions): Promise<ImageSet> {
+/**
+ * A folder of images at size x size: from the cache, or decoded (with progress) and cached
+ * unless the run cannot use it (no labels for --conditional).
+ */
+async function loadFolder(config: Pick<TrainConfig, 'data' | 'imageSize' | 'conditional'>, opts: LoadOptions): Promise<ImageSet> {
+  const dir = config.data!;
+  const size = config.imageSize;
   const entries = scanFolder(dir);
   const file = path.join(opts.cacheDir ?? datasetCacheDir(), `${cacheKey(folderFingerprint(entries), size)}.bin`);
   let decoded = readCache(file);
   if (!decoded) {
     const t0 = Date.now();
     decoded = await decodeFolder(dir, entries, size, { onProgress: opts.onProgress });
+    checkLabels(config, asImageSet(decoded));
     const seconds = (Date.now() - t0) / 1000;
     opts.log?.(
       `decoded ${plural(decoded.n, 'image')} of ${dir} at ${size}x${size} in ${seconds.toFixed(1)} s (${(entries.length / Math.max(seconds, 1e-3)).toFixed(0)} files/s)`,
@@ -114,13 +125,17 @@ async function loadFolder(dir: string, size: number, opts: LoadOptions): Promise
   }
   if (decoded.skipped.length)
     opts.log?.(`warning: skipped ${plural(decoded.skipped.length, 'file')} that ${decoded.skipped.length === 1 ? 'is no image' : 'are no images'}: ${listSome(decoded.skipped)}`);
+  return asImageSet(decoded);
+}
+
+function asImageSet(d: DecodedFolder): ImageSet {
   return {
-    pixels: decoded.pixels,
-    n: decoded.n,
-    rows: size,
-    cols: size,
-    channels: decoded.channels,
-    labels: decoded.classes?.labels,
-    classNames: decoded.classes?.names,
+    pixels: d.pixels,
+    n: d.n,
+    rows: d.size,
+    cols: d.size,
+    channels: d.channels,
+    labels: d.classes?.labels,
+    classNames: d.classes?.names,
   };
 }

@@ -164,7 +164,8 @@ export async function decodeImage(bytes: Buffer, rel: string, size: number, pixe
   const opts = { limitInputPixels: pixelLimit, failOn: 'none' as const };
   let meta;
   try {
-    meta = await sharp(bytes, opts).metadata();
+    // Only the header is read: the size of a decompression bomb is known before a pixel is.
+    meta = await sharp(bytes, { ...opts, limitInputPixels: false }).metadata();
   } catch (e) {
     return { notImage: (e as Error).message };
   }
