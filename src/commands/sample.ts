@@ -110,11 +110,12 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   for (const why of s.skipped) log(`skipped a damaged checkpoint: ${why}`);
   const from = `from ${path.basename(s.checkpoint)} (epoch ${s.epoch}) to ${to}`;
   if (kind === 'idx') {
+    if (s.channels !== 1) throw new ConfigError(`${to}: IDX files hold gray images; this run makes rgb ones`, 'Write a .png grid instead');
     writeFileAtomic(file, encodeIdx3(s.pixels, s.n, s.size, s.size));
     log(`wrote ${plural(s.n, 'sample')}${what} (${s.size}x${s.size}, IDX3) ${from}`);
   } else {
     // Every digit drawn: one row per digit (the labels come in equal, ordered shares).
-    writeFileAtomic(file, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow ?? s.cols }));
+    writeFileAtomic(file, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow ?? s.cols, channels: s.channels }));
     log(`wrote a grid of ${plural(s.n, 'sample')}${what}${s.cols && !opts.nrow ? ', one row per digit,' : ''} ${from}`);
   }
 }

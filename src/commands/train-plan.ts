@@ -29,6 +29,7 @@ import { ganCommand, shownPath } from '../util/invocation';
 import { flagsOfConfig } from './flags';
 import { memoryBudget, memoryProblem } from '../nets/memory';
 import type { BackendChoice } from '../backends';
+import { dataDefaults } from '../data/dataset';
 
 /** What a command-line run does, decided before anything is loaded or created. */
 export interface RunPlan {
@@ -57,7 +58,9 @@ export interface PlanOptions {
 /** Decides what to do, reading only: nothing is created and no backend is loaded. */
 export function planRun(opts: PlanOptions): RunPlan {
   if (opts.resume) return planResume(opts);
-  const config = resolveTrainConfig(opts.overrides);
+  // The data's own image size and colour where the flags give none (CIFAR-10: 32, rgb; a folder: 64).
+  const given = Object.fromEntries(Object.entries(opts.overrides).filter(([, v]) => v !== undefined));
+  const config = resolveTrainConfig({ ...dataDefaults(opts.overrides.data), ...given });
   const kind = opts.out !== undefined ? checkOutDir(opts.out) : 'new';
   return { runDir: opts.out, config, kind };
 }

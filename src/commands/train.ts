@@ -9,17 +9,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import type { TrainConfig } from '../config';
-import { IoError, describeError } from '../util/errors';
+import { ConfigError, DataError, IoError, describeError } from '../util/errors';
 import { createNumberedRun, createOutDir, writeRunInfo, DEFAULT_RUNS_DIR } from '../run/run-dir';
 import { lockRun } from '../run/lock';
 import { train } from '../train/loop';
 import type { TrainHooks, TrainOptions, TrainResult } from '../train/types';
 import { Evaluator } from '../eval/evaluator';
 import { obtainClassifierShowingProgress } from './eval';
-import { dataFingerprint, loadImages } from '../data/mnist';
+import { dataFingerprint } from '../data/mnist';
+import { dataKind, loadTrainingSet } from '../data/dataset';
 import { checkWritable } from '../util/fs';
 import { printLine } from './output';
-import { ProgressDisplay, epochLine } from './progress';
+import { ProgressDisplay, TaskProgress, epochLine } from './progress';
 import { checkMemory, checkRunData, planRun, prepareRunDir, type RunPlan } from './train-plan';
 import { resumeCommand, stoppedEarlyError, watchStopRequests, type StopRequests } from './stop-requests';
 import { plural } from '../util/text';
@@ -56,7 +57,8 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   // Check everything that can be wrong before the backend loads and before anything is created.
   const plan = planRun(opts);
   const { config } = plan;
-  const data = loadTrainingData(plan, opts.backend);
+  checkEvaluable(plan, opts);
+  const data = await loadTrainingData(plan, opts, log);
   checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
@@ -101,17 +103,50 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
 }
 
 /**
- * Loads the training images (the trainer is handed them, so they are read once) and refuses,
- * before the backend loads and before anything is written, data that is not the run's own and
- * a run that does not fit in memory.
+ * Loads the training images (the trainer is handed them, so they are read once; a folder of
+ * images is decoded into the cache the first time, with progress) and refuses, before the
+ * backend loads and before anything is written, data that is not the run's own and a run that
+ * does not fit in memory. A new run on a folder takes the folder's colour (unless --color was
+ * given) and its class subfolders' count into its config.
  */
-function loadTrainingData(plan: RunPlan, backend: BackendChoice): TrainingData {
+async function loadTrainingData(plan: RunPlan, opts: TrainCommandOptions, log: Log): Promise<TrainingData> {
   const { config } = plan;
-  const images = loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
+  const fresh = plan.kind === 'new' || plan.kind === 'restart';
+  const ownColor = fresh && opts.overrides.color === undefined && dataKind(config.data) === 'images';
+  let progress: TaskProgress | undefined;
+  let images;
+  try {
+    images = await loadTrainingSet(config, {
+      color: ownColor ? undefined : config.color,
+      log,
+      onProgress: (done, total) => {
+        progress ??= new TaskProgress(`decoding ${config.data}`, total, log);
+        progress.update(done);
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
+  if (ownColor) config.color = images.channels === 3 ? 'rgb' : 'gray';
+  if (fresh && config.conditional && images.classNames) config.classes = images.classNames.length;
+  if (config.conditional && images.classNames && images.classNames.length !== config.classes)
+    throw new DataError(
+      `${config.data} has ${plural(images.classNames.length, 'class folder')} (${images.classNames.join(', ')}); the run has ${config.classes} classes`,
+      'Give the run its own data, or start a new run',
+    );
   const fingerprint = dataFingerprint(images);
   checkRunData(plan, fingerprint);
-  checkMemory(plan, images.n, backend);
+  checkMemory(plan, images.n, opts.backend);
   return { images, fingerprint };
+}
+
+/** FID and its kin are measured in the MNIST classifier's feature space: other data has none yet, and is refused rather than compared silently. */
+function checkEvaluable(plan: RunPlan, opts: TrainCommandOptions): void {
+  if (!opts.evalEvery || (dataKind(plan.config.data) === 'idx' && plan.config.color === 'gray' && plan.config.imageSize === 28)) return;
+  throw new ConfigError(
+    "--eval-every measures FID in the MNIST classifier's feature space, which says nothing about images that are not 28x28 gray digits",
+    'Drop --eval-every for this data',
+  );
 }
 
 // ---- The run's folder and lock ----

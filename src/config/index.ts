@@ -10,6 +10,7 @@ import { ConfigError } from '../util/errors';
 import { BACKEND_CHOICES, BackendChoice, parseBackendChoice } from '../backends';
 import { oneOf } from './kinds';
 import { memoryBudget, memoryProblem } from '../nets/memory';
+import { DCGAN_IMAGE_SIZES } from '../nets/dcgan';
 import {
   CONFIG_FIELDS,
   DEFAULT_TRAIN,
@@ -143,6 +144,11 @@ export function resolveTrainConfig(overrides: Partial<TrainConfig>): TrainConfig
   if (config.smoothReal === 'uniform' && config.labelSmoothing === 0)
     throw new ConfigError('--smooth-real uniform needs --label-smoothing S (S > 0)');
   if (config.featureMatching && config.dRealOnly) throw new ConfigError('--feature-matching and --debug-d-real-only cannot be combined');
+  if (config.arch === 'dcgan' && !DCGAN_IMAGE_SIZES.includes(config.imageSize))
+    throw new ConfigError(
+      `--image-size ${config.imageSize}: the DCGAN doubles its images from 4x4, so it takes ${DCGAN_IMAGE_SIZES.join(', ')} (28 is padded to 32)`,
+      'Pass one of those sizes, or --arch mlp (any size)',
+    );
   return config;
 }
 

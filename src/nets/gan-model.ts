@@ -55,7 +55,7 @@ export class GanModel {
   }
 
   /**
-   * z [B, latent] (+ labels [B] int32 when conditional) -> images [B, work * work] in [-1, 1],
+   * z [B, latent] (+ labels [B] int32 when conditional) -> images [B, work * work * channels] in [-1, 1],
    * flattened: the layout of the training data. Inference mode unless `training` is given.
    */
   generate(z: Tensor2D, labels?: Tensor1D, training?: import('./network').TrainingPass): Tensor2D {
@@ -89,25 +89,26 @@ export function noiseTensor(tf: Tf, n: number, latentDim: number, rng: Rng): Ten
   return tf.tensor2d(rng.fillNormal(new Float32Array(n * latentDim)), [n, latentDim]);
 }
 
-/** n labels drawn uniformly from 0-9: the digits a conditional G is asked for in training. */
-export function randomLabels(n: number, rng: Rng): Int32Array {
+/** n labels drawn uniformly from 0 to classes - 1 (the digits 0-9): what a conditional G is asked for in training. */
+export function randomLabels(n: number, rng: Rng, classes = LABEL_CLASSES): Int32Array {
   const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.int(LABEL_CLASSES);
+  for (let i = 0; i < n; i++) out[i] = rng.int(classes);
   return out;
 }
 
 /**
- * Pads n square images of side `size` to `to` with `background` all round: MNIST's 28 x 28 to
- * the DCGAN's 32 x 32. A no-op when the sides agree.
+ * Pads n square images of side `size` (`channels` values per pixel) to `to` with `background`
+ * all round: MNIST's 28 x 28 to the DCGAN's 32 x 32. A no-op when the sides agree.
  */
-export function padCenter(images: Float32Array, n: number, size: number, to: number, background: number): Float32Array {
+export function padCenter(images: Float32Array, n: number, size: number, to: number, background: number, channels = 1): Float32Array {
   if (size === to) return images;
   const off = (to - size) >> 1;
-  const out = new Float32Array(n * to * to).fill(background);
+  const c = channels;
+  const out = new Float32Array(n * to * to * c).fill(background);
   for (let i = 0; i < n; i++) {
     for (let r = 0; r < size; r++) {
-      const src = (i * size + r) * size;
-      out.set(images.subarray(src, src + size), i * to * to + (r + off) * to + off);
+      const src = (i * size + r) * size * c;
+      out.set(images.subarray(src, src + size * c), (i * to * to + (r + off) * to + off) * c);
     }
   }
   return out;
@@ -120,8 +121,9 @@ export function padCenter(images: Float32Array, n: number, size: number, to: num
  */
 export async function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labels?: Int32Array, batch = 1000): Promise<Uint8Array> {
   const n = z.shape[0];
-  const { workSize, imageSize } = model.spec;
-  const pixels = new Uint8Array(n * imageSize * imageSize);
+  const { workSize, imageSize, imageChannels } = model.spec;
+  const perImage = imageSize * imageSize * imageChannels;
+  const pixels = new Uint8Array(n * perImage);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
     // Read outside tidy: tidy would walk every element of a returned typed array.
@@ -136,7 +138,7 @@ export async function pixelsFromNoise(tf: Tf, model: GanModel, z: Tensor2D, labe
     } finally {
       images.dispose();
     }
-    pixels.set(toBytes(cropCenter(values, count, workSize, imageSize)), start * imageSize * imageSize);
+    pixels.set(toBytes(cropCenter(values, count, workSize, imageSize, imageChannels)), start * perImage);
   }
   return pixels;
 }
@@ -153,9 +155,9 @@ export async function generatePixels(
   opts: { batch?: number; labels?: Int32Array } = {},
 ): Promise<Uint8Array> {
   const batch = opts.batch ?? 1000;
-  const size = model.spec.imageSize;
-  const labels = model.conditional ? (opts.labels ?? sampleLabels(n)) : undefined;
-  const pixels = new Uint8Array(n * size * size);
+  const perImage = model.spec.imageSize ** 2 * model.spec.imageChannels;
+  const labels = model.conditional ? (opts.labels ?? sampleLabels(n, undefined, model.config.classes)) : undefined;
+  const pixels = new Uint8Array(n * perImage);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
     // The noise is drawn batch by batch from one stream, as it always was. Box-Muller makes
@@ -163,7 +165,7 @@ export async function generatePixels(
     // even (always, at the default latent size of 100).
     const z = noiseTensor(tf, count, model.config.latentDim, rng);
     try {
-      pixels.set(await pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * size * size);
+      pixels.set(await pixelsFromNoise(tf, model, z, labels?.subarray(start, start + count), count), start * perImage);
     } finally {
       z.dispose();
     }

@@ -7,6 +7,7 @@ import type { Arch, ModelConfig } from '../config/settings';
 import { dcganDiscriminator, dcganGenerator } from './dcgan';
 import { mlpDiscriminator, mlpGenerator } from './mlp';
 import { outputShape, type NetworkSpec } from './spec';
+import { imageChannels } from './image-shape';
 
 export interface GanSpec {
   generator: NetworkSpec;
@@ -15,6 +16,8 @@ export interface GanSpec {
   workSize: number;
   /** Side of the images users see: the data's size, cut from the centre of workSize. */
   imageSize: number;
+  /** Channels of every image: 1 (gray) or 3 (rgb), last in each pixel. */
+  imageChannels: number;
 }
 
 const FAMILY: Record<Arch, { generator: (m: ModelConfig) => NetworkSpec; discriminator: (m: ModelConfig) => NetworkSpec }> = {
@@ -28,9 +31,10 @@ export function ganSpec(m: ModelConfig): GanSpec {
   const generator = entry.generator(m);
   const discriminator = entry.discriminator(m);
   const out = outputShape(generator);
-  // [784] for the MLP, [32, 32, 1] for the DCGAN.
-  const workSize = out.length === 1 ? Math.round(Math.sqrt(out[0])) : out[0];
-  return { generator, discriminator, workSize, imageSize: m.imageSize };
+  const channels = imageChannels(m);
+  // [784] for the MLP, [32, 32, 1] for the DCGAN (x 3 for rgb).
+  const workSize = out.length === 1 ? Math.round(Math.sqrt(out[0] / channels)) : out[0];
+  return { generator, discriminator, workSize, imageSize: m.imageSize, imageChannels: channels };
 }
 
 export { type NetworkSpec } from './spec';

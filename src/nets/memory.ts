@@ -38,7 +38,7 @@ export function trainingMemory(config: TrainConfig, images = 0): MemoryNeed {
   const d = params(spec.discriminator);
   const perParam = (g + d) * 5 + (config.ema > 0 ? g : 0) + (config.historicalAveraging > 0 ? g + d : 0);
   const perImage = 2 * (2 * activations(spec.generator) + 3 * activations(spec.discriminator));
-  const imageFloats = spec.workSize * spec.workSize;
+  const imageFloats = spec.workSize * spec.workSize * spec.imageChannels;
   const floats = perParam + config.batchSize * perImage + config.replay * config.batchSize * imageFloats + images * imageFloats;
   return { bytes: floats * FLOAT, parameters: g + d };
 }

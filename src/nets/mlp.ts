@@ -3,6 +3,7 @@
  *
  *   generator      z [100] (+ Embedding(10, 10) of the label: [110])
  *                  -> 256 -> 512 -> 1024 (LeakyReLU 0.2) -> 784, tanh: an image in [-1, 1]
+ *                  (side x side x channels values for other sizes and rgb, row-major, channels last)
  *   discriminator  x [784] (+ Embedding(10, 10) of the label: [794])
  *                  -> 512 -> 256 (LeakyReLU 0.2, dropout 0.3 after each) -> 1 logit
  *
@@ -12,7 +13,7 @@
  */
 import type { ModelConfig } from '../config/settings';
 import type { Init, LayerSpec, NetworkSpec } from './spec';
-import { LABEL_CLASSES } from '../core/labels';
+import { imageChannels } from './image-shape';
 
 const torchInit = (_layer: LayerSpec, _param: string, fanIn: number): Init => ({ kind: 'uniform', bound: 1 / Math.sqrt(fanIn) });
 const EMBEDDING_INIT: Init = { kind: 'normal', mean: 0, std: 1 };
@@ -21,7 +22,7 @@ const LABEL_DIM = 10;
 
 export function mlpGenerator(m: ModelConfig): NetworkSpec {
   const layers: LayerSpec[] = [];
-  const widths = [...m.generatorHidden, m.imageSize * m.imageSize];
+  const widths = [...m.generatorHidden, m.imageSize * m.imageSize * imageChannels(m)];
   widths.forEach((units, i) => {
     const last = i === widths.length - 1;
     layers.push({ kind: 'dense', name: `g_dense_${i + 1}`, units, activation: last ? 'tanh' : 'linear' });
@@ -31,7 +32,7 @@ export function mlpGenerator(m: ModelConfig): NetworkSpec {
     name: 'generator',
     input: [m.latentDim],
     label: m.conditional
-      ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'g_embedding', init: EMBEDDING_INIT }
+      ? { classes: m.classes, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'g_embedding', init: EMBEDDING_INIT }
       : undefined,
     layers,
     leak: m.leak,
@@ -52,9 +53,9 @@ export function mlpDiscriminator(m: ModelConfig): NetworkSpec {
   });
   return {
     name: 'discriminator',
-    input: [m.imageSize * m.imageSize],
+    input: [m.imageSize * m.imageSize * imageChannels(m)],
     label: m.conditional
-      ? { classes: LABEL_CLASSES, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'd_embedding', init: EMBEDDING_INIT }
+      ? { classes: m.classes, dim: LABEL_DIM, shape: [LABEL_DIM], layer: 'd_embedding', init: EMBEDDING_INIT }
       : undefined,
     layers,
     leak: m.leak,

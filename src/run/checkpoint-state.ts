@@ -18,10 +18,11 @@ export const FORMAT = 'gan-checkpoint';
  */
 export const VERSION = 3;
 
-/** Which training images a run uses: their count and the sha256 of their bytes. */
+/** Which training images a run uses: their count and the sha256 of their bytes (and the names of their classes, for a folder of class subfolders). */
 export interface DataFingerprint {
   images: number;
   sha256: string;
+  classes?: string[];
 }
 
 export interface CheckpointState {
@@ -77,6 +78,8 @@ const isObjectOf =
     }
     return undefined;
   };
+const isNameList: Check = (v) =>
+  Array.isArray(v) && v.length <= 256 && v.every((x) => typeof x === 'string' && x !== '') ? undefined : 'a list of class names';
 const fourFinite: Check = (v) =>
   Array.isArray(v) && v.length === 4 && v.every(Number.isFinite) ? undefined : 'a list of 4 finite numbers';
 const optional =
@@ -122,7 +125,7 @@ const STATE_FIELDS: Record<string, Check> = {
     typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((h) => isHash(h) === undefined)
       ? undefined
       : 'a map of file names to sha256 hashes',
-  data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash })),
+  data: optional(isObjectOf({ images: isInt(1, Number.MAX_SAFE_INTEGER), sha256: isHash, classes: optional(isNameList) })),
 };
 
 /**

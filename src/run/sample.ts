@@ -19,10 +19,12 @@ export const DEFAULT_CONDITIONAL_SAMPLES = 100;
 export const DEFAULT_WALKS = 16;
 
 export interface Samples {
-  /** n x size x size bytes, 0 = background, 255 = stroke (MNIST's convention). */
+  /** n x size x size x channels bytes, 0 = background, 255 = stroke (MNIST's convention). */
   pixels: Uint8Array;
   n: number;
   size: number;
+  /** 1 (gray) or 3 (rgb). */
+  channels: number;
   /** The digit of each sample, for a conditional run. */
   labels?: Int32Array;
   /** Images per row of a grid of them: one row per digit when every digit is drawn (else near-square). */
@@ -82,11 +84,23 @@ export async function sampleRun(
       );
     }
     const everyDigit = model.conditional && opts.digit === undefined;
-    const n = everyDigit ? equalShares(opts.n ?? DEFAULT_CONDITIONAL_SAMPLES) : (opts.n ?? DEFAULT_SAMPLES);
-    const labels = model.conditional ? sampleLabels(n, opts.digit) : undefined;
+    const n = everyDigit ? equalShares(opts.n ?? DEFAULT_CONDITIONAL_SAMPLES, model.config.classes) : (opts.n ?? DEFAULT_SAMPLES);
+    const labels = model.conditional ? sampleLabels(n, opts.digit, model.config.classes) : undefined;
     const pixels = await generatePixels(tf, model, n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
-    const cols = everyDigit ? n / LABEL_CLASSES : undefined;
-    return { pixels, n, size: model.spec.imageSize, labels, cols, checkpoint, epoch, step, skipped, generator };
+    const cols = everyDigit ? n / model.config.classes : undefined;
+    return {
+      pixels,
+      n,
+      size: model.spec.imageSize,
+      channels: model.spec.imageChannels,
+      labels,
+      cols,
+      checkpoint,
+      epoch,
+      step,
+      skipped,
+      generator,
+    };
   } finally {
     model.dispose();
   }

@@ -9,7 +9,6 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
-import { LABEL_CLASSES } from '../core/labels';
 import { DenseStack, type GanModel } from '../nets/gan-model';
 import { backward, forwardCached } from './backprop';
 import type { DiscriminatorBatch, GeneratorBatch, StepPath } from './step-path';
@@ -153,7 +152,7 @@ export class DenseStep implements StepPath {
   private embeddingGrad(dInput: Tensor2D, inputWidth: number, labels: Tensor1D): Tensor2D {
     const tf = this.tf;
     const dEmb = tf.slice(dInput, [0, inputWidth], [-1, -1]) as Tensor2D;
-    return tf.matMul(tf.oneHot(labels, LABEL_CLASSES).toFloat() as Tensor2D, dEmb, true, false);
+    return tf.matMul(tf.oneHot(labels, this.model.config.classes).toFloat() as Tensor2D, dEmb, true, false);
   }
 
   /** Labels [1 x B; 0 x B] as a column, and 1 - 2 * label (so BCE = softplus(sign * logit)); made once per batch size. */

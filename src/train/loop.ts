@@ -12,7 +12,8 @@ import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import type { TrainConfig } from '../config';
 import { Rng, Stream } from '../core/rng';
-import { batchesPerEpoch, dataFingerprint, epochOrder, loadImages } from '../data/mnist';
+import { batchesPerEpoch, dataFingerprint, epochOrder } from '../data/mnist';
+import { loadTrainingSet } from '../data/dataset';
 import { generatePixels, noiseTensor } from '../nets/gan-model';
 import { readMetricsLog } from '../report/metrics-log';
 import { TrainingLog } from '../report/training-log';
@@ -64,6 +65,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const { runDir } = opts;
   const latest = opts.resume ? loadLatestCheckpoint(opts.tf, runDir) : undefined;
   const window = latest?.checkpoint.state.metricsWindow;
+  if (!opts.data) opts = { ...opts, data: await loadData(opts, latest?.checkpoint) };
   const run = openRun(opts, latest?.checkpoint);
   dropOutputsAfter(runDir, run.epoch);
   // Diagnosis reads the run's metrics so far (a resumed run's, up to its checkpoint).
@@ -100,6 +102,18 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   }
 }
 
+/** The run's data when the caller hands none (library use): loaded as its config says. */
+async function loadData(opts: TrainOptions, c: LoadedCheckpoint | undefined): Promise<NonNullable<TrainOptions['data']>> {
+  const config = c ? { ...c.state.config, data: opts.config.data ?? c.state.config.data } : opts.config;
+  try {
+    const images = await loadTrainingSet(config, { color: config.color });
+    return { images, fingerprint: dataFingerprint(images) };
+  } catch (e) {
+    if (c) disposeLoaded(c);
+    throw e;
+  }
+}
+
 /** Loads the data, builds the trainer and, when resuming, restores checkpoint `c` into it (and disposes c). */
 function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState {
   const { tf } = opts;
@@ -110,8 +124,8 @@ function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState 
   let trainer: GanTrainer;
   let images, data;
   try {
-    images = opts.data?.images ?? loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
-    data = opts.data?.fingerprint ?? dataFingerprint(images);
+    images = opts.data!.images;
+    data = opts.data!.fingerprint;
     if (c) checkResumable(c, config, data, batchesPerEpoch(images.n, config.batchSize));
     trainer = new GanTrainer(tf, config);
   } catch (e) {

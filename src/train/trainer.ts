@@ -154,7 +154,7 @@ export class GanTrainer {
   /** The digits G is asked for at a step, [B] int32 (conditional runs only). */
   private fakeLabels(b: number, stream: number, step: number): Tensor1D | undefined {
     if (!this.model.conditional) return undefined;
-    return this.tf.tensor1d(randomLabels(b, Rng.for(this.config.seed, stream, step)), 'int32');
+    return this.tf.tensor1d(randomLabels(b, Rng.for(this.config.seed, stream, step), this.config.classes), 'int32');
   }
 
   /**
@@ -179,7 +179,13 @@ export class GanTrainer {
   /** Instance noise for `rows` images at a step of an epoch, or undefined when off. */
   private instanceNoise(rows: number, rng: Rng, epoch: number): Tensor2D | undefined {
     if (this.config.instanceNoise === 0) return undefined;
-    return gaussianNoise(this.tf, rows, this.model.spec.workSize ** 2, instanceNoiseStd(this.config, epoch), rng);
+    return gaussianNoise(
+      this.tf,
+      rows,
+      this.model.spec.workSize ** 2 * this.model.spec.imageChannels,
+      instanceNoiseStd(this.config, epoch),
+      rng,
+    );
   }
 
   /** D's targets for B real and B generated rows when a trick changes them; undefined: the plain 1s and 0s. */

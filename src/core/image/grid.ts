@@ -1,5 +1,5 @@
 /**
- * Tiling N equally sized grayscale images into one picture, and writing it as a PNG.
+ * Tiling N equally sized images (gray or rgb) into one picture, and writing it as a PNG.
  * Pure functions over typed arrays: no tfjs here, so they are tested without a backend.
  */
 import { PNG } from 'pngjs';
@@ -14,19 +14,26 @@ export function encodeGrayPng(gray: Uint8Array, width: number, height: number): 
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
 }
 
-/** The grid of n images as PNG bytes. */
+/** Encodes an 8-bit RGB image (3 bytes per pixel) as an RGB PNG. */
+export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Buffer {
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 8 });
+  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 8 });
+}
+
+/** The grid of n images (`channels` 1: gray, 3: rgb) as PNG bytes. */
 export function gridPng(
   pixels: Uint8Array,
   n: number,
   tileH: number,
   tileW: number,
-  opts: { cols?: number; padding?: number } = {},
+  opts: { cols?: number; padding?: number; channels?: number } = {},
 ): Buffer {
   const { layout, gray } = tileImages(pixels, n, tileH, tileW, opts);
-  return encodeGrayPng(gray, layout.width, layout.height);
+  return opts.channels === 3 ? encodeRgbPng(gray, layout.width, layout.height) : encodeGrayPng(gray, layout.width, layout.height);
 }
 
-/** Decodes a PNG (gray or colour) to gray bytes: the red channel, as our grids are gray. */
+/** Decodes a PNG (gray or colour) to gray bytes: the red channel (the timeline is gray). */
 export function decodeGrayPng(data: Uint8Array): { gray: Uint8Array; width: number; height: number } {
   const png = PNG.sync.read(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   const gray = new Uint8Array(png.width * png.height);

@@ -14,17 +14,19 @@ export function toBytes(values: Float32Array | number[]): Uint8Array {
 }
 
 /**
- * Cuts the centre size x size of n square images of side `from` (bytes or floats): the DCGAN's
- * 32 x 32 back to MNIST's 28 x 28. A no-op when the sides agree.
+ * Cuts the centre size x size of n square images of side `from` (bytes or floats, `channels`
+ * values per pixel, channels last): the DCGAN's 32 x 32 back to MNIST's 28 x 28. A no-op when
+ * the sides agree.
  */
-export function cropCenter<T extends Uint8Array | Float32Array>(images: T, n: number, from: number, size: number): T {
+export function cropCenter<T extends Uint8Array | Float32Array>(images: T, n: number, from: number, size: number, channels = 1): T {
   if (from === size) return images;
   const off = (from - size) >> 1;
-  const out = new (images.constructor as { new (n: number): T })(n * size * size);
+  const c = channels;
+  const out = new (images.constructor as { new (n: number): T })(n * size * size * c);
   for (let i = 0; i < n; i++) {
     for (let r = 0; r < size; r++) {
-      const src = i * from * from + (r + off) * from + off;
-      out.set(images.subarray(src, src + size) as unknown as ArrayLike<number>, (i * size + r) * size);
+      const src = (i * from * from + (r + off) * from + off) * c;
+      out.set(images.subarray(src, src + size * c) as unknown as ArrayLike<number>, (i * size + r) * size * c);
     }
   }
   return out;

@@ -1,5 +1,5 @@
 /**
- * Tiling N equally sized grayscale images into one picture. No imports: this module is also
+ * Tiling N equally sized images (gray, or rgb with 3 bytes per pixel) into one picture. No imports: this module is also
  * compiled for the browser (src/web), so the page lays out its grid exactly as `gan sample` does.
  */
 export interface GridLayout {
@@ -24,27 +24,29 @@ export function gridLayout(n: number, tileH: number, tileW: number, opts: { cols
 }
 
 /**
- * Places images (n x tileH x tileW bytes, row-major) into a grid with `padding` pixels of
- * `padValue` around every tile. Unused cells of the last row stay `padValue`.
+ * Places images (n x tileH x tileW pixels of `channels` bytes, row-major, channels last) into a
+ * grid with `padding` pixels of `padValue` around every tile. Unused cells of the last row stay
+ * `padValue`. `gray` holds the grid's bytes (`channels` per pixel; gray when that is 1).
  */
 export function tileImages(
   pixels: Uint8Array,
   n: number,
   tileH: number,
   tileW: number,
-  opts: { cols?: number; padding?: number; padValue?: number } = {},
+  opts: { cols?: number; padding?: number; padValue?: number; channels?: number } = {},
 ): { layout: GridLayout; gray: Uint8Array } {
   const padding = opts.padding ?? 2;
+  const c = opts.channels ?? 1;
   const layout = gridLayout(n, tileH, tileW, { cols: opts.cols, padding });
-  const gray = new Uint8Array(layout.width * layout.height).fill(opts.padValue ?? 128);
+  const gray = new Uint8Array(layout.width * layout.height * c).fill(opts.padValue ?? 128);
   for (let k = 0; k < n; k++) {
     const r = Math.floor(k / layout.cols);
-    const c = k % layout.cols;
+    const col = k % layout.cols;
     const y0 = padding + r * (tileH + padding);
-    const x0 = padding + c * (tileW + padding);
+    const x0 = padding + col * (tileW + padding);
     for (let y = 0; y < tileH; y++) {
-      const src = (k * tileH + y) * tileW;
-      gray.set(pixels.subarray(src, src + tileW), (y0 + y) * layout.width + x0);
+      const src = (k * tileH + y) * tileW * c;
+      gray.set(pixels.subarray(src, src + tileW * c), ((y0 + y) * layout.width + x0) * c);
     }
   }
   return { layout, gray };
