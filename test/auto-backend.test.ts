@@ -72,7 +72,7 @@ test('the cheap facts decide first: no package, no GPU seen, nothing to train: n
     backend: 'cpu',
     reason: 'webgpu not installed',
   });
-  assert.deepEqual(decideAuto({ gpuSeen: false, workload: MLP }), { backend: 'cpu', reason: 'no GPU found' });
+  assert.deepEqual(decideAuto({ gpuSeen: false, workload: MLP }), { backend: 'cpu', reason: 'no GPU' });
   assert.equal(decideAuto({ gpuSeen: true }).backend, 'cpu');
   assert.deepEqual(decideAuto(onGpu), { need: 'adapter' });
   assert.equal(decideAuto({ ...onGpu, adapter: { error: 'no WebGPU adapter' } }).reason, 'no WebGPU adapter');
@@ -131,7 +131,7 @@ test('no GPU seen, or a software adapter: nothing is measured, and without a GPU
   const none = fakes(H100, { webgpu: 1, cpu: 40 });
   let opened = 0;
   const r = await chooseAuto({ gpuSeen: false, workload: MLP }, { ...none.deps, store: () => (opened++, none.store) });
-  assert.deepEqual([r.backend, r.reason, none.asked.probes, opened], ['cpu', 'no GPU found', 0, 0]);
+  assert.deepEqual([r.backend, r.reason, none.asked.probes, opened], ['cpu', 'no GPU', 0, 0]);
   const soft = fakes(SWIFTSHADER, { webgpu: 1, cpu: 40 });
   const s = await chooseAuto(onGpu, soft.deps);
   assert.equal(s.backend, 'cpu');
@@ -206,4 +206,8 @@ test('the first line fits in 100 columns: the tail goes first, then the head is 
   assert.equal(fitNotice(head, '; for a GPU see: npx gan doctor'), head);
   assert.equal(fitNotice('x'.repeat(150)).length, NOTICE_COLUMNS);
   assert.equal(fitNotice('short', '; tail'), 'short; tail');
+  // A long doctor command (npx --prefix PATH gan doctor) keeps the shorter tail where it fits.
+  const wasm = 'backend: wasm (CPU, 2 threads, native kernels): no GPU';
+  const doctor = 'npx --prefix /home/me/gan gan doctor';
+  assert.equal(fitNotice(wasm, `; for a GPU see: ${doctor}`, `; see ${doctor}`), `${wasm}; see ${doctor}`);
 });

@@ -104,7 +104,7 @@ const ms = (x: number) => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
  */
 export function decideAuto(i: AutoInputs): AutoDecision {
   if (i.webgpuMissing) return { backend: 'cpu', reason: 'webgpu not installed' };
-  if (!i.gpuSeen) return { backend: 'cpu', reason: 'no GPU found' };
+  if (!i.gpuSeen) return { backend: 'cpu', reason: 'no GPU' };
   if (!i.workload) return { backend: 'cpu', reason: 'the GPU is calibrated for training only' };
   if (!i.adapter) return { need: 'adapter' };
   if (!i.adapter.info) return { backend: 'cpu', reason: 'no WebGPU adapter' };

@@ -276,9 +276,13 @@ function backendDetail(name: BackendName): string {
 /** The first line's width: it fits a 100-column terminal. */
 export const NOTICE_COLUMNS = 100;
 
-/** `head` and `tail` joined, the tail dropped (then the head cut) where they do not fit in NOTICE_COLUMNS. */
-export function fitNotice(head: string, tail = ''): string {
-  if (head.length + tail.length <= NOTICE_COLUMNS) return head + tail;
+/**
+ * `head` and the first of `tails` that fits in NOTICE_COLUMNS with it (longest first); where none
+ * does, the head alone, cut if it must be.
+ */
+export function fitNotice(head: string, ...tails: string[]): string {
+  const tail = tails.find((t) => head.length + t.length <= NOTICE_COLUMNS);
+  if (tail !== undefined) return head + tail;
   return head.length <= NOTICE_COLUMNS ? head : `${head.slice(0, NOTICE_COLUMNS - 3)}...`;
 }
 
@@ -297,7 +301,11 @@ function backendNotice(name: BackendName, why?: string): string {
   if (name === 'wasm') {
     const threads = `${wasmThreads} thread${wasmThreads > 1 ? 's' : ''}`;
     const kernels = nativeGemmLoaded() ? 'native kernels' : 'no native kernels';
-    return fitNotice(`backend: wasm (CPU, ${threads}, ${kernels})${why ? `: ${why}` : ''}`, `; for a GPU see: ${doctor}`);
+    return fitNotice(
+      `backend: wasm (CPU, ${threads}, ${kernels})${why ? `: ${why}` : ''}`,
+      `; for a GPU see: ${doctor}`,
+      `; see ${doctor}`,
+    );
   }
   switch (name) {
     case 'tensorflow-gpu':
