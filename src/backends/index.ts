@@ -295,8 +295,9 @@ function backendNotice(name: BackendName, why?: string): string {
   const doctor = ganCommand('doctor');
   if (name === 'webgpu') {
     const software = webGpu?.adapter && softwareAdapter(webGpu.adapter);
-    const note = why ? ` (${why})` : software ? ` (${software}: fine for tests, not for speed)` : '';
-    return fitNotice(`backend: webgpu on ${webGpuAdapterName()}${note}`);
+    // A software driver is named as such: its adapter's name says little (google swiftshader swiftshader-device-subzero-).
+    if (software) return fitNotice(`backend: webgpu on ${software} (software: fine for tests, not for speed)`);
+    return fitNotice(`backend: webgpu on ${webGpuAdapterName()}${why ? ` (${why})` : ''}`);
   }
   if (name === 'wasm') {
     const threads = `${wasmThreads} thread${wasmThreads > 1 ? 's' : ''}`;
