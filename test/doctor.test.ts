@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { tmpDir } from './helpers';
 import { CUDA_LIBRARIES, cpuInfo, findLibraries, pciGpus, runCommand, type DoctorReport } from '../src/backends/doctor';
 import { formatDoctor } from '../src/commands/doctor';
+import { SWIFTSHADER_ICD, driverFinding } from '../src/backends/doctor/webgpu';
 import { runProbe } from '../src/backends/probe-runner';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
@@ -111,4 +112,40 @@ test('checks are bounded in time: a command or a probe that hangs is cut off and
   assert.equal(absent.error, 'not found');
   const unknown = await runProbe<{ error: string }>(['no-such-probe'], 30000);
   assert.match(unknown.result!.error, /unknown probe/);
+});
+
+test('gan doctor names the Vulkan driver in use: SwiftShader is software, fine for tests, not for speed', (t) => {
+  if (process.platform !== 'linux') return t.skip('Vulkan drivers are checked on Linux only');
+  if (!fs.existsSync(SWIFTSHADER_ICD)) return t.skip(`no SwiftShader here (${SWIFTSHADER_ICD}, Debian's chromium)`);
+  const env: NodeJS.ProcessEnv = { ...process.env, DEBUG: '', VK_ICD_FILENAMES: SWIFTSHADER_ICD, XDG_RUNTIME_DIR: tmpDir('gan-xdg-') };
+  delete env.VK_DRIVER_FILES;
+  const r = spawnSync(process.execPath, [BIN, 'doctor', '--json'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  if (!report.webgpu.adapter.ok) return t.skip(`SwiftShader gives no adapter here: ${report.webgpu.adapter.detail}`);
+  const driver = report.webgpu.driver!;
+  assert.equal(driver.software, 'SwiftShader');
+  assert.equal(driver.icd, SWIFTSHADER_ICD);
+  assert.match(
+    driver.detail,
+    /SwiftShader.*ICD \/usr\/lib\/chromium\/vk_swiftshader_icd\.json \(VK_ICD_FILENAMES\): software \(SwiftShader\): fine for tests, not for speed/,
+  );
+  // The first line is still the CPU path's: a software adapter is never auto's choice.
+  assert.match(formatDoctor(report)[0], /^ready: trains on wasm/);
+  assert.match(formatDoctor(report).join('\n'), /driver in use +ok +.*fine for tests, not for speed/);
+});
+
+test('the driver line: a GPU, a software driver, and no adapter with the way to SwiftShader for testing', () => {
+  const adapter = (info: Record<string, string | boolean>) => ({ ok: true, detail: `${info.vendor} ${info.device}`, info });
+  const gpu = driverFinding(adapter({ vendor: 'nvidia', device: 'H100' }), { VK_DRIVER_FILES: '/etc/vulkan/icd.d/nvidia_icd.json' }, true);
+  assert.deepEqual([gpu.ok, gpu.software, gpu.icd], [true, undefined, '/etc/vulkan/icd.d/nvidia_icd.json']);
+  assert.match(gpu.detail, /nvidia H100, ICD \/etc\/vulkan\/icd\.d\/nvidia_icd\.json \(VK_DRIVER_FILES\): a GPU$/);
+  const lvp = driverFinding(adapter({ vendor: 'mesa', device: 'llvmpipe (LLVM 15)' }), {}, true);
+  assert.equal(lvp.software, 'llvmpipe');
+  assert.match(lvp.detail, /default folders: software \(llvmpipe\): fine for tests, not for speed/);
+  const none = driverFinding({ ok: false, detail: 'none: no WebGPU adapter' }, {}, true);
+  assert.equal(none.ok, false);
+  assert.match(none.fix!, /VK_ICD_FILENAMES=\/usr\/lib\/chromium\/vk_swiftshader_icd\.json XDG_RUNTIME_DIR=\/tmp/);
+  assert.doesNotMatch(none.fix!, /apt-get/);
+  assert.match(driverFinding({ ok: false, detail: 'none' }, {}, false).fix!, /apt-get install chromium.*VK_ICD_FILENAMES=/);
 });

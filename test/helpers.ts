@@ -7,6 +7,7 @@ import { loadGemmAddon } from '../src/backends/native/addon';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 import { DenseStep } from '../src/train/dense-step';
 import type { GanTrainer } from '../src/train/trainer';
+import { SWIFTSHADER_ICD } from '../src/backends/doctor/webgpu';
 
 /** Tests run on the embedded default backend, as users without a GPU do. */
 export async function testTf(): Promise<Tf> {
@@ -34,7 +35,7 @@ export function tmpDir(prefix = 'gan-test-'): string {
 }
 
 /** SwiftShader, the CPU Vulkan driver of Debian's chromium package: a WebGPU adapter where there is no GPU. */
-export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+export { SWIFTSHADER_ICD };
 /** The variables through which a user names Vulkan drivers: where one is set, the tests use what it names. */
 const VULKAN_DRIVER_VARS = ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'VK_ADD_DRIVER_FILES'];
 

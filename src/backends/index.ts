@@ -7,8 +7,10 @@
  * then drops them; we must work without them.
  *
  * `webgpu` (tfjs-backend-webgpu on Dawn's Node binding, the `webgpu` package) runs on any GPU
- * with a Vulkan, Metal or D3D12 driver and installs from npm alone, but only when asked for:
- * `auto` does not take it until it is measured faster than the CPU path here (it has not been).
+ * with a Vulkan, Metal or D3D12 driver and installs from npm alone. `auto` takes it, before wasm,
+ * only where the adapter is a real GPU and a short calibration measured it faster than the CPU
+ * path for the workload being trained (src/backends/auto.ts decides, machine.ts measures and
+ * caches); where no GPU is seen, Dawn is not loaded at all.
  *
  * Only one tfjs package family is loaded per process: tfjs-node(-gpu) re-exports the same
  * @tensorflow/tfjs we import, so requiring it just registers the `tensorflow` backend.
@@ -22,6 +24,8 @@ import { registerNativeKernels } from './native/register';
 import { registerWebGpuFixes } from './webgpu/register';
 import type { UploadFixResult } from './webgpu/upload';
 import { runProbe } from './probe-runner';
+import { adapterName, chooseAuto, softwareAdapter, type Workload } from './auto';
+import { fileStore, gpuSeen, measureInChild } from './machine';
 import * as os from 'node:os';
 
 import type { Tf } from './tf';
@@ -239,15 +243,18 @@ async function loadWebGpu(tf: Tf, adapterProbe: boolean): Promise<string | undef
 
 /** The adapter's vendor, architecture and device, as far as Dawn names them. */
 function webGpuAdapterName(): string {
-  const a = webGpu?.adapter ?? {};
-  return [a.vendor, a.architecture, a.device].filter((x) => x !== undefined && x !== '').join(' ') || 'an unnamed adapter';
+  return adapterName(webGpu?.adapter);
 }
 
 function webGpuDescription(): string {
   const a = webGpu?.adapter ?? {};
   const on = [a.vendor, a.architecture, a.device, a.description].filter((x) => x !== undefined && x !== '').join(' ');
   const fix = webGpu?.uploadFix?.applied ? 'upload fix on' : (webGpu?.uploadFix?.reason ?? 'upload fix not applied');
-  return `GPU through WebGPU (Dawn) on ${on || 'an unnamed adapter'}, ${fix}; not yet measured against the CPU path, so auto does not choose it`;
+  const software = webGpu?.adapter && softwareAdapter(webGpu.adapter);
+  const speed = software
+    ? `${software}, software: fine for tests, not for speed`
+    : 'auto takes it where a calibration measured it faster than the CPU path';
+  return `GPU through WebGPU (Dawn) on ${on || 'an unnamed adapter'}, ${fix}; ${speed}`;
 }
 
 /** What runs, in full: gan doctor's line for the backend. */
@@ -266,23 +273,46 @@ function backendDetail(name: BackendName): string {
   }
 }
 
+/** The first line's width: it fits a 100-column terminal. */
+export const NOTICE_COLUMNS = 100;
+
+/**
+ * `head` and the first of `tails` that fits in NOTICE_COLUMNS with it (longest first); where none
+ * does, the head alone, cut if it must be.
+ */
+export function fitNotice(head: string, ...tails: string[]): string {
+  const tail = tails.find((t) => head.length + t.length <= NOTICE_COLUMNS);
+  if (tail !== undefined) return head + tail;
+  return head.length <= NOTICE_COLUMNS ? head : `${head.slice(0, NOTICE_COLUMNS - 3)}...`;
+}
+
 /**
  * The line every command prints first: one short sentence (it used to hold the install commands
- * of every faster backend and wrapped over four lines; those are gan doctor's now).
+ * of every faster backend and wrapped over four lines; those are gan doctor's now). `why`: why
+ * auto took it.
  */
-function backendNotice(name: BackendName): string {
+function backendNotice(name: BackendName, why?: string): string {
   const doctor = ganCommand('doctor');
+  if (name === 'webgpu') {
+    const software = webGpu?.adapter && softwareAdapter(webGpu.adapter);
+    // A software driver is named as such: its adapter's name says little (google swiftshader swiftshader-device-subzero-).
+    if (software) return fitNotice(`backend: webgpu on ${software} (software: fine for tests, not for speed)`);
+    return fitNotice(`backend: webgpu on ${webGpuAdapterName()}${why ? ` (${why})` : ''}`);
+  }
+  if (name === 'wasm') {
+    const threads = `${wasmThreads} thread${wasmThreads > 1 ? 's' : ''}`;
+    const kernels = nativeGemmLoaded() ? 'native kernels' : 'no native kernels';
+    return fitNotice(
+      `backend: wasm (CPU, ${threads}, ${kernels})${why ? `: ${why}` : ''}`,
+      `; for a GPU see: ${doctor}`,
+      `; see ${doctor}`,
+    );
+  }
   switch (name) {
     case 'tensorflow-gpu':
       return 'backend: tensorflow-gpu (TensorFlow with CUDA)';
     case 'tensorflow':
       return `backend: tensorflow (TensorFlow on the CPU); for a GPU see: ${doctor}`;
-    case 'webgpu':
-      return `backend: webgpu on ${webGpuAdapterName()} (not yet measured against the CPU path)`;
-    case 'wasm': {
-      const threads = `${wasmThreads} thread${wasmThreads > 1 ? 's' : ''}`;
-      return `backend: wasm (CPU, ${threads}, ${nativeGemmLoaded() ? 'native kernels' : 'no native kernels'}); for a GPU see: ${doctor}`;
-    }
     case 'cpu':
       return `backend: cpu (pure JavaScript, slow); why no faster one loads: ${doctor}`;
   }
@@ -294,7 +324,14 @@ function backendNotice(name: BackendName): string {
  */
 export async function loadBackend(
   choice: BackendChoice = 'auto',
-  opts: { threads?: number; webgpuAdapterProbe?: boolean } = {},
+  opts: {
+    threads?: number;
+    webgpuAdapterProbe?: boolean;
+    /** What the command trains: `auto` calibrates webgpu against wasm for it (where a real GPU is). */
+    workload?: Workload;
+    /** Told when a calibration starts (seconds, once per machine and workload). */
+    onCalibrate?: (w: Workload) => void;
+  } = {},
 ): Promise<LoadedBackend> {
   if (loaded && (choice === 'auto' || choice === loaded.name)) return loaded;
   if (loaded) throw new BackendError(`backend ${loaded.name} is already active in this process; cannot switch to ${choice}`);
@@ -312,14 +349,35 @@ export async function loadBackend(
     ['cpu', async () => ((await activate(tf, 'cpu')) ? undefined : 'the cpu backend did not initialise')],
   ];
   const failures: string[] = [];
+  // Why auto takes what it takes: told on the first line.
+  let why: string | undefined;
   for (const [name, attempt] of attempts) {
-    // `auto` skips webgpu: only by name until measured faster (see the top of this file).
-    if (choice === 'auto' ? name === 'webgpu' : choice !== name) continue;
+    if (choice !== 'auto' && choice !== name) continue;
+    if (choice === 'auto' && name === 'webgpu') {
+      // Taken only on a real GPU measured faster (src/backends/auto.ts); nothing is loaded to find out where no GPU is seen.
+      const threads = opts.threads ?? defaultWasmThreads();
+      const decision = await chooseAuto(
+        { webgpuMissing: missingWebGpuPackages().join(', ') || undefined, gpuSeen: gpuSeen(), workload: opts.workload },
+        {
+          probeAdapter: async () => {
+            const r = await probeWebGpuAdapter();
+            return r.adapter ? { info: r.adapter } : { error: r.error ?? 'no WebGPU adapter' };
+          },
+          measure: (candidate, w) => measureInChild(candidate === 'cpu' ? 'wasm' : 'webgpu', w, threads),
+          store: () => fileStore(),
+          onCalibrate: opts.onCalibrate,
+          cpuBackend: 'wasm',
+        },
+      );
+      why = decision.reason;
+      if (decision.backend !== 'webgpu') continue;
+    }
     const failure = await attempt();
     if (failure === undefined) {
-      loaded = { tf, name, notice: backendNotice(name), detail: backendDetail(name) };
+      loaded = { tf, name, notice: backendNotice(name, choice === 'auto' ? why : undefined), detail: backendDetail(name) };
       return loaded;
     }
+    if (choice === 'auto' && name === 'webgpu') why = `webgpu did not load: ${failure}`;
     failures.push(failure);
   }
   if (choice === 'tensorflow-gpu') {

@@ -5,6 +5,8 @@
  *   node dist/src/backends/probe.js backend <name>     load a tfjs backend and run one small op on it
  *   node dist/src/backends/probe.js webgpu-adapter     ask Dawn for a WebGPU adapter, and its info
  *   node dist/src/backends/probe.js addon              load the native GEMM addon
+ *   node dist/src/backends/probe.js calibrate <backend> <workload json> <threads>
+ *                                                      time a few training steps (auto's calibration)
  */
 import { PROBE_MARKER } from './probe-runner';
 
@@ -59,12 +61,27 @@ async function probeAddon(): Promise<AddonProbe> {
   return { loads: true, kernel: addon.kernel(), threads: addon.threads() };
 }
 
+async function probeCalibrate(
+  backend: 'webgpu' | 'wasm',
+  workload: string,
+  threads: string,
+): Promise<{ msPerStep?: number; error?: string }> {
+  const { calibrateOne } = await import('./calibrate.js');
+  const { describeError } = await import('../util/errors.js');
+  try {
+    return { msPerStep: await calibrateOne(backend, JSON.parse(workload), Number(threads) || 1) };
+  } catch (e) {
+    return { error: describeError(e) };
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [what, arg] = argv;
   try {
     if (what === 'backend' && arg) print(await probeBackend(arg));
     else if (what === 'webgpu-adapter') print(await (await import('./index.js')).requestWebGpuAdapter());
     else if (what === 'addon') print(await probeAddon());
+    else if (what === 'calibrate' && (arg === 'webgpu' || arg === 'wasm')) print(await probeCalibrate(arg, argv[2], argv[3]));
     else print({ error: `unknown probe: ${argv.join(' ')}` });
   } catch (e) {
     print({ ok: false, loads: false, error: (e as Error).message.split('\n')[0] });

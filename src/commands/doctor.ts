@@ -48,7 +48,7 @@ function systemSection(r: DoctorReport): string[] {
 }
 
 function backendsSection(r: DoctorReport): string[] {
-  const out = [`backends (auto takes: ${r.autoPicks ?? 'none'}; webgpu only when named: not yet measured faster)`];
+  const out = [`backends (auto takes: ${r.autoPicks ?? 'none'}; webgpu only on a real GPU that gan train calibrated faster)`];
   for (const b of r.backends) {
     const optional = !REQUIRED_BACKENDS.includes(b.name);
     out.push(`  ${b.name.padEnd(16)} ${(b.ok ? 'loads' : optional ? 'absent' : 'MISSING').padEnd(8)}${b.ok ? (b.notice ?? '') : b.error}`);
@@ -83,6 +83,7 @@ function gpuSections(r: DoctorReport): string[] {
       ['Vulkan loader', w.vulkanLoader],
       ['Vulkan driver', w.vulkanDrivers],
       ['adapter', w.adapter],
+      ['driver in use', w.driver],
       ['upload fix', w.uploadFix],
     ]),
   ];

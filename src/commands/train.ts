@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import type { TrainConfig } from '../config';
+import type { Workload } from '../backends/auto';
 import { ConfigError, DataError, IoError, describeError } from '../util/errors';
 import { createNumberedRun, createOutDir, writeRunInfo, DEFAULT_RUNS_DIR } from '../run/run-dir';
 import { lockRun } from '../run/lock';
@@ -61,7 +62,13 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
   const data = await loadTrainingData(plan, opts, log);
   checkWritable(plan.runDir ?? DEFAULT_RUNS_DIR);
 
-  const backend = await loadBackend(opts.backend, { threads: opts.threads });
+  const backend = await loadBackend(opts.backend, {
+    threads: opts.threads,
+    workload: workloadOf(config),
+    // On stderr: the first line on stdout stays the one that says which backend runs, and why.
+    onCalibrate: (w) =>
+      process.stderr.write(`calibrating webgpu against wasm (${w.arch}, batch ${w.batchSize}): a few steps each, once here\n`),
+  });
   log(backend.notice);
 
   const run = openRun(plan);
@@ -100,6 +107,19 @@ export async function trainCommand(opts: TrainCommandOptions): Promise<void> {
     stop.dispose();
     run.release();
   }
+}
+
+/** What auto's calibration times: the model and batch size this run trains (src/backends/auto.ts). */
+export function workloadOf(config: TrainConfig): Workload {
+  return config.arch === 'dcgan'
+    ? { arch: config.arch, channels: config.channels, conditional: config.conditional, batchSize: config.batchSize }
+    : {
+        arch: config.arch,
+        generatorHidden: config.generatorHidden,
+        discriminatorHidden: config.discriminatorHidden,
+        conditional: config.conditional,
+        batchSize: config.batchSize,
+      };
 }
 
 /**

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
-import { ganCacheDir } from '../util/paths';
+import { userCacheDir } from '../util/paths';
 import { writeFileAtomic } from '../util/fs';
 import { RESIZE_KERNEL, type DecodedFolder } from './image-folder';
 
@@ -20,7 +20,7 @@ const MAGIC = 'GANIMG1\n';
 const CACHE_VERSION = 1;
 
 export function datasetCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(ganCacheDir(env), 'datasets');
+  return path.join(userCacheDir(env), 'datasets');
 }
 
 /** The cache file's name: sha256 of the folder's fingerprint, the size, the filter and the format version. */

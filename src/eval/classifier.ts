@@ -15,7 +15,6 @@
  * finds it.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
@@ -23,6 +22,7 @@ import { loadImages, type ImageSet } from '../data/mnist';
 import { Rng, Stream, permutation } from '../core/rng';
 import { CheckpointError } from '../util/errors';
 import { ganCommand } from '../util/invocation';
+import { userCacheDir } from '../util/paths';
 import { fsyncDir, ioError, sha256, writeFileDurable } from '../util/fs';
 
 export const CLASSIFIER_VERSION = 1;
@@ -33,9 +33,7 @@ export const FEATURES_LAYER = 'features';
  * $XDG_CACHE_HOME/gan/classifier, else ~/.cache/gan/classifier. Per user, not per folder.
  */
 export function classifierDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GAN_CACHE_DIR) return path.join(env.GAN_CACHE_DIR, 'classifier');
-  const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
-  return path.join(cache, 'gan', 'classifier');
+  return path.join(userCacheDir(env), 'classifier');
 }
 
 export interface ClassifierInfo {

@@ -18,10 +18,11 @@ export const WEB_APP_DIR = path.join(DIST_DIR, 'web');
 export const PROBE_SCRIPT = path.join(DIST_DIR, 'src', 'backends', 'probe.js');
 
 /**
- * The per-user cache (the evaluation classifier, decoded datasets): $GAN_CACHE_DIR, else
- * $XDG_CACHE_HOME/gan, else ~/.cache/gan.
+ * The per-user cache folder (the evaluation classifier, decoded datasets, the backend
+ * calibrations): $GAN_CACHE_DIR if set, else $XDG_CACHE_HOME/gan, else ~/.cache/gan. Per user,
+ * not per folder.
  */
-export function ganCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.GAN_CACHE_DIR) return env.GAN_CACHE_DIR;
   const cache = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
   return path.join(cache, 'gan');

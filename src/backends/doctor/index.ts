@@ -31,7 +31,11 @@ export { cpuInfo, pciGpus } from './system';
 
 /** The order of `gan doctor`'s backend table: the GPU paths first, as `auto` tries them. */
 export const DOCTOR_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
-/** The order in which `auto` takes backends (webgpu only by name: not yet measured faster). */
+/**
+ * The order in which `auto` takes backends. webgpu is left out: auto takes it only on a real GPU
+ * that a calibration of the run's workload measured faster (src/backends/auto.ts), which the
+ * doctor does not run.
+ */
 const AUTO_ORDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** Runs `fn`, turning a throw into `fallback(message)`: no single check can fail the report. */

@@ -36,6 +36,7 @@ export function collectMissing(r: Omit<DoctorReport, 'missing' | 'ms'>): DoctorR
   add('Vulkan loader', w.vulkanLoader);
   add('Vulkan driver', w.vulkanDrivers);
   add('WebGPU adapter', w.adapter);
+  add('Vulkan driver in use', w.driver);
   if (w.packages.ok) add('WebGPU upload fix', w.uploadFix);
   return out;
 }

@@ -61,6 +61,11 @@ export interface DoctorReport {
     vulkanLoader?: Finding & { path?: string };
     vulkanDrivers?: Finding & { icdFiles: string[]; env: Record<string, string> };
     adapter: Finding & { info?: Record<string, string | number | boolean> };
+    /**
+     * The Vulkan driver behind the adapter (Linux): named from the adapter's info, with the ICD file
+     * VK_DRIVER_FILES / VK_ICD_FILENAMES point at; `software` names a CPU driver (SwiftShader, llvmpipe).
+     */
+    driver?: Finding & { software?: string; icd?: string };
     uploadFix: Finding;
   };
   /**

@@ -7,8 +7,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WEBGPU_INSTALL } from '../index';
 import { WEBGPU_UPLOAD_FIX_VERSION } from '../webgpu/upload';
+import { softwareAdapter } from '../auto';
 import { findLibraries, installedPackage } from './lookup';
 import type { BackendFinding, DoctorReport, Finding } from './report';
+
+/** SwiftShader, the CPU Vulkan driver of Debian's chromium package: a WebGPU adapter (for tests) where there is no GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** Vulkan drivers' ICD manifests in the loader's default folders, and the variables that override them. */
 function vulkanIcds(env: NodeJS.ProcessEnv): { icdFiles: string[]; env: Record<string, string> } {
@@ -40,7 +44,8 @@ export async function webgpuSection(
   const { packages, dawnNode } = packageFindings(tfjsWebgpu);
   const { vulkanLoader, vulkanDrivers } = await vulkanFindings(timeoutMs, env);
   const adapter = adapterFinding(webgpuBackend, vulkanLoader, vulkanDrivers);
-  return { packages, dawnNode, vulkanLoader, vulkanDrivers, adapter, uploadFix: uploadFixFinding(tfjsWebgpu, env) };
+  const driver = process.platform === 'linux' ? driverFinding(adapter, env, fs.existsSync(SWIFTSHADER_ICD)) : undefined;
+  return { packages, dawnNode, vulkanLoader, vulkanDrivers, adapter, driver, uploadFix: uploadFixFinding(tfjsWebgpu, env) };
 }
 
 /** tfjs-backend-webgpu and the webgpu package, and the dawn.node it ships for this platform. */
@@ -132,6 +137,38 @@ function adapterFinding(
   }
 
   return adapter;
+}
+
+/** How to get a (software) adapter for testing on a machine without a GPU. */
+export function swiftShaderFix(installed: boolean): string {
+  const point = `point Vulkan at SwiftShader: VK_ICD_FILENAMES=${SWIFTSHADER_ICD} XDG_RUNTIME_DIR=/tmp npx gan doctor`;
+  return installed
+    ? `to test the webgpu path without a GPU, ${point}`
+    : `to test the webgpu path without a GPU: apt-get install chromium (it ships SwiftShader), then ${point}`;
+}
+
+/**
+ * The Vulkan driver in use (Linux): the adapter's info names it, the variables name its ICD file.
+ * A software driver works, but on the CPU: fine for tests, not for speed. Exported for the tests.
+ */
+export function driverFinding(
+  adapter: DoctorReport['webgpu']['adapter'],
+  env: NodeJS.ProcessEnv,
+  swiftShaderInstalled: boolean,
+): NonNullable<DoctorReport['webgpu']['driver']> {
+  const variable = ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'].find((k) => env[k]);
+  const icd = variable ? env[variable] : undefined;
+  const from = icd ? `, ICD ${icd} (${variable})` : ', ICD from the default folders';
+  if (!adapter.ok || !adapter.info)
+    return {
+      ok: false,
+      detail: `none gives Dawn an adapter${icd ? ` (${variable}=${icd})` : ''}`,
+      fix: swiftShaderFix(swiftShaderInstalled),
+      icd,
+    };
+  const software = softwareAdapter(adapter.info);
+  const what = software ? `software (${software}): fine for tests, not for speed` : 'a GPU';
+  return { ok: true, detail: `${adapter.detail}${from}: ${what}`, software, icd };
 }
 
 function uploadFixFinding(tfjsWebgpu: ReturnType<typeof installedPackage>, env: NodeJS.ProcessEnv): Finding {
