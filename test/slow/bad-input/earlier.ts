@@ -24,6 +24,9 @@ export function earlierRows(f: Fixtures): Outcome[] {
   fs.mkdirSync(wrongMagic);
   fs.copyFileSync(path.join(mnist, 'train-labels-idx1-ubyte'), path.join(wrongMagic, 'train-images-idx3-ubyte'));
   fs.writeFileSync(out('a-file'), 'not a folder');
+  const textOnly = out('text-only');
+  fs.mkdirSync(textOnly);
+  fs.writeFileSync(path.join(textOnly, 'readme.txt'), 'no images here');
 
   const truncRun = f.damaged('run-truncated', (r) => {
     const file = path.join(newestCkpt(r), 'generator', 'weights.bin');
@@ -79,7 +82,13 @@ export function earlierRows(f: Fixtures): Outcome[] {
     ],
     ['unknown flag', ['train', '--epoch', '3'], 2, /unknown option '--epoch' \(Did you mean --epochs\?\)/],
     ['missing data folder', ['train', '--data', out('nowhere'), '--out', out('r1')], 1, /data folder .*nowhere does not exist/],
-    ['folder without IDX files', ['train', '--data', good, '--out', out('r2')], 1, /missing data file .*train-images-idx3-ubyte/],
+    // Since issue 20 a folder of images is data too: this one holds neither IDX files nor images.
+    [
+      'folder with neither IDX files nor images',
+      ['train', '--data', textOnly, '--out', out('r2')],
+      1,
+      /none of the 1 file in .*text-only is an image the decoder reads \(readme\.txt\).*MNIST IDX/,
+    ],
     ['truncated IDX file', ['train', '--data', truncated, '--out', out('r3')], 1, /is truncated: its header promises/],
     [
       'wrong-magic IDX file (labels as images)',
