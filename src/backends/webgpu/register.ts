@@ -4,6 +4,10 @@
  * WebGPUBackend class, patched on the prototype (so every backend instance tfjs makes later has
  * them). Call after importing the package and before activating its backend. The two are
  * independent of each other.
+ *
+ * Our own WGSL kernels are not registered with tfjs: they run as raw compute pipelines on the
+ * backend's device, called by the code that needs them, one file each:
+ *   adam.ts   Adam for a network's variables, one dispatch each (src/train/adam.ts)
  */
 import { installWebGpuUploadFix, type UploadFixResult } from './upload';
 import { installWebGpuReadSyncGuard } from './read';
