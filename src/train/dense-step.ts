@@ -10,6 +10,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import { LABEL_CLASSES } from '../core/labels';
+import { Constants } from '../nets/constants';
 import { DenseStack, type GanModel } from '../nets/gan-model';
 import { backward, forwardCached } from './backprop';
 import type { DiscriminatorBatch, GeneratorBatch, StepPath } from './step-path';
@@ -20,6 +21,8 @@ type Tensor2D = tfType.Tensor2D;
 
 export class DenseStep implements StepPath {
   private readonly labelCache = new Map<number, { target: Tensor2D; sign: Tensor2D }>();
+  /** 1, B and 1/B, made once (src/nets/constants.ts). */
+  private readonly constants: Constants;
 
   constructor(
     private readonly tf: Tf,
@@ -28,7 +31,9 @@ export class DenseStep implements StepPath {
     private readonly g: DenseStack,
     private readonly d: DenseStack,
     private readonly leak: number,
-  ) {}
+  ) {
+    this.constants = new Constants(tf);
+  }
 
   /** The dense path for a model whose networks are both dense-only, else undefined. */
   static of(tf: Tf, model: GanModel, leak: number): DenseStep | undefined {
@@ -82,17 +87,21 @@ export class DenseStep implements StepPath {
     if (!targets) {
       const { target, sign } = this.labels(b);
       // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
-      dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
-      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
+      dLogits = tf.mul(tf.sub(probs, target), this.constants.scalar(1 / b)) as Tensor2D;
+      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), this.constants.scalar(b)) as tfType.Scalar;
     } else {
       // d/dlogit of softplus(l) - t l is sigmoid(l) - t.
       const w = targets.weight;
       const diff = tf.sub(probs, targets.target);
       const rowLoss = tf.sub(tf.softplus(logits), tf.mul(targets.target, logits));
-      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, 1 / b) as Tensor2D;
-      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), b) as tfType.Scalar;
+      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, this.constants.scalar(1 / b)) as Tensor2D;
+      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), this.constants.scalar(b)) as tfType.Scalar;
     }
-    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
+    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.leak, {
+      weightGrads: true,
+      inputGrad: !!labels,
+      one: this.one,
+    });
     return { grads: labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads, loss, probs };
   }
 
@@ -130,13 +139,13 @@ export class DenseStep implements StepPath {
       ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.leak, { weightGrads: false, inputGrad: true }));
     } else {
       const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks));
-      const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
+      const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), this.one), this.constants.scalar(1 / b)) as Tensor2D;
       // Through D to its input (D's weight gradients are not needed), then through G.
-      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true }));
+      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true, one: this.one }));
       loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
     }
     if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
-    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
+    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels, one: this.one });
     return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
   }
 
@@ -176,7 +185,12 @@ export class DenseStep implements StepPath {
     return l;
   }
 
+  private get one(): tfType.Scalar {
+    return this.constants.scalar(1);
+  }
+
   dispose(): void {
+    this.constants.dispose();
     for (const l of this.labelCache.values()) {
       l.target.dispose();
       l.sign.dispose();
