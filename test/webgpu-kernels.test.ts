@@ -43,3 +43,19 @@ test(
     assert.equal(adam.tensors[1], adam.tensors[0], 'tensors leaked by the update');
   },
 );
+
+test(
+  'webgpu sigmoid cross-entropy: loss, gradient and both halves mean probability in one dispatch, float32-exact',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { sigmoidBce } = await kernels();
+    const { calls, ...errors } = sigmoidBce;
+    t.diagnostic(`on ${gpu.adapter}: relative differences from float64 ${JSON.stringify(errors)}`);
+    // Each output is a float32 sigmoid or softplus (a few ulp: ~1e-6 relative, also for gradients
+    // near 0 at |l| ~ 40, as the kernel never subtracts from 1), sums over 600 rows ~600 * 6e-8.
+    for (const [name, err] of Object.entries(errors)) assert.ok(err < 1e-4, `${name}: relative difference ${err}`);
+    assert.deepEqual(calls, { dispatches: 1, submits: 0, bufferWrites: 1 });
+  },
+);

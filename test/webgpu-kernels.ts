@@ -8,6 +8,7 @@
 import { loadBackend } from '../src/backends';
 import { countWebGpuCalls } from '../src/backends/webgpu/counters';
 import { Rng } from '../src/core/rng';
+import { webGpuSigmoidBce } from '../src/backends/webgpu/sigmoid-bce';
 import { Adam } from '../src/train/adam';
 
 export interface KernelResults {
@@ -23,6 +24,34 @@ export interface KernelResults {
     /** Tensors alive before and after three updates (after the first, which may copy a shared buffer). */
     tensors: [number, number];
   };
+  /** Largest relative difference of each output of the fused loss from float64, and its calls. */
+  sigmoidBce: {
+    dLogits: number;
+    loss: number;
+    pOnes: number;
+    pZeros: number;
+    calls: { dispatches: number; submits: number; bufferWrites: number };
+  };
+}
+
+/** Rows of the fused loss's test: 2B at batch 300 (more than a workgroup's 256 threads), the first B labelled 1. */
+export const BCE_ROWS = 600;
+
+/** The fused loss's outputs in float64: logits, the first `ones` labelled 1, sums times `scale`. */
+export function sigmoidBceReference(l: Float32Array, ones: number, scale: number) {
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+  let loss = 0;
+  let pOnes = 0;
+  let pZeros = 0;
+  const dLogits = Array.from(l, (x, i) => {
+    const t = i < ones ? 1 : 0;
+    loss += softplus(t ? -x : x);
+    if (t) pOnes += sigmoid(x);
+    else pZeros += sigmoid(x);
+    return (t ? -sigmoid(-x) : sigmoid(x)) * scale; // sigmoid(x) - t without cancellation
+  });
+  return { dLogits, loss: loss * scale, pOnes: pOnes * scale, pZeros: pZeros * scale };
 }
 
 export const ADAM_SETTINGS = { lr: 0.01, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
@@ -88,7 +117,31 @@ async function main(): Promise<void> {
   };
   const fused = await run(true);
   const ops = await run(false);
-  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst } };
+
+  // Logits up to +-40: softplus and sigmoid at both ends of their range.
+  const logits = Rng.for(5, 0).fillUniform(new Float32Array(BCE_ROWS), -40, 40);
+  const scale = 2 / BCE_ROWS;
+  const wantBce = sigmoidBceReference(logits, BCE_ROWS / 2, scale);
+  const bce = webGpuSigmoidBce(tf)!;
+  const input = tf.tensor2d(logits, [BCE_ROWS, 1]);
+  (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(input.dataId); // before counting
+  const counter = countWebGpuCalls(tf.backend());
+  const got = bce(input, BCE_ROWS / 2, scale);
+  counter.restore();
+  const relative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.abs(b[i]));
+    return worst;
+  };
+  const read = async (t: { data(): Promise<unknown> }) => Array.from((await t.data()) as Float32Array);
+  const sigmoidBce = {
+    dLogits: relative(await read(got.dLogits), wantBce.dLogits),
+    loss: relative(await read(got.loss), [wantBce.loss]),
+    pOnes: relative(await read(got.pOnes), [wantBce.pOnes]),
+    pZeros: relative(await read(got.pZeros), [wantBce.pZeros]),
+    calls: { ...counter.counts },
+  };
+  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce };
   process.stdout.write(`GAN_KERNELS ${JSON.stringify(out)}\n`);
 }
 

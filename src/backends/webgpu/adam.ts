@@ -26,6 +26,7 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';
+import { bufferOf, dispatch, pipelineFor, submitIfDue, type GpuBuffer, type WebGpuBackend } from './pipeline';
 
 /** The scalars of one Adam step, as src/train/adam.ts computes them (in float64, rounded here to float32). */
 export interface AdamStepScalars {
@@ -83,53 +84,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
 }
 `;
 
-type GpuBuffer = object;
-interface TensorData {
-  values: unknown;
-  resource?: GpuBuffer | null;
-}
-interface Pass {
-  setPipeline(p: unknown): void;
-  setBindGroup(i: number, g: unknown): void;
-  dispatchWorkgroups(x: number, y?: number, z?: number): void;
-}
-/** The fields of a 4.22.0 WebGPUBackend this kernel uses (read against its dist/backend_webgpu.js). */
-interface WebGpuBackend {
-  device: {
-    createShaderModule(d: { code: string }): unknown;
-    createComputePipeline(d: unknown): { getBindGroupLayout(i: number): unknown };
-    createBindGroup(d: unknown): unknown;
-  };
-  tensorMap: { get(dataId: object): TensorData };
-  commandQueueOwnedIds: WeakSet<object>;
-  commandEncoder: {
-    beginComputePass(d: object): Pass;
-    copyBufferToBuffer(a: GpuBuffer, ao: number, b: GpuBuffer, bo: number, n: number): void;
-  } | null;
-  computePassEncoder: Pass | null;
-  dispatchCountInPass: number;
-  uploadToGPU(dataId: object): void;
-  refCount(dataId: object): number;
-  makeTensorInfo(shape: number[], dtype: string): tfType.TensorInfo;
-  makeUniforms(u: Array<{ type: string; data: number[] }>): { offset: number; size: number; buffer: GpuBuffer };
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
-
-const pipelines = new WeakMap<object, { getBindGroupLayout(i: number): unknown }>();
-
 /** The fused update when the active backend is webgpu, else undefined. */
 export function webGpuAdamUpdate(tf: Tf): WebGpuAdamUpdate | undefined {
   if (tf.getBackend() !== 'webgpu') return undefined;
   return (params, m, v, grads, s) => {
     const backend = tf.backend() as unknown as WebGpuBackend;
-    let pipeline = pipelines.get(backend.device);
-    if (!pipeline) {
-      const module = backend.device.createShaderModule({ code: SHADER });
-      pipeline = backend.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      pipelines.set(backend.device, pipeline);
-    }
+    const pipeline = pipelineFor(backend, SHADER);
     const scalars = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.stepSize, s.invSqrtBias2, s.epsilon, 0];
     const uniform = backend.makeUniforms([
       { type: 'float32', data: scalars.slice(0, 4) },
@@ -140,28 +100,10 @@ export function webGpuAdamUpdate(tf: Tf): WebGpuAdamUpdate | undefined {
       const n = params[i].size;
       if (n === 0) continue;
       const targets = [params[i], m[i], v[i]].map((x) => ownBuffer(tf, backend, x));
-      backend.uploadToGPU(grads[i].dataId);
-      const g = backend.tensorMap.get(grads[i].dataId).resource!;
-      backend.commandQueueOwnedIds.add(grads[i].dataId);
-      const bindGroup = backend.device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [...targets, g]
-          .map((buffer, binding) => ({ binding, resource: { buffer, offset: 0, size: 4 * n } }))
-          .concat({ binding: 4, resource: uniform }),
-      });
-      backend.ensureCommandEncoderReady();
-      backend.computePassEncoder ??= backend.commandEncoder!.beginComputePass({});
-      backend.computePassEncoder.setPipeline(pipeline);
-      backend.computePassEncoder.setBindGroup(0, bindGroup);
-      backend.computePassEncoder.dispatchWorkgroups(Math.min(MAX_WORKGROUPS, Math.ceil(n / WORKGROUP)));
-      backend.dispatchCountInPass++;
+      const buffers = [...targets, bufferOf(backend, grads[i])].map((buffer) => ({ buffer, bytes: 4 * n }));
+      dispatch(backend, pipeline, buffers, uniform, Math.min(MAX_WORKGROUPS, Math.ceil(n / WORKGROUP)));
     }
-    // Not inside the loop: a submit returns the uniform buffer to tfjs's pool, and the next
-    // kernel's uniforms would be written over it before the rest of these dispatches ran.
-    if (backend.dispatchCountInPass >= batch) {
-      backend.endComputePassEncoder();
-      backend.submitQueue();
-    }
+    submitIfDue(backend, batch);
   };
 }
 
