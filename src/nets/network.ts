@@ -60,7 +60,7 @@ let instanceCounter = 0;
 export class Network {
   readonly params: ParamSpec[];
   private readonly byName: Map<string, Variable>;
-  /** The moving averages' momentum factors, made once (src/nets/constants.ts). */
+  /** Batch norm's scalars (momentum factors, epsilon, element counts), made once (src/nets/constants.ts). */
   private readonly constants: Constants;
 
   constructor(
@@ -187,7 +187,7 @@ export class Network {
           const gamma = this.get(`${layer.name}/gamma`) as Tensor as tfType.Tensor1D;
           const beta = this.get(`${layer.name}/beta`) as Tensor as tfType.Tensor1D;
           if (training) {
-            const r = batchNormTraining(tf, h as tfType.Tensor4D, gamma, beta, eps);
+            const r = batchNormTraining(tf, h as tfType.Tensor4D, gamma, beta, eps, (v) => this.constants.scalar(v));
             training.batchStats.push({ layer: layer.name, mean: r.mean, variance: r.variance, count: h.size / h.shape[h.rank - 1] });
             h = r.y;
           } else {
