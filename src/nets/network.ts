@@ -11,6 +11,7 @@ import type { Tf } from '../backends/tf';
 import { batchNormTraining } from '../backends/native/batchnorm';
 import { Rng } from '../core/rng';
 import { denseView, paramSpecs, type Activation, type Init, type NetworkSpec, type ParamSpec } from './spec';
+import { Constants } from './constants';
 
 type Tensor = tfType.Tensor;
 type Variable = tfType.Variable;
@@ -59,6 +60,8 @@ let instanceCounter = 0;
 export class Network {
   readonly params: ParamSpec[];
   private readonly byName: Map<string, Variable>;
+  /** Batch norm's scalars (momentum factors, epsilon, element counts), made once (src/nets/constants.ts). */
+  private readonly constants: Constants;
 
   constructor(
     readonly tf: Tf,
@@ -70,6 +73,7 @@ export class Network {
     if (variables.length !== this.params.length)
       throw new Error(`${spec.name}: ${variables.length} variables for ${this.params.length} parameters`);
     this.byName = new Map(this.params.map((p, i) => [p.name, variables[i]]));
+    this.constants = new Constants(tf);
   }
 
   /** Fresh parameters drawn in order from `rng`: the same draws give the same network everywhere. */
@@ -183,7 +187,7 @@ export class Network {
           const gamma = this.get(`${layer.name}/gamma`) as Tensor as tfType.Tensor1D;
           const beta = this.get(`${layer.name}/beta`) as Tensor as tfType.Tensor1D;
           if (training) {
-            const r = batchNormTraining(tf, h as tfType.Tensor4D, gamma, beta, eps);
+            const r = batchNormTraining(tf, h as tfType.Tensor4D, gamma, beta, eps, (v) => this.constants.scalar(v));
             training.batchStats.push({ layer: layer.name, mean: r.mean, variance: r.variance, count: h.size / h.shape[h.rank - 1] });
             h = r.y;
           } else {
@@ -221,14 +225,16 @@ export class Network {
       for (const s of stats) {
         const mean = this.get(`${s.layer}/moving_mean`);
         const variance = this.get(`${s.layer}/moving_variance`);
-        mean.assign(tf.add(tf.mul(mean, 1 - m), tf.mul(s.mean, m)));
-        variance.assign(tf.add(tf.mul(variance, 1 - m), tf.mul(s.variance, (m * s.count) / Math.max(1, s.count - 1))));
+        const c = this.constants;
+        mean.assign(tf.add(tf.mul(mean, c.scalar(1 - m)), tf.mul(s.mean, c.scalar(m))));
+        variance.assign(tf.add(tf.mul(variance, c.scalar(1 - m)), tf.mul(s.variance, c.scalar((m * s.count) / Math.max(1, s.count - 1)))));
       }
     });
   }
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
+    this.constants.dispose();
   }
 }
 

@@ -6,6 +6,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import { nativeAdamUpdate, type AdamUpdate } from '../backends/native/addon';
+import { webGpuAdamUpdate, type WebGpuAdamUpdate } from '../backends/webgpu/adam';
 
 export interface AdamSettings {
   lr: number;
@@ -22,6 +23,8 @@ export class Adam {
   t = 0;
   /** One native pass per variable where the backend offers it (wasm + the addon); else tfjs ops. */
   private readonly fused: AdamUpdate | undefined;
+  /** On webgpu: one WGSL dispatch per variable, all of them in one call. */
+  private readonly fusedGpu: WebGpuAdamUpdate | undefined;
   private readonly constants: {
     beta1: tfType.Scalar;
     oneMinusBeta1: tfType.Scalar;
@@ -39,6 +42,7 @@ export class Adam {
     this.m = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
     this.v = tf.tidy(() => variables.map((x) => tf.variable(tf.zerosLike(x), false)));
     this.fused = nativeAdamUpdate(tf);
+    this.fusedGpu = webGpuAdamUpdate(tf);
     this.constants = tf.tidy(() => ({
       beta1: tf.keep(tf.scalar(settings.beta1)),
       oneMinusBeta1: tf.keep(tf.scalar(1 - settings.beta1)),
@@ -55,10 +59,11 @@ export class Adam {
     this.t += 1;
     const bias1 = 1 - Math.pow(this.settings.beta1, this.t);
     const bias2 = 1 - Math.pow(this.settings.beta2, this.t);
-    if (this.fused) {
+    if (this.fused || this.fusedGpu) {
       const { beta1, beta2, lr, epsilon } = this.settings;
       const scalars = { beta1, beta2, stepSize: lr / bias1, invSqrtBias2: 1 / Math.sqrt(bias2), epsilon };
-      for (let i = 0; i < this.variables.length; i++) this.fused(this.variables[i], this.m[i], this.v[i], grads[i], scalars);
+      if (this.fusedGpu) return this.fusedGpu(this.variables, this.m, this.v, grads, scalars);
+      for (let i = 0; i < this.variables.length; i++) this.fused!(this.variables[i], this.m[i], this.v[i], grads[i], scalars);
       return;
     }
     tf.tidy(() => {

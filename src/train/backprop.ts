@@ -70,7 +70,7 @@ export function backward(
   dy: Tensor2D,
   activations: Activation[],
   leak: number,
-  opts: { weightGrads: boolean; inputGrad: boolean },
+  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor },
 ): { grads: Tensor[]; dx?: Tensor2D } {
   const grads: Tensor[] = new Array(2 * stack.layers.length);
   let d = dy;
@@ -80,7 +80,7 @@ export function backward(
     if (mask) d = tf.mul(d, mask);
     if (activations[i] === 'leakyrelu')
       d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0
-    else if (activations[i] === 'tanh') d = tf.mul(d, tf.sub(1, tf.square(a))); // tanh' = 1 - tanh^2
+    else if (activations[i] === 'tanh') d = tf.mul(d, tf.sub(opts.one ?? 1, tf.square(a))); // tanh' = 1 - tanh^2 (`one`: a kept scalar 1)
     if (opts.weightGrads) {
       grads[2 * i] = tf.matMul(cache.inputs[i], d, true, false);
       grads[2 * i + 1] = tf.sum(d, 0);

@@ -9,6 +9,8 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
+import { webGpuSigmoidBce, type WebGpuSigmoidBce } from '../backends/webgpu/sigmoid-bce';
+import { Constants } from '../nets/constants';
 import { DenseStack, type GanModel } from '../nets/gan-model';
 import { backward, forwardCached } from './backprop';
 import type { DiscriminatorBatch, GeneratorBatch, StepPath } from './step-path';
@@ -19,6 +21,10 @@ type Tensor2D = tfType.Tensor2D;
 
 export class DenseStep implements StepPath {
   private readonly labelCache = new Map<number, { target: Tensor2D; sign: Tensor2D }>();
+  /** 1, B and 1/B, made once (src/nets/constants.ts). */
+  private readonly constants: Constants;
+  /** On webgpu: the plain-label loss and its gradient in one kernel; elsewhere tfjs ops. */
+  private readonly fusedLoss: WebGpuSigmoidBce | undefined;
 
   constructor(
     private readonly tf: Tf,
@@ -27,7 +33,10 @@ export class DenseStep implements StepPath {
     private readonly g: DenseStack,
     private readonly d: DenseStack,
     private readonly leak: number,
-  ) {}
+  ) {
+    this.constants = new Constants(tf);
+    this.fusedLoss = webGpuSigmoidBce(tf);
+  }
 
   /** The dense path for a model whose networks are both dense-only, else undefined. */
   static of(tf: Tf, model: GanModel, leak: number): DenseStep | undefined {
@@ -49,9 +58,7 @@ export class DenseStep implements StepPath {
     if (batch.noise) both = tf.add(both, batch.noise) as Tensor2D;
     const labels = batch.fakeLabels ? (tf.concat([batch.realLabels!, batch.fakeLabels]) as Tensor1D) : undefined;
     const masks = this.model.dropoutMasks(2 * b, batch.dropout);
-    const { grads, loss, probs } = this.discriminatorGradients(both, masks, labels, batch.targets);
-    const [pReal, pFake] = tf.split(probs, 2, 0);
-    return { grads, loss, dReal: tf.mean(pReal) as tfType.Scalar, dFake: tf.mean(pFake) as tfType.Scalar };
+    return this.discriminatorGradients(both, masks, labels, batch.targets);
   }
 
   gradientsOfG(batch: GeneratorBatch): { grads: tfType.Tensor[]; loss: tfType.Scalar } {
@@ -62,37 +69,56 @@ export class DenseStep implements StepPath {
    * Gradients of D's loss, BCE(D(real), 1) + BCE(D(fake), 0), for `both` = [real; fake] (equal
    * halves), with the given dropout masks (and labels, conditional). With `targets` (label
    * smoothing, the real-only knob) the per-row BCE is softplus(l) - t l, weighted per row.
-   * Also the loss and D's probabilities [2B, 1].
+   * Also the loss and the mean D(x) and D(G(z)) (D's probabilities on each half).
    */
   discriminatorGradients(
     both: Tensor2D,
     masks: Tensor2D[],
     labels?: Tensor1D,
     targets?: DTargets,
-  ): { grads: tfType.Tensor[]; loss: tfType.Scalar; probs: Tensor2D } {
+  ): { grads: tfType.Tensor[]; loss: tfType.Scalar; dReal: tfType.Scalar; dFake: tfType.Scalar } {
     const tf = this.tf;
     const d = this.d;
     const b = both.shape[0] / 2;
     const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
     const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks));
-    const probs = tf.sigmoid(logits);
     let dLogits: Tensor2D;
     let loss: tfType.Scalar;
-    if (!targets) {
+    let means: [tfType.Scalar, tfType.Scalar];
+    if (!targets && this.fusedLoss) {
+      const fused = this.fusedLoss(logits, b, 1 / b);
+      ({ dLogits, loss } = fused);
+      means = [fused.pOnes, fused.pZeros];
+    } else if (!targets) {
+      const probs = tf.sigmoid(logits);
       const { target, sign } = this.labels(b);
       // d/dlogit of softplus(-l) (label 1) and softplus(l) (label 0), each averaged over B rows.
-      dLogits = tf.mul(tf.sub(probs, target), 1 / b) as Tensor2D;
-      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), b) as tfType.Scalar;
+      dLogits = tf.mul(tf.sub(probs, target), this.constants.scalar(1 / b)) as Tensor2D;
+      loss = tf.div(tf.sum(tf.softplus(tf.mul(logits, sign))), this.constants.scalar(b)) as tfType.Scalar;
+      means = this.halfMeans(probs);
     } else {
+      const probs = tf.sigmoid(logits);
       // d/dlogit of softplus(l) - t l is sigmoid(l) - t.
       const w = targets.weight;
       const diff = tf.sub(probs, targets.target);
       const rowLoss = tf.sub(tf.softplus(logits), tf.mul(targets.target, logits));
-      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, 1 / b) as Tensor2D;
-      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), b) as tfType.Scalar;
+      dLogits = tf.mul(w ? tf.mul(diff, w) : diff, this.constants.scalar(1 / b)) as Tensor2D;
+      loss = tf.div(tf.sum(w ? tf.mul(rowLoss, w) : rowLoss), this.constants.scalar(b)) as tfType.Scalar;
+      means = this.halfMeans(probs);
     }
-    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
-    return { grads: labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads, loss, probs };
+    const { grads, dx } = backward(tf, d, cache, dLogits, d.activations, this.leak, {
+      weightGrads: true,
+      inputGrad: !!labels,
+      one: this.one,
+    });
+    const allGrads = labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads;
+    return { grads: allGrads, loss, dReal: means[0], dFake: means[1] };
+  }
+
+  /** The means of the two halves of D's probabilities [2B, 1]: D(x) and D(G(z)). */
+  private halfMeans(probs: Tensor2D): [tfType.Scalar, tfType.Scalar] {
+    const [pReal, pFake] = this.tf.split(probs, 2, 0);
+    return [this.tf.mean(pReal) as tfType.Scalar, this.tf.mean(pFake) as tfType.Scalar];
   }
 
   /**
@@ -129,13 +155,17 @@ export class DenseStep implements StepPath {
       ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.leak, { weightGrads: false, inputGrad: true }));
     } else {
       const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks));
-      const dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), 1), 1 / b) as Tensor2D;
+      let dLogits: Tensor2D;
+      if (this.fusedLoss) ({ dLogits, loss } = this.fusedLoss(dOut.y, b, 1 / b));
+      else {
+        dLogits = tf.mul(tf.sub(tf.sigmoid(dOut.y), this.one), this.constants.scalar(1 / b)) as Tensor2D;
+        loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
+      }
       // Through D to its input (D's weight gradients are not needed), then through G.
-      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true }));
-      loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
+      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true, one: this.one }));
     }
     if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
-    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels });
+    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels, one: this.one });
     return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
   }
 
@@ -175,7 +205,12 @@ export class DenseStep implements StepPath {
     return l;
   }
 
+  private get one(): tfType.Scalar {
+    return this.constants.scalar(1);
+  }
+
   dispose(): void {
+    this.constants.dispose();
     for (const l of this.labelCache.values()) {
       l.target.dispose();
       l.sign.dispose();

@@ -37,9 +37,21 @@ export interface BatchNormResult {
   variance: Tensor1D;
 }
 
-export function batchNormTraining(tf: Tf, x: Tensor4D, gamma: Tensor1D, beta: Tensor1D, epsilon: number): BatchNormResult {
+/**
+ * `constant`, when given, returns a kept scalar tensor for a number (src/nets/constants.ts): the
+ * tf-ops path then uploads no scalar (epsilon, the element count) per call; the same values.
+ */
+export function batchNormTraining(
+  tf: Tf,
+  x: Tensor4D,
+  gamma: Tensor1D,
+  beta: Tensor1D,
+  epsilon: number,
+  constant?: (value: number) => Tensor,
+): BatchNormResult {
   const [n, h, w, c] = x.shape;
   const count = n * h * w;
+  const k = (value: number): Tensor | number => (constant ? constant(value) : value);
   if (gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTraining: gamma [${gamma.shape}] and beta [${beta.shape}] must have the ${c} channels of x [${x.shape}]`);
   }
@@ -67,7 +79,7 @@ export function batchNormTraining(tf: Tf, x: Tensor4D, gamma: Tensor1D, beta: Te
       };
     }
     const { mean, variance } = tf.moments(xIn, [0, 1, 2]);
-    const invStd = tf.rsqrt(tf.add(variance, epsilon));
+    const invStd = tf.rsqrt(tf.add(variance, k(epsilon)));
     const xhat = tf.mul(tf.sub(xIn, mean), invStd);
     const y = tf.add(tf.mul(xhat, gammaIn), betaIn);
     keptMean = tf.keep(mean as Tensor1D);
@@ -79,8 +91,8 @@ export function batchNormTraining(tf: Tf, x: Tensor4D, gamma: Tensor1D, beta: Te
         const [sXhat, sInvStd, sGamma] = saved;
         const dbeta = tf.sum(dy, [0, 1, 2]);
         const dgamma = tf.sum(tf.mul(dy, sXhat), [0, 1, 2]);
-        const inner = tf.sub(tf.sub(tf.mul(dy, count), dbeta), tf.mul(sXhat, dgamma));
-        const dx = tf.mul(inner, tf.div(tf.mul(sGamma, sInvStd), count));
+        const inner = tf.sub(tf.sub(tf.mul(dy, k(count)), dbeta), tf.mul(sXhat, dgamma));
+        const dx = tf.mul(inner, tf.div(tf.mul(sGamma, sInvStd), k(count)));
         return [dx, dgamma, dbeta];
       },
     };

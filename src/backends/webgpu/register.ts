@@ -4,6 +4,12 @@
  * WebGPUBackend class, patched on the prototype (so every backend instance tfjs makes later has
  * them). Call after importing the package and before activating its backend. The two are
  * independent of each other.
+ *
+ * Our own WGSL kernels are not registered with tfjs: they run as raw compute pipelines on the
+ * backend's device, called by the code that needs them, one file each:
+ *   pipeline.ts          what they use of the backend: its device, encoder, pass and pool
+ *   adam.ts              Adam for a network's variables, one dispatch each (src/train/adam.ts)
+ *   sigmoid-bce.ts       the dense step's loss and its gradient in one dispatch (src/train/dense-step.ts)
  */
 import { installWebGpuUploadFix, type UploadFixResult } from './upload';
 import { installWebGpuReadSyncGuard } from './read';

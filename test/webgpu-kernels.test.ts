@@ -1,0 +1,61 @@
+/**
+ * Our WGSL kernels (src/backends/webgpu) against float64 references, on the webgpu backend in a
+ * child process (test/webgpu-kernels.ts). On SwiftShader where there is no GPU; skipped with one
+ * line where there is neither (test/helpers.ts, webGpuForTests).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { webGpuForTests } from './helpers';
+import { ADAM_SIZES, type KernelResults } from './webgpu-kernels';
+
+function kernels(): Promise<KernelResults> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'webgpu-kernels.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('GAN_KERNELS '));
+      if (code !== 0 || !line) return reject(new Error(`webgpu-kernels exited ${code}: ${stderr}`));
+      resolve(JSON.parse(line.slice('GAN_KERNELS '.length)));
+    });
+  });
+}
+
+test(
+  'webgpu Adam: one dispatch per variable and one uniform write, PyTorch-exact to float32 over three steps',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { adam } = await kernels();
+    t.diagnostic(`on ${gpu.adapter}: |fused - float64| ${adam.worst.toExponential(1)}, tfjs ops ${adam.worstOps.toExponential(1)}`);
+    // test/adam.test.ts's bound for the wasm paths: lr 0.01 over three steps, float32 rounding.
+    assert.ok(adam.worst < 1e-5, `fused: max |difference| ${adam.worst}`);
+    assert.ok(adam.worstOps < 1e-5, `tfjs ops: max |difference| ${adam.worstOps}`);
+    // Writes: the step's uniforms, and the three gradients the test makes on the CPU.
+    assert.deepEqual(adam.calls, { dispatches: ADAM_SIZES.length, submits: 0, bufferWrites: 1 + ADAM_SIZES.length });
+    assert.ok(adam.sharedUnchanged, 'a tensor sharing the buffer of the variable changed with it');
+    assert.equal(adam.tensors[1], adam.tensors[0], 'tensors leaked by the update');
+  },
+);
+
+test(
+  'webgpu sigmoid cross-entropy: loss, gradient and both halves mean probability in one dispatch, float32-exact',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { sigmoidBce } = await kernels();
+    const { calls, ...errors } = sigmoidBce;
+    t.diagnostic(`on ${gpu.adapter}: relative differences from float64 ${JSON.stringify(errors)}`);
+    // Each output is a float32 sigmoid or softplus (a few ulp: ~1e-6 relative, also for gradients
+    // near 0 at |l| ~ 40, as the kernel never subtracts from 1), sums over 600 rows ~600 * 6e-8.
+    for (const [name, err] of Object.entries(errors)) assert.ok(err < 1e-4, `${name}: relative difference ${err}`);
+    assert.deepEqual(calls, { dispatches: 1, submits: 0, bufferWrites: 1 });
+  },
+);

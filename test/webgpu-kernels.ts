@@ -1,0 +1,153 @@
+/**
+ * The child process of test/webgpu-kernels.test.ts: runs our WGSL kernels (src/backends/webgpu)
+ * on the webgpu backend and prints one line `GAN_KERNELS <json>` with what the test checks.
+ * A child because tfjs runs one backend per process and the test runner's is wasm.
+ *
+ *   node dist/test/webgpu-kernels.js
+ */
+import { loadBackend } from '../src/backends';
+import { countWebGpuCalls } from '../src/backends/webgpu/counters';
+import { Rng } from '../src/core/rng';
+import { webGpuSigmoidBce } from '../src/backends/webgpu/sigmoid-bce';
+import { Adam } from '../src/train/adam';
+
+export interface KernelResults {
+  adam: {
+    /** Largest |fused - float64 reference| over three steps of three variables. */
+    worst: number;
+    /** The same for tfjs's ops on this backend (the path it replaces). */
+    worstOps: number;
+    /** Calls of one apply() for the three variables. */
+    calls: { dispatches: number; submits: number; bufferWrites: number };
+    /** A tensor the first variable was assigned from, still alive: unchanged by the update? */
+    sharedUnchanged: boolean;
+    /** Tensors alive before and after three updates (after the first, which may copy a shared buffer). */
+    tensors: [number, number];
+  };
+  /** Largest relative difference of each output of the fused loss from float64, and its calls. */
+  sigmoidBce: {
+    dLogits: number;
+    loss: number;
+    pOnes: number;
+    pZeros: number;
+    calls: { dispatches: number; submits: number; bufferWrites: number };
+  };
+}
+
+/** Rows of the fused loss's test: 2B at batch 300 (more than a workgroup's 256 threads), the first B labelled 1. */
+export const BCE_ROWS = 600;
+
+/** The fused loss's outputs in float64: logits, the first `ones` labelled 1, sums times `scale`. */
+export function sigmoidBceReference(l: Float32Array, ones: number, scale: number) {
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+  let loss = 0;
+  let pOnes = 0;
+  let pZeros = 0;
+  const dLogits = Array.from(l, (x, i) => {
+    const t = i < ones ? 1 : 0;
+    loss += softplus(t ? -x : x);
+    if (t) pOnes += sigmoid(x);
+    else pZeros += sigmoid(x);
+    return (t ? -sigmoid(-x) : sigmoid(x)) * scale; // sigmoid(x) - t without cancellation
+  });
+  return { dLogits, loss: loss * scale, pOnes: pOnes * scale, pZeros: pZeros * scale };
+}
+
+export const ADAM_SETTINGS = { lr: 0.01, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 };
+/** Sizes: a bias, a weight matrix, one larger than a workgroup's reach many times over. */
+export const ADAM_SIZES = [10, 1000, 70_001];
+
+/** PyTorch's Adam in float64 (as test/adam.test.ts). */
+export function adamReference(p0: Float32Array, grads: Float32Array[], s = ADAM_SETTINGS): Float64Array {
+  const p = Float64Array.from(p0);
+  const m = new Float64Array(p.length);
+  const v = new Float64Array(p.length);
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    for (let i = 0; i < p.length; i++) {
+      m[i] = s.beta1 * m[i] + (1 - s.beta1) * g[i];
+      v[i] = s.beta2 * v[i] + (1 - s.beta2) * g[i] * g[i];
+      const denom = Math.sqrt(v[i]) / Math.sqrt(1 - s.beta2 ** t) + s.epsilon;
+      p[i] -= (s.lr / (1 - s.beta1 ** t)) * (m[i] / denom);
+    }
+  });
+  return p;
+}
+
+async function main(): Promise<void> {
+  const { tf } = await loadBackend('webgpu', { webgpuAdapterProbe: false });
+  const p0 = ADAM_SIZES.map((n, j) => Rng.for(1, 100 + j).fillUniform(new Float32Array(n), -1, 1));
+  const grads = [1, 2, 3].map((k) => ADAM_SIZES.map((n, j) => Rng.for(k, j).fillNormal(new Float32Array(n))));
+  const want = p0.map((p, j) =>
+    adamReference(
+      p,
+      grads.map((g) => g[j]),
+    ),
+  );
+
+  const run = async (fused: boolean) => {
+    const initial = p0.map((p) => tf.tensor1d(p));
+    const params = initial.map((t) => tf.variable(t));
+    const adam = new Adam(tf, params, ADAM_SETTINGS);
+    if (!fused) (adam as unknown as { fusedGpu: undefined }).fusedGpu = undefined;
+    let calls = { dispatches: 0, submits: 0, bufferWrites: 0 };
+    const tensors: number[] = [];
+    for (const [k, g] of grads.entries()) {
+      // Read the params first: tfjs then caches their values on the CPU, which the update must drop.
+      await Promise.all(params.map((p) => p.data()));
+      const counter = k === 1 ? countWebGpuCalls(tf.backend()) : undefined;
+      tf.tidy(() => adam.apply(g.map((x) => tf.tensor1d(x))));
+      if (counter) {
+        counter.restore();
+        calls = { ...counter.counts };
+      }
+      tensors.push(tf.memory().numTensors);
+    }
+    let worst = 0;
+    for (const [j, p] of params.entries()) {
+      const got = (await p.data()) as Float32Array;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[j][i]));
+    }
+    const kept = (await initial[0].data()) as Float32Array;
+    const sharedUnchanged = kept.every((x, i) => x === p0[0][i]);
+    adam.dispose();
+    for (const t of [...params, ...initial]) t.dispose();
+    return { worst, calls, sharedUnchanged, tensors: [tensors[0], tensors[2]] as [number, number] };
+  };
+  const fused = await run(true);
+  const ops = await run(false);
+
+  // Logits up to +-40: softplus and sigmoid at both ends of their range.
+  const logits = Rng.for(5, 0).fillUniform(new Float32Array(BCE_ROWS), -40, 40);
+  const scale = 2 / BCE_ROWS;
+  const wantBce = sigmoidBceReference(logits, BCE_ROWS / 2, scale);
+  const bce = webGpuSigmoidBce(tf)!;
+  const input = tf.tensor2d(logits, [BCE_ROWS, 1]);
+  (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(input.dataId); // before counting
+  const counter = countWebGpuCalls(tf.backend());
+  const got = bce(input, BCE_ROWS / 2, scale);
+  counter.restore();
+  const relative = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.abs(b[i]));
+    return worst;
+  };
+  const read = async (t: { data(): Promise<unknown> }) => Array.from((await t.data()) as Float32Array);
+  const sigmoidBce = {
+    dLogits: relative(await read(got.dLogits), wantBce.dLogits),
+    loss: relative(await read(got.loss), [wantBce.loss]),
+    pOnes: relative(await read(got.pOnes), [wantBce.pOnes]),
+    pZeros: relative(await read(got.pZeros), [wantBce.pZeros]),
+    calls: { ...counter.counts },
+  };
+  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce };
+  process.stdout.write(`GAN_KERNELS ${JSON.stringify(out)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${(e as Error).stack}\n`);
+    process.exit(1);
+  });
+}
