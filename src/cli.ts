@@ -97,7 +97,8 @@ function addSampling(program: Command): void {
     async (o) => {
       const { sampleCommand } = await import('./commands/sample.js');
       const { n, interpolate, frames, out, run, seed, nrow, digit, backend, threads } = o;
-      await sampleCommand({ n, interpolate, frames, out, run, seed, nrow, digit, raw: !!o.rawGenerator, backend, threads });
+      const className = o.class as string | undefined;
+      await sampleCommand({ n, interpolate, frames, out, run, seed, nrow, digit, className, raw: !!o.rawGenerator, backend, threads });
     },
   );
   const evalAbout = 'FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier';
