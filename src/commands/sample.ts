@@ -8,7 +8,8 @@ import { ioError, writeFileAtomic } from '../util/fs';
 import { encodeGrayPng, encodeRgbPng, gridPng } from '../core/image/grid';
 import { imageGif } from '../core/image/gif';
 import { runToRead } from '../run/run-dir';
-import { sampleRun, sampleWalk, type Samples } from '../run/sample';
+import { classIndex, runClassNames, sampleRun, sampleWalk, type Samples } from '../run/sample';
+import { newestVerifiedCheckpoint } from '../run/checkpoint';
 
 import { plural } from '../util/text';
 import { printLine } from './output';
@@ -101,6 +102,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
   const { file, replaces } = outputFile(opts);
   const kind = checkFlags(opts, file);
   const runDir = runToRead(opts.run);
+  checkAgainstRun(runDir, opts, kind, file);
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
   const to = `${file}${replaces ? ' (replaced the file that was there)' : ''}`;
@@ -160,6 +162,23 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<void> {
     writeFileAtomic(file, gridPng(s.pixels, s.n, s.size, s.size, { cols: opts.nrow ?? s.cols, channels: s.channels }));
     log(`wrote a grid of ${plural(s.n, 'sample')}${what}${s.cols && !opts.nrow ? `, one row per ${noun},` : ''} ${from}`);
   }
+}
+
+/**
+ * Refusals that the run's newest checkpoint settles, before the backend loads: a class the run
+ * does not have, an IDX file from a run that makes no 28x28 gray images. (sampleRun checks the
+ * same when it loads the weights.)
+ */
+function checkAgainstRun(runDir: string, opts: SampleCommandOptions, kind: OutputKind, file: string): void {
+  const state = newestVerifiedCheckpoint(runDir)?.state;
+  if (!state) return; // sampleRun names what is wrong with the run
+  const { config } = state;
+  if (opts.className !== undefined && config.conditional) classIndex(opts.className, runClassNames(config, state.data), runDir);
+  if (kind === 'idx' && (config.color === 'rgb' || config.imageSize !== 28))
+    throw new ConfigError(
+      `${file}: IDX files hold MNIST's 28x28 gray images; this run makes ${config.imageSize}x${config.imageSize} ${config.color ?? 'gray'} ones`,
+      'Write a .png grid, or PNG files with --out DIR/, instead',
+    );
 }
 
 /** The name of sample i in a folder of samples: sample-0000.png, ... */

@@ -92,7 +92,8 @@ function summaryCards(d: ReportData, totalEpochs: number | undefined, bestFid: n
     [num(last.ms_per_iter, 1), 'ms / iteration'],
     [formatDuration(trainSeconds), 'training time'],
   ];
-  if (bestFid !== undefined) cards.push([bestFid.toFixed(2), 'best FID']);
+  const space = d.evals.length ? featureSpace(d.evals[d.evals.length - 1]) : 'mnist';
+  if (bestFid !== undefined) cards.push([bestFid.toFixed(2), space === 'mnist' ? 'best FID' : "best FID (the data's own classifier)"]);
   return cards.map(([v, l]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${l}</span></div>`).join('');
 }
 
