@@ -92,15 +92,17 @@ function addSampling(program: Command): void {
   command(
     program,
     'sample',
-    "write a PNG grid (or an IDX3 file) of samples from a run's generator",
+    "write a PNG grid (or one PNG per sample, or an IDX3 file) of samples from a run's generator",
     [...SAMPLE_FLAGS, ...COMMON_FLAGS],
     async (o) => {
       const { sampleCommand } = await import('./commands/sample.js');
       const { n, interpolate, frames, out, run, seed, nrow, digit, backend, threads } = o;
-      await sampleCommand({ n, interpolate, frames, out, run, seed, nrow, digit, raw: !!o.rawGenerator, backend, threads });
+      const className = o.class as string | undefined;
+      await sampleCommand({ n, interpolate, frames, out, run, seed, nrow, digit, className, raw: !!o.rawGenerator, backend, threads });
     },
   );
-  const evalAbout = 'FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier';
+  const evalAbout =
+    'FID, Inception Score and mode coverage of a run (or an IDX file), with the MNIST classifier (on other labelled data: one trained on that data)';
   command(program, 'eval', evalAbout, [...EVAL_FLAGS, ...COMMON_FLAGS], async (o) => {
     const { evalCommand } = await import('./commands/eval.js');
     const { run, samples, n, seed, backend, threads } = o;

@@ -60,6 +60,27 @@ test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rg
   }
   assert.ok(colourful > grid.width * grid.height * 0.5, `the grid is in colour: ${colourful} pixels whose channels differ`);
 
+  // gan sample --out DIR/: one colour PNG per sample; a latent walk and the timeline in colour too.
+  const files = path.join(work, 'files');
+  const s = gan(['sample', '--run', run, '--n', '3', '--out', `${files}/`], cache);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /wrote 3 samples as 64x64 rgb PNG files sample-0000\.png \.\.\. sample-0002\.png /);
+  assert.deepEqual(fs.readdirSync(files), ['sample-0000.png', 'sample-0001.png', 'sample-0002.png']);
+  const one = PNG.sync.read(fs.readFileSync(path.join(files, 'sample-0001.png')));
+  assert.equal(one.width, 64);
+  assert.ok(colourCount(one.data) > 0, 'a sample in colour');
+  const again = gan(['sample', '--run', run, '--n', '2', '--out', files], cache);
+  assert.match(again.stdout, /\(replaced 2 files of those names that were there\)/, 'an existing folder takes files too');
+  assert.equal(fs.readdirSync(files).length, 3, 'the third file left alone');
+  const idx = gan(['sample', '--run', run, '--out', path.join(work, 's.idx')], cache);
+  assert.equal(idx.code, 2);
+  assert.match(idx.stderr, /IDX files hold MNIST's 28x28 gray images; this run makes 64x64 rgb ones/);
+  const walk = path.join(work, 'walk.gif');
+  const w = gan(['sample', '--run', run, '--n', '2', '--interpolate', '2', '--frames', '2', '--out', walk], cache);
+  assert.equal(w.code, 0, w.stderr);
+  assert.ok(gifHasColour(fs.readFileSync(walk)), 'the walk GIF is in colour');
+  assert.ok(gifHasColour(fs.readFileSync(path.join(run, 'timeline.gif'))), 'the timeline GIF is in colour');
+
   const r = gan(['train', '--resume', '--out', run, '--epochs', '2'], cache);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /decoded/, 'the resume reads the cache');
@@ -90,7 +111,40 @@ test('--conditional on class subfolders: labels and class names from the folders
   assert.deepEqual(info.data.classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   const grid = PNG.sync.read(fs.readFileSync(path.join(run, 'samples', 'epoch-0001.png')));
   assert.equal(grid.height, 10 * 32 + 11 * 2, 'one row per class');
+
+  // gan sample --class NAME draws that class folder's label; a name the run lacks is refused, listing its classes.
+  const files = path.join(work, 'threes');
+  const s = gan(['sample', '--run', run, '--class', '3', '--n', '4', '--out', `${files}/`], path.join(work, 'cache'));
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /wrote 4 samples of class 3 as 32x32 gray PNG files/);
+  assert.equal(fs.readdirSync(files).length, 4);
+  const bad = gan(['sample', '--run', run, '--class', 'cat'], path.join(work, 'cache'));
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr.trim(),
+    `gan: error: --class cat: ${run} has no class 'cat'. Pass one of its classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9`,
+  );
 });
+
+/** Pixels of RGBA data whose channels differ. */
+function colourCount(rgba: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < rgba.length; i += 4) if (rgba[i] !== rgba[i + 1] || rgba[i + 1] !== rgba[i + 2]) n++;
+  return n;
+}
+
+/** Whether a GIF's global colour table holds a colour that is not gray (gan's gray GIFs hold the 256 grays). */
+function gifHasColour(gif: Buffer): boolean {
+  assert.equal(gif.toString('latin1', 0, 6), 'GIF89a');
+  const flags = gif[10];
+  assert.ok(flags & 0x80, 'a global colour table');
+  const entries = 2 << (flags & 7);
+  for (let i = 0; i < entries; i++) {
+    const [r, g, b] = gif.subarray(13 + 3 * i, 16 + 3 * i);
+    if (r !== g || g !== b) return true;
+  }
+  return false;
+}
 
 /** A PNG whose header says 30000 x 30000 (1-bit gray): a decompression bomb of 900 megapixels in 110 kB. */
 function bombPng(): Buffer {

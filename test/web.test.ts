@@ -19,6 +19,7 @@ import { pixelsFromNoise } from '../src/nets/gan-model';
 import { tileImages } from '../src/core/image/tile';
 import { slerp } from '../src/core/latent';
 import { gridPng } from '../src/core/image/grid';
+import { writeMnistFolder } from './image-fixtures';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
 const CHROMIUM = '/usr/bin/chromium';
@@ -248,7 +249,7 @@ async function walkFrame(
   return tileImages(pixels, w.walks, 28, 28, { cols: Math.min(w.walks, 10) }).gray;
 }
 
-type Grid = { width: number; height: number; gray: number[] };
+type Grid = { width: number; height: number; gray: number[]; rgb?: number[] };
 const gridOf = (page: Page) => page.evaluate(() => (window as unknown as { gan: { gridPixels(): Grid } }).gan.gridPixels());
 const differing = (a: number[], b: number[]) => a.reduce((s, v, i) => s + (v !== b[i] ? 1 : 0), 0);
 const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -411,5 +412,79 @@ test("the exported page in headless Chromium: local only, no console error, Gene
       s.child.kill('SIGTERM');
       await exited;
     }
+  }
+});
+
+test('an rgb run on class folders in headless Chromium: the page draws colour, exactly as gan sample, and its picker lists the class names', async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    if (process.env.CI) assert.fail(`${CHROMIUM} is missing: .ci/run installs it with apt-get install -y chromium`);
+    t.skip(`${CHROMIUM} is not installed (apt-get install -y chromium)`);
+    return;
+  }
+  const data = path.join(work, 'colour-digits');
+  await writeMnistFolder(data, { perClass: 8, size: 16 });
+  fs.renameSync(path.join(data, '3'), path.join(data, 'three'));
+  const run = path.join(work, 'rgb');
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'train',
+      '--data',
+      data,
+      '--conditional',
+      '--image-size',
+      '16',
+      '--batch-size',
+      '16',
+      '--epochs',
+      '1',
+      '--seed',
+      '3',
+      '--out',
+      run,
+    ],
+    { encoding: 'utf8', env: { ...process.env, DEBUG: '', GAN_CACHE_DIR: path.join(work, 'cache') } },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const site = path.join(work, 'rgb-site');
+  assert.equal(gan(['export', '--run', run, '--web', site]).code, 0);
+  const info = JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8'));
+  assert.equal(info.channels, 3);
+  assert.deepEqual(info.classNames, ['0', '1', '2', '4', '5', '6', '7', '8', '9', 'three']);
+
+  const server = await serve(run);
+  const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const page = await openPage(context, `${server.url}?seed=5&n=20&backend=cpu`);
+    const options = await page.$$eval('#digit option', (os) => os.map((o) => o.textContent));
+    assert.deepEqual(options.slice(1), info.classNames);
+    const g = await gridOf(page);
+    const tf = (cpuTf ??= (await loadBackend('cpu')).tf);
+    const s = await sampleRun(tf, run, { seed: 5, n: 20 });
+    const png = PNG.sync.read(gridPng(s.pixels, s.n, s.size, s.size, { cols: s.cols, channels: 3 }));
+    const rgb = Array.from({ length: png.width * png.height * 3 }, (_, i) => png.data[4 * Math.floor(i / 3) + (i % 3)]);
+    assert.ok(g.rgb, 'the page reads colour');
+    assert.equal(g.rgb!.length, rgb.length);
+    assert.equal(differing(g.rgb!, rgb), 0, 'the page on cpu draws the colours gan sample --backend cpu writes');
+    assert.ok(
+      differing(
+        g.rgb!.filter((_, i) => i % 3 === 0),
+        g.rgb!.filter((_, i) => i % 3 === 1),
+      ) > 0,
+      'in colour',
+    );
+    await page.selectOption('#digit', { value: '9' });
+    await page.waitForFunction(() => document.getElementById('seed')!.textContent!.includes('--class three'));
+    await page.close();
+  } finally {
+    await context.close();
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    server.child.kill('SIGTERM');
+    await exited;
   }
 });

@@ -5,9 +5,14 @@ import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends
 import { classifierDir, saveClassifier, trainClassifier, type Classifier } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
-import { DataError, describeError } from '../util/errors';
+import { DataError, GanError, describeError } from '../util/errors';
 import { Evaluator, obtainClassifier, type EvalRow } from '../eval/evaluator';
+import { obtainDataClassifier, classNamesOf } from '../eval/data-classifier';
+import { dataKind, loadTrainingSet } from '../data/dataset';
+import type { ImageSet } from '../data/mnist';
+import { Rng, Stream, permutation } from '../core/rng';
 import { runToRead } from '../run/run-dir';
+import { newestVerifiedCheckpoint } from '../run/checkpoint';
 import { sampleRun, type Samples } from '../run/sample';
 import { appendEval } from '../report/evals-log';
 import { REPORT_FILE, writeReport } from '../report/report';
@@ -53,12 +58,50 @@ function readSamplesFile(file: string, limit: number): { pixels: Uint8Array; n: 
   return { pixels: idx.data, n };
 }
 
+/** The most reference images FID compares against on a run's own data (MNIST's test set holds 10,000). */
+const MAX_REFERENCE = 10000;
+
+/**
+ * A run's own data when it is not MNIST-format: the labelled images its classifier is trained on.
+ * Unlabelled data is refused in one line that says why there is no FID and what would give one.
+ */
+async function runOwnData(runDir: string, info: (line: string) => void): Promise<{ images: ImageSet; source: string } | undefined> {
+  // The newest checkpoint's config, as gan sample rebuilds the run from (no checkpoint: gan sample's refusal later).
+  const config = newestVerifiedCheckpoint(runDir)?.state.config;
+  if (!config) return undefined;
+  const kind = dataKind(config.data);
+  if (kind === 'idx') return undefined; // MNIST-format 28x28 gray: the MNIST classifier
+  const source = config.data!;
+  const images = await loadTrainingSet(
+    { data: source, imageSize: config.imageSize, limit: undefined, conditional: false },
+    { color: config.color, labels: true, log: info },
+  );
+  if (!images.labels || classNamesOf(images).length < 2)
+    throw new GanError(
+      `no FID for ${runDir}: its data ${source} has no classes, and FID needs a feature space made for the data (a classifier trained on it; MNIST's would measure other images)`,
+      'Sort the images into one subfolder per class (DIR/CLASS/*.png, two classes at least): gan eval then trains a classifier on them once and measures FID, IS and coverage in its features',
+    );
+  return { images, source };
+}
+
+/** n of the images in a seeded random order (a folder's come sorted by class), as one block of bytes. */
+function randomImages(images: ImageSet, n: number, seed: number): { pixels: Uint8Array; n: number } {
+  const per = images.rows * images.cols * (images.channels ?? 1);
+  const count = Math.min(n, images.n);
+  const order = permutation(images.n, Rng.for(seed, Stream.shuffle, 4000));
+  const pixels = new Uint8Array(count * per);
+  for (let k = 0; k < count; k++) pixels.set(images.pixels.subarray(order[k] * per, (order[k] + 1) * per), k * per);
+  return { pixels, n: count };
+}
+
 export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const log = opts.log ?? printLine;
   const info = (line: string) => (opts.json ? process.stderr.write(line + '\n') : log(line));
   // Check inputs before the backend loads and before any long work.
   const samples = opts.samples !== undefined ? readSamplesFile(opts.samples, opts.n) : undefined;
   const runDir = samples !== undefined ? undefined : runToRead(opts.run);
+  const own = runDir !== undefined ? await runOwnData(runDir, info) : undefined;
+  if (own) return evalOnOwnData(opts, runDir!, own, log, info);
 
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   info(backend.notice);
@@ -75,7 +118,9 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
     for (const r of rows) log(formatEvalRow(r));
     const last = rows[rows.length - 1];
     log(`class histogram of ${last.source}: ${last.histogram.map((h, c) => `${c}:${(100 * h).toFixed(1)}%`).join(' ')}`);
-    log(`FID against the 10,000 MNIST test images in the classifier's 128-d feature space; ${seconds.toFixed(1)} s in all`);
+    log(
+      `FID against the 10,000 MNIST test images in the MNIST classifier's 128-d feature space (feature space 'mnist'); ${seconds.toFixed(1)} s in all`,
+    );
   }
   if (sampled) recordInRun(runDir!, sampled, rows[rows.length - 1], opts.seed, info);
 }
@@ -85,7 +130,14 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
  * gan report shows it. The measurement stands without them: a run folder that cannot be
  * written to (someone else's, read-only) gets a line saying so.
  */
-function recordInRun(runDir: string, s: Samples, r: EvalRow, seed: number, info: (line: string) => void): void {
+function recordInRun(
+  runDir: string,
+  s: Samples,
+  r: EvalRow,
+  seed: number,
+  info: (line: string) => void,
+  space?: { id: string; classes: number },
+): void {
   let file: string;
   try {
     file = appendEval(runDir, {
@@ -101,6 +153,8 @@ function recordInRun(runDir: string, s: Samples, r: EvalRow, seed: number, info:
       classes_covered: r.classes_covered,
       kl_to_uniform: r.kl_to_uniform,
       mean_confidence: r.mean_confidence,
+      feature_space: space?.id ?? 'mnist',
+      ...(space ? { classes: space.classes } : {}),
     });
   } catch (e) {
     info(`not recorded in the run: ${describeError(e)}`);
@@ -182,6 +236,80 @@ async function measureRows(
 
 /** The MNIST test set, against which FID is measured. */
 const TEST_IMAGES = 10000;
+
+/**
+ * gan eval on a run whose data is not MNIST-format (class folders, CIFAR-10): FID, IS and
+ * coverage in the feature space of a classifier trained on that data (once, cached by the data's
+ * fingerprint, size and colour), against up to 10,000 of its images; said so in every line, and
+ * recorded as that feature space in evals.jsonl.
+ */
+async function evalOnOwnData(
+  opts: EvalCommandOptions,
+  runDir: string,
+  own: { images: ImageSet; source: string },
+  log: (line: string) => void,
+  info: (line: string) => void,
+): Promise<void> {
+  const { images, source } = own;
+  const backend = await loadBackend(opts.backend, { threads: opts.threads });
+  info(backend.notice);
+  const t0 = performance.now();
+  const stream = opts.json ? process.stderr : process.stdout;
+  let progress: TaskProgress | undefined;
+  let classifier: Classifier;
+  try {
+    classifier = await obtainDataClassifier(backend.tf, backend.name, images, source, {
+      onTrainStart: (dir) => info(`training a classifier on ${source}, once for this data (cached in ${dir}):`),
+      train: {
+        onProgress: (p) => {
+          progress ??= new TaskProgress('classifier', p.epochs * p.batches, info, stream);
+          progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+        },
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
+  const d = classifier.info.data!;
+  const colour = d.channels === 3 ? 'rgb' : 'gray';
+  info(
+    `classifier: trained on ${source} (${plural(d.images, 'image')}, ${d.classNames.length} classes, ${d.size}x${d.size} ${colour}), accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}% on its ${d.heldOut} held-out images`,
+  );
+  const reference = randomImages(images, MAX_REFERENCE, 0);
+  const evaluator = new Evaluator(backend.tf, classifier, reference);
+  const total = reference.n + opts.n * 3;
+  const bar = new TaskProgress('evaluating', total, info, stream, true);
+  let rows: EvalRow[];
+  let s: Samples;
+  try {
+    bar.update(0, `features of ${reference.n} images of ${path.basename(source)}`);
+    await evaluator.referenceStats();
+    const real = randomImages(images, opts.n, 1);
+    bar.update(reference.n, `${real.n} real images`);
+    rows = [await evaluator.evaluate(real.pixels, real.n, `real ${path.basename(path.resolve(source))} (${real.n} random)`)];
+    bar.update(reference.n + opts.n, `generating ${opts.n} samples`);
+    s = await sampleRun(backend.tf, runDir, { n: opts.n, seed: opts.seed, raw: opts.raw });
+    bar.update(reference.n + 2 * opts.n, `the ${s.n} samples`);
+    rows.push(await evaluator.evaluate(s.pixels, s.n, `${path.basename(runDir)} epoch ${s.epoch}${s.generator === 'ema' ? ' (EMA)' : ''}`));
+    bar.update(total);
+  } finally {
+    bar.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const space = { id: `data:${d.key.slice(0, 12)}`, classes: d.classNames.length };
+  if (opts.json) {
+    for (const r of rows) log(JSON.stringify({ ...r, feature_space: space.id, classes: space.classes }));
+  } else {
+    log(HEADER);
+    for (const r of rows) log(formatEvalRow(r));
+    const last = rows[rows.length - 1];
+    log(`class histogram of ${last.source}: ${last.histogram.map((h, c) => `${d.classNames[c]}:${(100 * h).toFixed(1)}%`).join(' ')}`);
+    log(
+      `FID against ${plural(reference.n, 'image')} of ${source} in the 128-d feature space of a classifier trained on that data (${space.id}), not MNIST's: not comparable with MNIST FIDs nor another dataset's; IS at best ${d.classNames.length}; ${seconds.toFixed(1)} s in all`,
+    );
+  }
+  recordInRun(runDir, s, rows[rows.length - 1], opts.seed, info, space);
+}
 
 export interface ClassifierCommandOptions {
   epochs: number;

@@ -136,7 +136,7 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
   {
     flags: '--out <file>',
     description:
-      'output: .png for a grid, .idx or -idx3-ubyte for an MNIST-format IDX3 file, .gif for a latent walk (default: grid.png, or walk.gif with --interpolate; numbered grid-2.png, ... when it exists)',
+      'output: .png for a grid, DIR/ (a trailing slash, or an existing folder) for one PNG per sample (sample-0000.png, ...), .idx or -idx3-ubyte for an MNIST-format IDX3 file (28x28 gray runs), .gif for a latent walk (default: grid.png, or walk.gif with --interpolate; numbered grid-2.png, ... when it exists)',
     kind: PATH,
   },
   {
@@ -156,6 +156,11 @@ export const SAMPLE_FLAGS: FlagSpec[] = [
     flags: '--digit <d>',
     description: 'conditional runs: draw only this digit, 0-9 (default: every digit in equal shares, in rows)',
     parse: parseDigit,
+  },
+  {
+    flags: '--class <name>',
+    description: "conditional runs: draw only this class, by name (a class folder of the run's data; the digits 0-9 for MNIST)",
+    parse: (text: string) => text,
   },
   {
     flags: '--raw-generator',

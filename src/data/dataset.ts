@@ -42,6 +42,8 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where decoded folders are cached (default: the per-user cache). */
   cacheDir?: string;
+  /** Keep the labels the data has even when the run is not conditional (gan eval's classifier). */
+  labels?: boolean;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function loadTrainingSet(
       );
   }
   checkLabels(config, images);
-  if (!config.conditional) images = { ...images, labels: undefined, classNames: undefined };
+  if (!config.conditional && !opts.labels) images = { ...images, labels: undefined, classNames: undefined };
   if (config.limit !== undefined && images.n > config.limit) images = firstImages(images, config.limit);
   if (opts.color !== undefined) images = inColor(images, opts.color);
   return images;

@@ -40,43 +40,100 @@ export interface ClassifierInfo {
   version: number;
   seed: number;
   epochs: number;
+  /** Accuracy on images it was not trained on: MNIST's test set, or a data classifier's held-out share. */
   testAccuracy: number;
+  /** A data classifier's: what it was trained on (absent for MNIST's). */
+  data?: DataClassifierInfo;
   trainSeconds: number;
   backend: string;
   trainedAt: string;
   files: Record<string, string>;
 }
 
+/** What a classifier trained on a run's data was trained on: the key of its cache, and the data's description. */
+export interface DataClassifierInfo {
+  /** sha256 of the images, labels, size, colour and class names (the cache folder's name). */
+  key: string;
+  /** The --data folder it was trained from, as given. */
+  source: string;
+  images: number;
+  heldOut: number;
+  size: number;
+  channels: number;
+  classNames: string[];
+}
+
 export interface Classifier {
-  /** images -> [probabilities [n, 10], features [n, 128]] */
+  /** images -> [probabilities [n, classes], features [n, 128]] */
   model: tfType.LayersModel;
   info: Omit<ClassifierInfo, 'files'>;
 }
 
-export function buildClassifier(tf: Tf, seed: number): tfType.LayersModel {
+/** What a classifier reads and tells apart: MNIST's is 28 x 28 x 1 and ten digits. */
+export interface ClassifierShape {
+  size: number;
+  channels: number;
+  classes: number;
+}
+
+export const MNIST_SHAPE: ClassifierShape = { size: 28, channels: 1, classes: 10 };
+
+/**
+ * The classifier for images of `shape` (default MNIST's). MNIST's is the network above; for other
+ * data the same convolution + pooling blocks (32, 64, then 128 filters) repeat until the side is
+ * 8 or less (32 -> 8 in two blocks, 64 -> 8 in three), then the 128-unit features and a softmax
+ * over the data's classes.
+ */
+export function buildClassifier(tf: Tf, seed: number, shape: ClassifierShape = MNIST_SHAPE): tfType.LayersModel {
   const init = (k: number) => tf.initializers.heNormal({ seed: seed * 16 + k });
-  const input = tf.input({ shape: [28, 28, 1] });
-  let h = tf.layers
-    .conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' })
-    .apply(input) as tfType.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(h) as tfType.SymbolicTensor;
-  h = tf.layers
-    .conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' })
-    .apply(h) as tfType.SymbolicTensor;
-  h = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(h) as tfType.SymbolicTensor;
+  const mnist = shape.size === 28 && shape.channels === 1 && shape.classes === 10;
+  const input = tf.input({ shape: [shape.size, shape.size, shape.channels] });
+  let h: tfType.SymbolicTensor = input;
+  let side = shape.size;
+  const filters = [32, 64, 128, 128, 128, 128];
+  for (let b = 0; b === 0 || (mnist ? b < 2 : side > 8); b++) {
+    // Block b: [side, side, .] -> conv 3x3 x filters[b], ReLU -> max-pool 2 -> [side / 2, side / 2, filters[b]]
+    h = tf.layers
+      .conv2d({
+        filters: filters[b],
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(b === 0 ? 1 : b === 1 ? 2 : 5 + b),
+        name: `conv${b + 1}`,
+      })
+      .apply(h) as tfType.SymbolicTensor;
+    h = tf.layers.maxPooling2d({ poolSize: 2, name: `pool${b + 1}` }).apply(h) as tfType.SymbolicTensor;
+    side = Math.floor(side / 2);
+  }
   h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tfType.SymbolicTensor;
   const features = tf.layers
     .dense({ units: 128, activation: 'relu', kernelInitializer: init(3), name: FEATURES_LAYER })
     .apply(h) as tfType.SymbolicTensor;
   const probs = tf.layers
-    .dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 16 + 4 }), name: 'probs' })
+    .dense({
+      units: shape.classes,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 16 + 4 }),
+      name: 'probs',
+    })
     .apply(features) as tfType.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: [probs, features], name: 'mnist_classifier' });
+  return tf.model({ inputs: input, outputs: [probs, features], name: mnist ? 'mnist_classifier' : 'data_classifier' });
 }
 
-/** Bytes (0 = background) to the classifier's input [n, 28, 28, 1] in [0, 1]. */
-export function classifierInput(tf: Tf, pixels: Uint8Array, n: number): tfType.Tensor4D {
-  return tf.tidy(() => tf.div(tf.tensor4d(pixels.subarray(0, n * 784), [n, 28, 28, 1], 'int32').toFloat(), 255) as tfType.Tensor4D);
+/** The shape a built (or loaded) classifier reads and tells apart. */
+export function classifierShape(model: tfType.LayersModel): ClassifierShape {
+  const [, size, , channels] = model.inputs[0].shape as number[];
+  const classes = (model.outputs[0].shape as number[])[1];
+  return { size, channels, classes };
+}
+
+/** Bytes (0 = background) to the classifier's input [n, size, size, channels] in [0, 1] (default MNIST's 28 x 28 x 1). */
+export function classifierInput(tf: Tf, pixels: Uint8Array, n: number, size = 28, channels = 1): tfType.Tensor4D {
+  const per = size * size * channels;
+  return tf.tidy(
+    () => tf.div(tf.tensor4d(pixels.subarray(0, n * per), [n, size, size, channels], 'int32').toFloat(), 255) as tfType.Tensor4D,
+  );
 }
 
 /** Class probabilities and features of n images, in batches (read asynchronously, as the webgpu backend needs). */
@@ -86,29 +143,33 @@ export async function classify(
   pixels: Uint8Array,
   n: number,
   batch = 500,
-): Promise<{ probs: Float32Array; features: Float32Array; featureDim: number }> {
+): Promise<{ probs: Float32Array; features: Float32Array; featureDim: number; classes: number }> {
   const featureDim = 128;
-  const probs = new Float32Array(n * 10);
+  const { size, channels, classes } = classifierShape(model);
+  const per = size * size * channels;
+  const probs = new Float32Array(n * classes);
   const features = new Float32Array(n * featureDim);
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
-    const [p, f] = tf.tidy(() => model.predict(classifierInput(tf, pixels.subarray(start * 784), count)) as tfType.Tensor[]);
+    const [p, f] = tf.tidy(
+      () => model.predict(classifierInput(tf, pixels.subarray(start * per), count, size, channels)) as tfType.Tensor[],
+    );
     try {
-      probs.set((await p.data()) as Float32Array, start * 10);
+      probs.set((await p.data()) as Float32Array, start * classes);
       features.set((await f.data()) as Float32Array, start * featureDim);
     } finally {
       p.dispose();
       f.dispose();
     }
   }
-  return { probs, features, featureDim };
+  return { probs, features, featureDim, classes };
 }
 
-export function accuracy(probs: Float32Array, labels: Uint8Array, n: number): number {
+export function accuracy(probs: Float32Array, labels: Uint8Array, n: number, classes = 10): number {
   let right = 0;
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let c = 1; c < 10; c++) if (probs[i * 10 + c] > probs[i * 10 + best]) best = c;
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + best]) best = c;
     if (best === labels[i]) right++;
   }
   return right / n;

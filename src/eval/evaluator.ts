@@ -1,7 +1,8 @@
 /**
- * Evaluation of generated digits against MNIST with the project's classifier:
- * FID (penultimate features, against the 10,000 test images), classifier Inception Score,
- * mode coverage and confidence. `gan eval`, `gan train --eval-every` and tests share this.
+ * Evaluation of generated images with a classifier: FID (penultimate features, against reference
+ * images: MNIST's 10,000 test images with the MNIST classifier, or a run's own data with a
+ * classifier trained on it), classifier Inception Score, mode coverage and confidence.
+ * `gan eval`, `gan train --eval-every` and tests share this.
  */
 import type { Tf } from '../backends/tf';
 import {
@@ -34,12 +35,14 @@ export class Evaluator {
   constructor(
     readonly tf: Tf,
     readonly classifier: Classifier,
+    /** The images FID compares against, in the classifier's shape (default: the 10,000 MNIST test images). */
+    private readonly referenceImages?: { pixels: Uint8Array; n: number },
   ) {}
 
-  /** Feature statistics of the 10,000 MNIST test images: what FID compares against. */
+  /** Feature statistics of the reference images: what FID compares against. */
   async referenceStats(): Promise<{ mean: Float64Array; cov: Float64Array; dim: number }> {
     if (!this.reference) {
-      const test = loadImages({ split: 't10k' });
+      const test = this.referenceImages ?? loadImages({ split: 't10k' });
       const { features, featureDim } = await classify(this.tf, this.classifier.model, test.pixels, test.n);
       this.reference = { ...meanAndCovariance(features, test.n, featureDim), dim: featureDim };
     }
@@ -50,14 +53,15 @@ export class Evaluator {
   async evaluate(pixels: Uint8Array, n: number, source: string): Promise<EvalRow> {
     const t0 = performance.now();
     const ref = await this.referenceStats();
-    const { probs, features, featureDim } = await classify(this.tf, this.classifier.model, pixels, n);
+    const { probs, features, featureDim, classes } = await classify(this.tf, this.classifier.model, pixels, n);
     const stats = meanAndCovariance(features, n, featureDim);
-    const coverage = modeCoverage(probs, n, 10);
+    // A class holds a share of 5% (MNIST's ten: half of a fair share), or half of a fair share of more classes.
+    const coverage = modeCoverage(probs, n, classes, classes <= 10 ? 0.05 : 0.5 / classes);
     return {
       source,
       n,
       fid: frechetDistance(stats.mean, stats.cov, ref.mean, ref.cov, featureDim),
-      inception_score: inceptionScore(probs, n, 10),
+      inception_score: inceptionScore(probs, n, classes),
       classes_covered: coverage.classesCovered,
       kl_to_uniform: coverage.klToUniform,
       mean_confidence: coverage.meanMaxConfidence,

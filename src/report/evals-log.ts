@@ -25,6 +25,31 @@ export interface EvalRecord {
   classes_covered: number;
   kl_to_uniform: number;
   mean_confidence: number;
+  /**
+   * Whose features FID was measured in: 'mnist' (the MNIST classifier, against MNIST's test
+   * images; absent in older records), or 'data:KEY' (a classifier trained on the run's own data,
+   * KEY the start of its cache key). FIDs of different feature spaces are never compared.
+   */
+  feature_space?: string;
+  /** Classes the classifier tells apart (coverage counts among them); absent: 10. */
+  classes?: number;
+}
+
+/** A record's feature space ('mnist' for records from before there were others). */
+export function featureSpace(e: Pick<EvalRecord, 'feature_space'>): string {
+  return e.feature_space ?? 'mnist';
+}
+
+/** Words for a feature space, for the report and the command's lines. */
+export function featureSpaceLabel(space: string): string {
+  return space === 'mnist' ? 'MNIST classifier' : `classifier of the run's data (${space.slice('data:'.length)})`;
+}
+
+/** The records measured in the same feature space as the newest one: the only ones whose FIDs compare. */
+export function newestSpace(evals: EvalRecord[]): EvalRecord[] {
+  if (evals.length === 0) return evals;
+  const space = featureSpace(evals[evals.length - 1]);
+  return evals.filter((e) => featureSpace(e) === space);
 }
 
 export function appendEval(runDir: string, record: EvalRecord): string {
@@ -45,7 +70,7 @@ export function readEvalsLog(runDir: string): EvalRecord[] {
   return parseEvalsLog(readTextOrEmpty(path.join(runDir, EVALS_FILE)));
 }
 
-/** The evaluation with the lowest FID, if any. */
+/** The evaluation with the lowest FID, if any, among those in the newest one's feature space. */
 export function bestEval(evals: EvalRecord[]): EvalRecord | undefined {
-  return evals.reduce<EvalRecord | undefined>((best, e) => (best === undefined || e.fid < best.fid ? e : best), undefined);
+  return newestSpace(evals).reduce<EvalRecord | undefined>((best, e) => (best === undefined || e.fid < best.fid ? e : best), undefined);
 }

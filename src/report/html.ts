@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { RunInfo } from '../run/run-dir';
-import { bestEval, type EvalRecord } from './evals-log';
+import { bestEval, featureSpace, featureSpaceLabel, newestSpace, type EvalRecord } from './evals-log';
 import type { MetricsRow } from './metrics-log';
 import type { Timeline } from './timeline';
 import { plural } from '../util/text';
@@ -92,7 +92,8 @@ function summaryCards(d: ReportData, totalEpochs: number | undefined, bestFid: n
     [num(last.ms_per_iter, 1), 'ms / iteration'],
     [formatDuration(trainSeconds), 'training time'],
   ];
-  if (bestFid !== undefined) cards.push([bestFid.toFixed(2), 'best FID']);
+  const space = d.evals.length ? featureSpace(d.evals[d.evals.length - 1]) : 'mnist';
+  if (bestFid !== undefined) cards.push([bestFid.toFixed(2), space === 'mnist' ? 'best FID' : "best FID (the data's own classifier)"]);
   return cards.map(([v, l]) => `<div class="card"><b>${escapeHtml(v)}</b><span>${l}</span></div>`).join('');
 }
 
@@ -125,12 +126,14 @@ ${evalLine}</ul>`;
 function evalsSection(d: ReportData): string {
   if (d.evals.length === 0) return '<p class="sub">None yet: <code>gan eval</code> adds its results here (evals.jsonl).</p>';
   const best = bestEval(d.evals);
+  // FIDs of different feature spaces measure different things: each row says whose it is.
+  const spaces = d.evals.some((e) => featureSpace(e) !== 'mnist');
   const rows = d.evals.map(
     (e) =>
-      `<tr><td>${escapeHtml(e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${e.epoch}</td><td>${e.step}</td><td>${escapeHtml(e.generator)}</td><td>${e.n}</td><td>${num(e.fid, 2)}${e === best ? ' *' : ''}</td><td>${num(e.inception_score, 2)}</td><td>${num(e.classes_covered, 0)}</td><td>${num(e.mean_confidence, 3)}</td></tr>`,
+      `<tr><td>${escapeHtml(e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${e.epoch}</td><td>${e.step}</td><td>${escapeHtml(e.generator)}</td><td>${e.n}</td>${spaces ? `<td>${escapeHtml(featureSpaceLabel(featureSpace(e)))}</td>` : ''}<td>${num(e.fid, 2)}${e === best ? ' *' : ''}</td><td>${num(e.inception_score, 2)}</td><td>${num(e.classes_covered, 0)}${e.classes !== undefined ? ` of ${e.classes}` : ''}</td><td>${num(e.mean_confidence, 3)}</td></tr>`,
   );
-  return `<table><tr><th>measured</th><th>epoch</th><th>step</th><th>generator</th><th>samples</th><th>FID</th><th>IS</th><th>classes</th><th>confidence</th></tr>${rows.join('')}</table>
-<p class="sub">From <code>evals.jsonl</code>; * lowest FID.</p>`;
+  return `<table><tr><th>measured</th><th>epoch</th><th>step</th><th>generator</th><th>samples</th>${spaces ? '<th>feature space</th>' : ''}<th>FID</th><th>IS</th><th>classes</th><th>confidence</th></tr>${rows.join('')}</table>
+<p class="sub">From <code>evals.jsonl</code>; * lowest FID${spaces ? " among the rows in the newest row's feature space (FIDs of different feature spaces are not compared)" : ''}.</p>`;
 }
 
 /** What the curves average, said above them. */
@@ -146,7 +149,9 @@ export function reportHtml(d: ReportData): string {
   const config = d.info?.config as unknown as Record<string, unknown> | undefined;
   const totalEpochs = typeof config?.epochs === 'number' ? config.epochs : undefined;
   const fids = d.rows.filter((r) => typeof r.fid === 'number');
-  const allFids = [...fids.map((r) => r.fid!), ...d.evals.map((e) => e.fid)];
+  // Only FIDs of one feature space compare: the newest evaluation's (--eval-every's are MNIST's).
+  const space = d.evals.length ? featureSpace(d.evals[d.evals.length - 1]) : 'mnist';
+  const allFids = [...(space === 'mnist' ? fids.map((r) => r.fid!) : []), ...newestSpace(d.evals).map((e) => e.fid)];
   const bestFid = allFids.length ? Math.min(...allFids) : undefined;
   const name = path.basename(path.resolve(d.runDir));
   const warnings = d.warnings.length

@@ -21,7 +21,7 @@ import { BEST_DIR, listCheckpoints } from '../run/checkpoint';
 import { chartSpecs } from './charts';
 import { readMetricsLog, rowWarnings, type MetricsRow } from './metrics-log';
 import { readStepsLog } from './steps-log';
-import { bestEval, readEvalsLog, type EvalRecord } from './evals-log';
+import { bestEval, newestSpace, readEvalsLog, type EvalRecord } from './evals-log';
 import { renderChartSvg, svgToPng } from './render';
 import { listEpochGrids, timelineGif, type Timeline } from './timeline';
 import { reportHtml, type ReportData } from './html';
@@ -98,7 +98,8 @@ export function buildReport(runDir: string): ReportFiles {
 
   const steps = readStepsLog(runDir);
   const evals = readEvalsLog(runDir);
-  const charts = chartSpecs(rows, { steps, evals }).map((spec) => ({ spec, svg: renderChartSvg(spec.option) }));
+  // The FID chart draws one feature space's FIDs: the newest evaluation's.
+  const charts = chartSpecs(rows, { steps, evals: newestSpace(evals) }).map((spec) => ({ spec, svg: renderChartSvg(spec.option) }));
   const files: Array<[string, Uint8Array | string]> = [];
   for (const c of charts) {
     files.push([path.join(PLOTS_DIR, `${c.spec.name}.svg`), c.svg]);

@@ -1,12 +1,13 @@
 /**
  * The training timeline: the per-epoch grids of a run (samples/epoch-NNNN.png, all from the
- * run's fixed noise, so each cell shows one noise vector's digit as training goes) as one GIF.
+ * run's fixed noise, so each cell shows one noise vector's digit as training goes) as one GIF:
+ * gray frames stored exactly, colour frames (an rgb run's grids) with a palette each.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../util/errors';
-import { decodeGrayPng } from '../core/image/grid';
-import { grayGifChunk, joinGifChunks } from '../core/image/gif';
+import { decodePng } from '../core/image/grid';
+import { imageGifChunk, joinGifChunks } from '../core/image/gif';
 import { SAMPLES_DIR } from '../run/run-dir';
 
 export interface EpochGrid {
@@ -33,14 +34,22 @@ export const BAND_HEIGHT = 6;
  * One frame: the grid, then a band whose bright part grows with the epoch, so the GIF shows
  * where in training each frame is without any text to rasterise.
  */
-export function timelineFrame(grid: Uint8Array, width: number, height: number, epoch: number, totalEpochs: number): Uint8Array {
-  const frame = new Uint8Array(width * (height + BAND_HEIGHT)).fill(128);
+export function timelineFrame(
+  grid: Uint8Array,
+  width: number,
+  height: number,
+  epoch: number,
+  totalEpochs: number,
+  channels = 1,
+): Uint8Array {
+  const c = channels;
+  const frame = new Uint8Array(width * (height + BAND_HEIGHT) * c).fill(128);
   frame.set(grid);
   const filled = Math.round((width - 4) * Math.min(1, epoch / Math.max(1, totalEpochs)));
   for (let y = height + 1; y < height + BAND_HEIGHT - 1; y++) {
     const row = y * width;
-    frame.fill(40, row + 2, row + width - 2);
-    frame.fill(255, row + 2, row + 2 + filled);
+    frame.fill(40, (row + 2) * c, (row + width - 2) * c);
+    frame.fill(255, (row + 2) * c, (row + 2 + filled) * c);
   }
   return frame;
 }
@@ -64,7 +73,9 @@ export interface Timeline {
 interface DecodedGrid {
   epoch: number;
   png: Uint8Array;
-  gray: Uint8Array;
+  /** width x height x channels bytes. */
+  pixels: Uint8Array;
+  channels: number;
   width: number;
   height: number;
 }
@@ -84,7 +95,7 @@ function decodeGrid(g: EpochGrid): DecodedGrid {
   if (hit && hit.key === key) return hit.grid;
   const png = fs.readFileSync(g.file);
   checkGridSize(png);
-  const grid = { epoch: g.epoch, png, ...decodeGrayPng(png) };
+  const grid = { epoch: g.epoch, png, ...decodePng(png) };
   decodedCache.set(g.file, { key, grid });
   return grid;
 }
@@ -102,13 +113,11 @@ function checkGridSize(png: Uint8Array): void {
 }
 
 function frameChunk(d: DecodedGrid, file: string, totalEpochs: number, first: boolean, delayMs: number): Uint8Array {
-  const key = `${file}:${d.width}x${d.height}:${totalEpochs}:${first}:${delayMs}:${decodedCache.get(file)?.key}`;
+  const key = `${file}:${d.width}x${d.height}x${d.channels}:${totalEpochs}:${first}:${delayMs}:${decodedCache.get(file)?.key}`;
   let chunk = chunkCache.get(key);
   if (!chunk) {
-    chunk = grayGifChunk(timelineFrame(d.gray, d.width, d.height, d.epoch, totalEpochs), d.width, d.height + BAND_HEIGHT, {
-      first,
-      delayMs,
-    });
+    const frame = timelineFrame(d.pixels, d.width, d.height, d.epoch, totalEpochs, d.channels);
+    chunk = imageGifChunk(frame, d.width, d.height + BAND_HEIGHT, d.channels, { first, delayMs });
     chunkCache.set(key, chunk);
   }
   return chunk;

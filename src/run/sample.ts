@@ -36,6 +36,27 @@ export interface Samples {
   skipped: string[];
   /** Which generator drew them: the EMA generator when the checkpoint has one (unless raw was asked), else the trained one. */
   generator: 'ema' | 'raw';
+  /** A conditional run's class names (its data's class folders; the digits 0-9 for IDX data). */
+  classNames?: string[];
+}
+
+/**
+ * A conditional run's class names: the class folders its data had (stored with the run), else
+ * the digits of MNIST-format data, 0 to classes - 1.
+ */
+export function runClassNames(config: { classes: number }, data?: { classes?: string[] }): string[] {
+  return data?.classes ?? Array.from({ length: config.classes }, (_, i) => String(i));
+}
+
+/**
+ * The label of `--class NAME`: its index among the run's class names, refused in one line
+ * (naming them) when the run has no such class.
+ */
+export function classIndex(name: string, names: string[], runDir: string): number {
+  const i = names.indexOf(name);
+  if (i >= 0) return i;
+  const shown = names.length > 20 ? `${names.slice(0, 20).join(', ')}, ... (${names.length} in all)` : names.join(', ');
+  throw new ConfigError(`--class ${name}: ${runDir} has no class '${name}'`, `Pass one of its classes: ${shown}`);
 }
 
 /**
@@ -46,7 +67,15 @@ export function loadRunModel(
   tf: Tf,
   runDir: string,
   opts: { raw?: boolean } = {},
-): { model: GanModel; checkpoint: string; epoch: number; step: number; skipped: string[]; generator: 'ema' | 'raw' } {
+): {
+  model: GanModel;
+  checkpoint: string;
+  epoch: number;
+  step: number;
+  skipped: string[];
+  generator: 'ema' | 'raw';
+  classNames?: string[];
+} {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   try {
     const config = checkpoint.state.config;
@@ -59,7 +88,8 @@ export function loadRunModel(
       Network.fromValues(tf, spec.discriminator, checkpoint.discriminatorWeights),
     );
     const { epoch, step } = checkpoint.state;
-    return { model, checkpoint: checkpoint.dir, epoch, step, skipped, generator: ema ? 'ema' : 'raw' };
+    const classNames = model.conditional ? runClassNames(config, checkpoint.state.data) : undefined;
+    return { model, checkpoint: checkpoint.dir, epoch, step, skipped, generator: ema ? 'ema' : 'raw', classNames };
   } finally {
     disposeLoaded(checkpoint);
   }
@@ -67,25 +97,34 @@ export function loadRunModel(
 
 /**
  * Generates n images with noise drawn from `seed`, in batches to bound memory. For a
- * conditional run, all of `digit`, or every digit in equal shares, in order: then n is rounded
- * up to a multiple of ten (the returned n says how many were drawn).
+ * conditional run, all of `digit` (or of the class named `className`), or every class in equal
+ * shares, in order: then n is rounded up to a multiple of the classes (the returned n says how
+ * many were drawn).
  */
 export async function sampleRun(
   tf: Tf,
   runDir: string,
-  opts: { n?: number; seed: number; batchSize?: number; digit?: number; raw?: boolean },
+  opts: { n?: number; seed: number; batchSize?: number; digit?: number; className?: string; raw?: boolean },
 ): Promise<Samples> {
-  const { model, checkpoint, epoch, step, skipped, generator } = loadRunModel(tf, runDir, { raw: opts.raw });
+  const { model, checkpoint, epoch, step, skipped, generator, classNames } = loadRunModel(tf, runDir, { raw: opts.raw });
   try {
-    if (opts.digit !== undefined && !model.conditional) {
+    const asked =
+      opts.className !== undefined ? `--class ${opts.className}` : opts.digit !== undefined ? `--digit ${opts.digit}` : undefined;
+    if (asked !== undefined && !model.conditional) {
       throw new ConfigError(
-        `--digit ${opts.digit}: ${runDir} is not a conditional run, so it cannot be asked for a digit`,
-        'Drop --digit, or sample a run trained with --conditional',
+        `${asked}: ${runDir} is not a conditional run, so it cannot be asked for a ${opts.className !== undefined ? 'class' : 'digit'}`,
+        `Drop ${asked.split(' ')[0]}, or sample a run trained with --conditional`,
       );
     }
-    const everyDigit = model.conditional && opts.digit === undefined;
+    const digit = opts.className !== undefined ? classIndex(opts.className, classNames!, runDir) : opts.digit;
+    if (digit !== undefined && digit >= model.config.classes)
+      throw new ConfigError(
+        `--digit ${digit}: ${runDir} has ${model.config.classes} classes`,
+        `Pass a digit from 0 to ${model.config.classes - 1}`,
+      );
+    const everyDigit = model.conditional && digit === undefined;
     const n = everyDigit ? equalShares(opts.n ?? DEFAULT_CONDITIONAL_SAMPLES, model.config.classes) : (opts.n ?? DEFAULT_SAMPLES);
-    const labels = model.conditional ? sampleLabels(n, opts.digit, model.config.classes) : undefined;
+    const labels = model.conditional ? sampleLabels(n, digit, model.config.classes) : undefined;
     const pixels = await generatePixels(tf, model, n, Rng.for(opts.seed, Stream.sample), { batch: opts.batchSize, labels });
     const cols = everyDigit ? n / model.config.classes : undefined;
     return {
@@ -100,6 +139,7 @@ export async function sampleRun(
       step,
       skipped,
       generator,
+      classNames,
     };
   } finally {
     model.dispose();
@@ -107,8 +147,10 @@ export async function sampleRun(
 }
 
 export interface LatentWalk {
-  /** One grid per frame (width x height gray bytes): cell j follows walk j. */
+  /** One grid per frame (width x height x channels bytes): cell j follows walk j. */
   frames: Uint8Array[];
+  /** 1 (gray) or 3 (rgb). */
+  channels: number;
   /** A conditional run's walks also morph each digit into the next, leg by leg. */
   morphs: boolean;
   /** Walks side by side: a conditional run's are rounded up to a multiple of ten, one column per digit. */
@@ -177,12 +219,16 @@ async function walkFrames(
     } finally {
       zt.dispose();
     }
-    const { layout, gray } = tileImages(pixels, opts.walks, size, size, { padding: opts.padding, cols });
+    const { layout, gray } = tileImages(pixels, opts.walks, size, size, {
+      padding: opts.padding,
+      cols,
+      channels: model.spec.imageChannels,
+    });
     frames.push(gray);
     width = layout.width;
     height = layout.height;
   }
-  return { frames, morphs: !!morph, walks: opts.walks, width, height, ...from };
+  return { frames, channels: model.spec.imageChannels, morphs: !!morph, walks: opts.walks, width, height, ...from };
 }
 
 /**

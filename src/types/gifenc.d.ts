@@ -14,5 +14,7 @@ declare module 'gifenc' {
     finish(): void;
     bytes(): Uint8Array;
   }
+  export function quantize(rgba: Uint8Array, maxColors: number, opts?: { format?: string }): number[][];
+  export function applyPalette(rgba: Uint8Array, palette: number[][], format?: string): Uint8Array;
   export function GIFEncoder(opts?: { auto?: boolean; initialCapacity?: number }): Encoder;
 }

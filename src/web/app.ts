@@ -22,7 +22,7 @@ import type { WebModelInfo } from './model-info.js';
 declare const tf: typeof tfType & { wasm?: { setWasmPaths(prefix: string): void } };
 
 interface Generated {
-  /** n images of info.imageSize^2 bytes. */
+  /** n images of info.imageSize^2 x channels bytes. */
   pixels: Uint8Array;
   ms: number;
 }
@@ -34,8 +34,8 @@ interface GanPage {
   backend?: string;
   /** Draws a grid: noise from `seed` (as gan sample --seed), or the given latents [n * latentDim]. */
   generate(opts?: { seed?: number; n?: number; latents?: Float32Array | number[]; digit?: number | null }): Promise<void>;
-  /** The grid canvas's gray pixels (what gan sample writes as a PNG). */
-  gridPixels(): { width: number; height: number; gray: number[] };
+  /** The grid canvas's pixels (what gan sample writes as a PNG): gray (the red channel), and rgb for a colour run. */
+  gridPixels(): { width: number; height: number; gray: number[]; rgb?: number[] };
   /** The latent vectors of the grid on show, [n * latentDim]. */
   latents(): number[];
   lastMs?: number;
@@ -94,16 +94,25 @@ async function run(z: Float32Array, n: number, labels?: Int32Array): Promise<Gen
   const values = (await out.data()) as Float32Array;
   out.dispose();
   const ms = performance.now() - t0;
-  const side = Math.round(Math.sqrt(values.length / n));
-  return { pixels: toBytes(cropCenter(values, n, side, info.imageSize)), ms };
+  const side = Math.round(Math.sqrt(values.length / n / channels()));
+  return { pixels: toBytes(cropCenter(values, n, side, info.imageSize, channels())), ms };
 }
 
-function drawGray(canvas: HTMLCanvasElement, gray: Uint8Array, width: number, height: number): void {
+/** Values per pixel of the generator's images: 3 for an rgb run (exports before colour say nothing: gray). */
+function channels(): number {
+  return info.channels === 3 ? 3 : 1;
+}
+
+/** Draws width x height pixels of channels() bytes each (gray or rgb) onto a canvas. */
+function drawImage(canvas: HTMLCanvasElement, pixels: Uint8Array, width: number, height: number): void {
   canvas.width = width;
   canvas.height = height;
   const image = new ImageData(width, height);
-  for (let i = 0; i < gray.length; i++) {
-    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = gray[i];
+  const c = channels();
+  for (let i = 0; i < width * height; i++) {
+    image.data[4 * i] = pixels[c * i];
+    image.data[4 * i + 1] = pixels[c * i + (c === 3 ? 1 : 0)];
+    image.data[4 * i + 2] = pixels[c * i + (c === 3 ? 2 : 0)];
     image.data[4 * i + 3] = 255;
   }
   canvas.getContext('2d')!.putImageData(image, 0, 0);
@@ -126,15 +135,20 @@ async function generate(opts: { seed?: number; n?: number; latents?: Float32Arra
   const g = await run(z, n, gridLabels);
   // As gan sample lays out a conditional grid: one digit per row.
   const cols = info.conditional && chosenDigit() === null ? n / info.numClasses : undefined;
-  const { layout, gray } = tileImages(g.pixels, n, info.imageSize, info.imageSize, { padding: PADDING, padValue: PAD_VALUE, cols });
-  drawGray($('grid'), gray, layout.width, layout.height);
+  const { layout, gray } = tileImages(g.pixels, n, info.imageSize, info.imageSize, {
+    padding: PADDING,
+    padValue: PAD_VALUE,
+    cols,
+    channels: channels(),
+  });
+  drawImage($('grid'), gray, layout.width, layout.height);
   // Shown at twice its size, pixels kept square; the caption wraps under it.
   $('grid').style.width = `${2 * layout.width}px`;
   $('grid').parentElement!.style.maxWidth = `${Math.max(2 * layout.width + 2, 240)}px`;
   $('grid').dataset.cols = String(layout.cols);
   $('seed').textContent = opts.latents
     ? 'latents given by a script'
-    : `seed ${seed}: the same digits as gan sample --seed ${seed} --n ${n}${info.conditional && chosenDigit() !== null ? ` --digit ${chosenDigit()}` : ''}`;
+    : `seed ${seed}: the same ${info.classNames ? 'images' : 'digits'} as gan sample --seed ${seed} --n ${n}${info.conditional && chosenDigit() !== null ? (info.classNames ? ` --class ${info.classNames[chosenDigit()!]}` : ` --digit ${chosenDigit()}`) : ''}`;
   showTiming(g.ms, `${n} digits`);
   await setFocus(Math.min(focus, n - 1));
 }
@@ -150,8 +164,8 @@ async function setFocus(cell: number): Promise<void> {
 
 async function drawFocus(): Promise<void> {
   const g = await run(focusZ, 1, gridLabels.subarray(focus, focus + 1));
-  drawGray($('focus'), g.pixels, info.imageSize, info.imageSize);
-  if (!walking) drawGray($('walk'), g.pixels, info.imageSize, info.imageSize);
+  drawImage($('focus'), g.pixels, info.imageSize, info.imageSize);
+  if (!walking) drawImage($('walk'), g.pixels, info.imageSize, info.imageSize);
 }
 
 function buildSliders(): void {
@@ -191,11 +205,25 @@ async function walk(): Promise<void> {
   const label = gridLabels.subarray(focus, focus + 1);
   for (let f = 0; walking; f = (f + 1) % frames.length) {
     const g = await run(frames[f], 1, label);
-    drawGray($('walk'), g.pixels, info.imageSize, info.imageSize);
+    drawImage($('walk'), g.pixels, info.imageSize, info.imageSize);
     showTiming(g.ms, '1 digit');
     await new Promise((r) => setTimeout(r, 40));
   }
   $('play').textContent = 'Play';
+}
+
+/** A run on class folders: the picker lists its class names (the option's value is the label). */
+function nameClasses(names: string[]): void {
+  const select = $('digit') as HTMLSelectElement;
+  const picker = $('digit-picker');
+  picker.firstChild!.textContent = 'class ';
+  while (select.options.length > 1) select.remove(1);
+  names.forEach((name, i) => {
+    const option = document.createElement('option');
+    option.value = String(i);
+    option.textContent = name;
+    select.appendChild(option);
+  });
 }
 
 function webglAvailable(): boolean {
@@ -235,6 +263,7 @@ async function start(): Promise<void> {
   $('backend').textContent = `tfjs ${tf.version.tfjs}, backend ${page.backend}`;
   if (info.conditional) {
     $('digit-picker').hidden = false;
+    if (info.classNames) nameClasses(info.classNames);
     const d = params.get('digit');
     if (d !== null) ($('digit') as HTMLSelectElement).value = d;
   }
@@ -266,7 +295,10 @@ const page: GanPage = {
     const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     const gray: number[] = [];
     for (let i = 0; i < data.length; i += 4) gray.push(data[i]);
-    return { width: c.width, height: c.height, gray };
+    if (channels() !== 3) return { width: c.width, height: c.height, gray };
+    const rgb: number[] = [];
+    for (let i = 0; i < data.length; i += 4) rgb.push(data[i], data[i + 1], data[i + 2]);
+    return { width: c.width, height: c.height, gray, rgb };
   },
   latents: () => Array.from(gridLatents),
 };

@@ -100,6 +100,7 @@ export function exportWeb(tf: Tf, runDir: string, outDir: string): WebExport {
       exportedAt: new Date().toISOString(),
     },
     modelJson.userDefinedMetadata,
+    state.data?.classes,
   );
   const sources: Array<[string, string]> = [
     ...staticSiteFiles(),

@@ -21,6 +21,10 @@ export interface WebModelInfo {
    * and is then centre-cropped to this.
    */
   imageSize: number;
+  /** Values per pixel: 1 (gray) or 3 (rgb, channels last). Absent in exports made before colour: 1. */
+  channels: number;
+  /** A conditional run's class names (its data's class folders; absent: the digits 0-9). */
+  classNames?: string[];
   /** The inputs in order, and what they mean. */
   inputs: Array<{ name: string; meaning: string }>;
   /** The model.json's own userDefinedMetadata, if the trainer wrote any. */
@@ -31,12 +35,22 @@ export interface WebModelInfo {
 
 /** Reads a run's config (and the model's own metadata) into the page's description. */
 export function webModelInfo(
-  config: { arch?: string; latentDim: number; imageSize: number; conditional?: boolean; numClasses?: number },
+  config: {
+    arch?: string;
+    latentDim: number;
+    imageSize: number;
+    conditional?: boolean;
+    numClasses?: number;
+    classes?: number;
+    color?: string;
+  },
   at: { run: string; epoch: number; step: number; tfjsVersion: string; exportedAt: string },
   modelMetadata?: Record<string, unknown>,
+  classNames?: string[],
 ): WebModelInfo {
   const conditional = config.conditional === true;
-  const numClasses = conditional ? (config.numClasses ?? 10) : 0;
+  const numClasses = conditional ? (config.numClasses ?? config.classes ?? 10) : 0;
+  const named = conditional && classNames !== undefined;
   return {
     format: 'gan-web-model',
     version: 1,
@@ -46,9 +60,20 @@ export function webModelInfo(
     conditional,
     numClasses,
     imageSize: config.imageSize,
+    channels: config.color === 'rgb' ? 3 : 1,
+    ...(named ? { classNames } : {}),
     inputs: [
       { name: 'z', meaning: `noise, ${config.latentDim} standard-normal floats per image` },
-      ...(conditional ? [{ name: 'label', meaning: `the digit to draw, an integer 0-${numClasses - 1}` }] : []),
+      ...(conditional
+        ? [
+            {
+              name: 'label',
+              meaning: named
+                ? `the class to draw, an integer 0-${numClasses - 1} (the index in classNames)`
+                : `the digit to draw, an integer 0-${numClasses - 1}`,
+            },
+          ]
+        : []),
     ],
     modelMetadata,
   };

@@ -33,7 +33,22 @@ export function gridPng(
   return opts.channels === 3 ? encodeRgbPng(gray, layout.width, layout.height) : encodeGrayPng(gray, layout.width, layout.height);
 }
 
-/** Decodes a PNG (gray or colour) to gray bytes: the red channel (the timeline is gray). */
+/**
+ * Decodes a PNG to its pixels: 1 byte per pixel when every pixel is gray (a gray run's grid,
+ * exactly as written), else 3 (rgb).
+ */
+export function decodePng(data: Uint8Array): { pixels: Uint8Array; channels: number; width: number; height: number } {
+  const png = PNG.sync.read(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const n = png.width * png.height;
+  let colour = false;
+  for (let i = 0; i < n && !colour; i++) colour = png.data[4 * i] !== png.data[4 * i + 1] || png.data[4 * i] !== png.data[4 * i + 2];
+  const channels = colour ? 3 : 1;
+  const pixels = new Uint8Array(n * channels);
+  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) pixels[i * channels + c] = png.data[4 * i + c];
+  return { pixels, channels, width: png.width, height: png.height };
+}
+
+/** Decodes a PNG (gray or colour) to gray bytes: the red channel. */
 export function decodeGrayPng(data: Uint8Array): { gray: Uint8Array; width: number; height: number } {
   const png = PNG.sync.read(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   const gray = new Uint8Array(png.width * png.height);
