@@ -13,7 +13,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { tmpDir, webGpuForTests } from './helpers';
+import { testTf, tmpDir, webGpuForTests } from './helpers';
+import { classifierDir, saveClassifier, trainClassifier } from '../src/eval/classifier';
 import type { ParityResult } from './webgpu-steps';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
@@ -174,5 +175,46 @@ test(
       if (a.gray[i] !== b.gray[i]) differing++;
     }
     assert.ok(differing < a.gray.length / 100, `${differing} of ${a.gray.length} pixels differ`);
+  },
+);
+
+test(
+  'gan eval --backend webgpu: the classifier runs on wasm beside the webgpu generator, so the real row is the figure wasm gives',
+  { timeout: 300_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    // A small classifier in a fresh cache (trained here on wasm in seconds), as $GAN_CACHE_DIR has the commands find it.
+    const tf = await testTf();
+    const cacheDir = tmpDir();
+    const classifier = await trainClassifier(tf, 'wasm', { limit: 2000, epochs: 1, seed: 3 });
+    await saveClassifier(tf, classifierDir({ GAN_CACHE_DIR: cacheDir }), classifier);
+    classifier.model.dispose();
+    const run = path.join(tmpDir(), 'run');
+    assert.equal(
+      gan(['train', '--backend', 'webgpu', '--epochs', '1', '--limit', '16', '--batch-size', '8', '--seed', '3', '--out', run]).code,
+      0,
+    );
+    const rows = (backend: string) => {
+      const r = spawnSync(process.execPath, [BIN, 'eval', '--json', '--backend', backend, '--run', run, '--n', '100'], {
+        encoding: 'utf8',
+        env: { ...process.env, DEBUG: '', GAN_CACHE_DIR: cacheDir },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, number>);
+    };
+    const [gpuRows, wasmRows] = [rows('webgpu'), rows('wasm')];
+    // The real images and the classifier are the same and run on the same backend: the same figures, bit for bit.
+    const { seconds: _a, ...gpuReal } = gpuRows[0];
+    const { seconds: _b, ...wasmReal } = wasmRows[0];
+    assert.deepEqual(gpuReal, wasmReal);
+    // The samples come from each backend's generator: within float32 rounding of each other.
+    assert.ok(
+      Math.abs(gpuRows[1].fid - wasmRows[1].fid) <= 1e-2 * wasmRows[1].fid,
+      `FID webgpu ${gpuRows[1].fid}, wasm ${wasmRows[1].fid}`,
+    );
   },
 );

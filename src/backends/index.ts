@@ -318,6 +318,42 @@ function backendNotice(name: BackendName, why?: string): string {
   }
 }
 
+/** Where the evaluation classifier runs, and how to run code there. */
+export interface ClassifierBackend {
+  name: BackendName;
+  run<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+let wasmBesideWebGpu: Promise<string | undefined> | undefined;
+
+/**
+ * The evaluation classifier runs on the CPU path (wasm) when the training backend is webgpu: its
+ * features (FID's ground) are then the same figures as on every CPU machine, and it reads 20,000
+ * reference images per evaluation, which a software Vulkan driver takes hours over (0.35 s an
+ * image on SwiftShader). tfjs keeps each tensor on the backend that made it: `run` makes wasm the
+ * active backend for `fn` (which must not touch webgpu tensors: the classifier gets pixel bytes,
+ * read back first) and makes webgpu active again after it. Elsewhere the classifier runs where
+ * everything else does.
+ */
+export function classifierBackend(backend: LoadedBackend): ClassifierBackend {
+  if (backend.name !== 'webgpu') return { name: backend.name, run: (fn) => fn() };
+  const tf = backend.tf;
+  return {
+    name: 'wasm',
+    run: async (fn) => {
+      // loadWasm registers the wasm kernels (ours and the native addon's) once, and activates it.
+      const failure = await (wasmBesideWebGpu ??= loadWasm(tf, defaultWasmThreads()));
+      if (failure) throw new BackendError(`the evaluation classifier runs on wasm, which did not load (${failure})`, doctorHint());
+      await tf.setBackend('wasm');
+      try {
+        return await fn();
+      } finally {
+        await tf.setBackend('webgpu');
+      }
+    },
+  };
+}
+
 /**
  * Loads and activates a backend. `auto` takes the best that loads; a named backend that cannot
  * load is an error naming what to install. Loading twice in one process returns the first.

@@ -1,7 +1,7 @@
 /** `gan eval` and `gan classifier train`: the numbers that say what a generator learned. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
+import { classifierBackend, loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import { classifierDir, saveClassifier, trainClassifier, type Classifier } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
@@ -108,7 +108,7 @@ export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
   const t0 = performance.now();
   const classifier = await obtainClassifierShowingProgress(backend, info, opts.json ? process.stderr : process.stdout);
   info(`classifier: MNIST test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`);
-  const evaluator = new Evaluator(backend.tf, classifier);
+  const evaluator = new Evaluator(backend.tf, classifier, undefined, classifierBackend(backend).run);
   const { rows, sampled } = await measureRows(evaluator, opts, samples ? { samples } : { runDir: runDir! }, info);
   const seconds = (performance.now() - t0) / 1000;
   if (opts.json) {
@@ -180,16 +180,19 @@ export async function obtainClassifierShowingProgress(
   stream: NodeJS.WriteStream = process.stdout,
 ): Promise<Classifier> {
   let progress: TaskProgress | undefined;
+  const where = classifierBackend(backend);
   try {
-    return await obtainClassifier(backend.tf, backend.name, {
-      onTrainStart: () => log(`training the evaluation classifier, once for this machine (cached in ${classifierDir()}):`),
-      train: {
-        onProgress: (p) => {
-          progress ??= new TaskProgress('classifier', p.epochs * p.batches, log, stream);
-          progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+    return await where.run(() =>
+      obtainClassifier(backend.tf, where.name, {
+        onTrainStart: () => log(`training the evaluation classifier, once for this machine (cached in ${classifierDir()}):`),
+        train: {
+          onProgress: (p) => {
+            progress ??= new TaskProgress('classifier', p.epochs * p.batches, log, stream);
+            progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+          },
         },
-      },
-    });
+      }),
+    );
   } finally {
     progress?.stop();
   }
@@ -257,16 +260,19 @@ async function evalOnOwnData(
   const stream = opts.json ? process.stderr : process.stdout;
   let progress: TaskProgress | undefined;
   let classifier: Classifier;
+  const where = classifierBackend(backend);
   try {
-    classifier = await obtainDataClassifier(backend.tf, backend.name, images, source, {
-      onTrainStart: (dir) => info(`training a classifier on ${source}, once for this data (cached in ${dir}):`),
-      train: {
-        onProgress: (p) => {
-          progress ??= new TaskProgress('classifier', p.epochs * p.batches, info, stream);
-          progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+    classifier = await where.run(() =>
+      obtainDataClassifier(backend.tf, where.name, images, source, {
+        onTrainStart: (dir) => info(`training a classifier on ${source}, once for this data (cached in ${dir}):`),
+        train: {
+          onProgress: (p) => {
+            progress ??= new TaskProgress('classifier', p.epochs * p.batches, info, stream);
+            progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+          },
         },
-      },
-    });
+      }),
+    );
   } finally {
     progress?.stop();
   }
@@ -276,7 +282,7 @@ async function evalOnOwnData(
     `classifier: trained on ${source} (${plural(d.images, 'image')}, ${d.classNames.length} classes, ${d.size}x${d.size} ${colour}), accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}% on its ${d.heldOut} held-out images`,
   );
   const reference = randomImages(images, MAX_REFERENCE, 0);
-  const evaluator = new Evaluator(backend.tf, classifier, reference);
+  const evaluator = new Evaluator(backend.tf, classifier, reference, where.run);
   const total = reference.n + opts.n * 3;
   const bar = new TaskProgress('evaluating', total, info, stream, true);
   let rows: EvalRow[];

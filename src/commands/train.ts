@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
+import { classifierBackend, loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
 import type { TrainConfig } from '../config';
 import type { Workload } from '../backends/auto';
 import { ConfigError, DataError, IoError, describeError } from '../util/errors';
@@ -200,7 +200,7 @@ async function setUpEvaluation(opts: TrainCommandOptions, backend: LoadedBackend
   log(
     `evaluation every ${plural(opts.evalEvery, 'epoch')} on ${samples} samples; classifier test accuracy ${(100 * classifier.info.testAccuracy).toFixed(2)}%`,
   );
-  return { every: opts.evalEvery, n: samples, evaluator: new Evaluator(backend.tf, classifier) };
+  return { every: opts.evalEvery, n: samples, evaluator: new Evaluator(backend.tf, classifier, undefined, classifierBackend(backend).run) };
 }
 
 /** Where a resumed run stands, with epochs counted from 1 as everywhere else. */

@@ -37,13 +37,15 @@ export class Evaluator {
     readonly classifier: Classifier,
     /** The images FID compares against, in the classifier's shape (default: the 10,000 MNIST test images). */
     private readonly referenceImages?: { pixels: Uint8Array; n: number },
+    /** Runs the classifier where it lives: on wasm beside a webgpu run (backends/index.ts, classifierBackend). */
+    private readonly onClassifierBackend: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {}
 
   /** Feature statistics of the reference images: what FID compares against. */
   async referenceStats(): Promise<{ mean: Float64Array; cov: Float64Array; dim: number }> {
     if (!this.reference) {
       const test = this.referenceImages ?? loadImages({ split: 't10k' });
-      const { features, featureDim } = await classify(this.tf, this.classifier.model, test.pixels, test.n);
+      const { features, featureDim } = await this.onClassifierBackend(() => classify(this.tf, this.classifier.model, test.pixels, test.n));
       this.reference = { ...meanAndCovariance(features, test.n, featureDim), dim: featureDim };
     }
     return this.reference;
@@ -53,7 +55,9 @@ export class Evaluator {
   async evaluate(pixels: Uint8Array, n: number, source: string): Promise<EvalRow> {
     const t0 = performance.now();
     const ref = await this.referenceStats();
-    const { probs, features, featureDim, classes } = await classify(this.tf, this.classifier.model, pixels, n);
+    const { probs, features, featureDim, classes } = await this.onClassifierBackend(() =>
+      classify(this.tf, this.classifier.model, pixels, n),
+    );
     const stats = meanAndCovariance(features, n, featureDim);
     // A class holds a share of 5% (MNIST's ten: half of a fair share), or half of a fair share of more classes.
     const coverage = modeCoverage(probs, n, classes, classes <= 10 ? 0.05 : 0.5 / classes);
