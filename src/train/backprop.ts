@@ -16,6 +16,7 @@ import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import type { DenseStack } from '../nets/network';
 import type { Activation } from '../nets/spec';
+import type { WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
 
 type Tensor = tfType.Tensor;
 type Tensor2D = tfType.Tensor2D;
@@ -70,13 +71,28 @@ export function backward(
   dy: Tensor2D,
   activations: Activation[],
   leak: number,
-  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor },
+  /**
+   * `fused`: on webgpu, the mask, activation derivative and bias gradient of a layer in one
+   * dispatch (src/backends/webgpu/dense-backward.ts); the same arithmetic as the ops below.
+   */
+  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor; fused?: WebGpuDenseBackward },
 ): { grads: Tensor[]; dx?: Tensor2D } {
   const grads: Tensor[] = new Array(2 * stack.layers.length);
   let d = dy;
   for (let i = stack.layers.length - 1; i >= 0; i--) {
     const a = cache.outputs[i];
     const mask = cache.masks?.[i];
+    const act = activations[i];
+    if (opts.fused && act !== 'relu' && (mask || act !== 'linear')) {
+      const r = opts.fused(d, a, mask, act, leak, opts.weightGrads);
+      d = r.dz;
+      if (opts.weightGrads) {
+        grads[2 * i] = tf.matMul(cache.inputs[i], d, true, false);
+        grads[2 * i + 1] = r.db!;
+      }
+      if (i > 0 || opts.inputGrad) d = tf.matMul(d, stack.layers[i].kernel, false, true);
+      continue;
+    }
     if (mask) d = tf.mul(d, mask);
     if (activations[i] === 'leakyrelu')
       d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0
