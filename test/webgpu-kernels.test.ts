@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { webGpuForTests } from './helpers';
-import { ADAM_SIZES, DENSE_BACKWARD_CASES, type KernelResults } from './webgpu-kernels';
+import { ADAM_SIZES, DENSE_BACKWARD_CASES, DENSE_FORWARD_SHAPES, type KernelResults } from './webgpu-kernels';
 
 function kernels(): Promise<KernelResults> {
   return new Promise((resolve, reject) => {
@@ -79,6 +79,29 @@ test(
       assert.ok(r.db < 1e-5, `${r.name}: db ${r.db}`);
       // One dispatch and no uniform write: the sizes, leak and mode are baked into the shader.
       assert.deepEqual(r.calls, { dispatches: 1, submits: 0, bufferWrites: 0 }, r.name);
+    }
+  },
+);
+
+test(
+  'webgpu dense forward: matmul + bias + LeakyReLU + dropout mask in one dispatch, float32-exact, and bit-identical to the ops it replaces',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { denseForward } = await kernels();
+    assert.equal(denseForward.length, DENSE_FORWARD_SHAPES.length);
+    for (const r of denseForward) {
+      t.diagnostic(
+        `on ${gpu.adapter}, ${r.name}: |fused - float64| / sum |terms| ${r.worst.toExponential(1)}, same as tfjs ops: ${r.sameAsOps}`,
+      );
+      // A float32 dot product of up to 784 terms: at most ~784 * 6e-8 of the sum of |terms|, in
+      // practice far less; the leak and the mask add an ulp or two.
+      assert.ok(r.worst < 1e-5, `${r.name}: ${r.worst}`);
+      // The rewrite changes only the epilogue: the same values as fused matmul then tf.mul.
+      assert.ok(r.sameAsOps, `${r.name}: differs from tfjs's fused matmul followed by the mask's mul`);
+      // One dispatch, and its one uniform write (tfjs's matmul sizes); LeakyReLU's alpha is baked in.
+      assert.deepEqual(r.calls, { dispatches: 1, submits: 0, bufferWrites: 1 }, r.name);
     }
   },
 );

@@ -9,6 +9,7 @@ import { loadBackend } from '../src/backends';
 import { countWebGpuCalls } from '../src/backends/webgpu/counters';
 import { Rng } from '../src/core/rng';
 import { webGpuDenseBackward, type DenseActivation } from '../src/backends/webgpu/dense-backward';
+import { webGpuDenseLeakyDropout } from '../src/backends/webgpu/dense-forward';
 import { webGpuSigmoidBce } from '../src/backends/webgpu/sigmoid-bce';
 import { Adam } from '../src/train/adam';
 
@@ -37,8 +38,29 @@ export interface KernelResults {
    * The dense backward epilogue per case (DENSE_BACKWARD_CASES): the largest |fused - float64| of
    * dz and db, each over the largest |reference| (the scale of float32 rounding), and its calls.
    */
+  /**
+   * The dense forward with dropout per shape (DENSE_FORWARD_SHAPES): the largest |fused - float64|
+   * over the sum of |terms| of its output element (the scale of a float32 dot product's rounding),
+   * whether it equals tfjs's fused matmul then tf.mul by the mask bit for bit, and its calls.
+   */
+  denseForward: Array<{
+    name: string;
+    worst: number;
+    sameAsOps: boolean;
+    calls: { dispatches: number; submits: number; bufferWrites: number };
+  }>;
   denseBackward: Array<{ name: string; dz: number; db: number; calls: { dispatches: number; submits: number; bufferWrites: number } }>;
 }
+
+/**
+ * [rows, inner, cols] of the dense forward test: D's first layer at 2B = 8 and at 2B = 128 (tfjs
+ * picks its matmul program by output size), and odd sizes (no vec4 code).
+ */
+export const DENSE_FORWARD_SHAPES: Array<[number, number, number]> = [
+  [8, 784, 512],
+  [128, 784, 512],
+  [130, 33, 70],
+];
 
 /** Rows and columns of the dense backward test: more columns than a 64-thread workgroup, rows 2B at B = 65. */
 export const DENSE_ROWS = 130;
@@ -179,6 +201,45 @@ async function main(): Promise<void> {
     pZeros: relative(await read(got.pZeros), [wantBce.pZeros]),
     calls: { ...counter.counts },
   };
+  const denseForward: KernelResults['denseForward'] = [];
+  const fusedForward = webGpuDenseLeakyDropout(tf)!;
+  for (const [k, [rows, inner, cols]] of DENSE_FORWARD_SHAPES.entries()) {
+    const x = Rng.for(10, k).fillNormal(new Float32Array(rows * inner));
+    const w = Rng.for(11, k).fillUniform(new Float32Array(inner * cols), -0.05, 0.05);
+    const b = Rng.for(12, k).fillUniform(new Float32Array(cols), -0.05, 0.05);
+    const m = Rng.for(13, k)
+      .fillUniform(new Float32Array(rows * cols), 0, 1)
+      .map((u) => (u < 0.3 ? 0 : 1 / 0.7));
+    const [xT, wT, mT] = [tf.tensor2d(x, [rows, inner]), tf.tensor2d(w, [inner, cols]), tf.tensor2d(m, [rows, cols])];
+    const bT = tf.tensor1d(b);
+    for (const t of [xT, wT, mT, bT]) (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(t.dataId);
+    const forwardCounter = countWebGpuCalls(tf.backend());
+    const y = fusedForward(xT, wT, bT, mT, DENSE_LEAK);
+    forwardCounter.restore();
+    const ops = tf.tidy(() => tf.mul(tf.fused.matMul({ a: xT, b: wT, bias: bT, activation: 'leakyrelu', leakyreluAlpha: DENSE_LEAK }), mT));
+    const got = await read(y);
+    const same = await read(ops);
+    let worst = 0;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        let z = b[c];
+        let size = Math.abs(b[c]);
+        for (let i = 0; i < inner; i++) {
+          z += x[r * inner + i] * w[i * cols + c];
+          size += Math.abs(x[r * inner + i] * w[i * cols + c]);
+        }
+        const mi = m[r * cols + c];
+        const want = (z < 0 ? Math.fround(DENSE_LEAK) * z : z) * mi;
+        worst = Math.max(worst, Math.abs(got[r * cols + c] - want) / (size * Math.max(1, mi)));
+      }
+    denseForward.push({
+      name: `${rows}x${inner}x${cols}`,
+      worst,
+      sameAsOps: got.every((v, i) => Object.is(v, same[i])),
+      calls: { ...forwardCounter.counts },
+    });
+    for (const t of [xT, wT, mT, bT, y, ops]) t.dispose();
+  }
   const denseBackward: KernelResults['denseBackward'] = [];
   const fusedBackward = webGpuDenseBackward(tf)!;
   const n = DENSE_ROWS * DENSE_COLS;
@@ -215,7 +276,7 @@ async function main(): Promise<void> {
     });
     for (const t of [dT, aT, mT, r.dz, r.db]) t?.dispose();
   }
-  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce, denseBackward };
+  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce, denseForward, denseBackward };
   process.stdout.write(`GAN_KERNELS ${JSON.stringify(out)}\n`);
 }
 

@@ -17,6 +17,7 @@ import type { Tf } from '../backends/tf';
 import type { DenseStack } from '../nets/network';
 import type { Activation } from '../nets/spec';
 import type { WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
+import type { WebGpuDenseLeakyDropout } from '../backends/webgpu/dense-forward';
 
 type Tensor = tfType.Tensor;
 type Tensor2D = tfType.Tensor2D;
@@ -37,12 +38,25 @@ export function forwardCached(
   activations: Activation[],
   leak: number,
   masks?: Array<Tensor2D | undefined>,
+  /**
+   * On webgpu: a LeakyReLU layer with dropout as one matmul whose epilogue also multiplies by the
+   * mask (src/backends/webgpu/dense-forward.ts). Its cached output is then h = a * mask, not a:
+   * the same to the backward pass, where the mask is > 0 h has a's sign, and where it is 0 the
+   * gradient is d * 0 whatever act' is.
+   */
+  fusedDropout?: WebGpuDenseLeakyDropout,
 ): { y: Tensor2D; cache: ForwardCache } {
   const cache: ForwardCache = { inputs: [], outputs: [], masks };
   let h = x;
   stack.layers.forEach((layer, i) => {
     const act = activations[i];
     cache.inputs.push(h);
+    const mask = masks?.[i];
+    if (fusedDropout && mask && act === 'leakyrelu') {
+      h = fusedDropout(h, layer.kernel as unknown as Tensor2D, layer.bias, mask, leak);
+      cache.outputs.push(h);
+      return;
+    }
     // Outside a tape tfjs fuses bias and LeakyReLU into the matmul kernel.
     let a = tf.fused.matMul({
       a: h,
@@ -53,7 +67,6 @@ export function forwardCached(
     }) as Tensor2D;
     if (act === 'tanh') a = tf.tanh(a);
     cache.outputs.push(a);
-    const mask = masks?.[i];
     h = mask ? (tf.mul(a, mask) as Tensor2D) : a;
   });
   return { y: h, cache };

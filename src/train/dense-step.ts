@@ -10,6 +10,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import { webGpuDenseBackward, type WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
+import { webGpuDenseLeakyDropout, type WebGpuDenseLeakyDropout } from '../backends/webgpu/dense-forward';
 import { webGpuSigmoidBce, type WebGpuSigmoidBce } from '../backends/webgpu/sigmoid-bce';
 import { Constants } from '../nets/constants';
 import { DenseStack, type GanModel } from '../nets/gan-model';
@@ -28,6 +29,8 @@ export class DenseStep implements StepPath {
   private readonly fusedLoss: WebGpuSigmoidBce | undefined;
   /** On webgpu: each layer's mask, activation derivative and bias gradient in one kernel; elsewhere tfjs ops. */
   private readonly fusedBackward: WebGpuDenseBackward | undefined;
+  /** On webgpu: D's hidden layers' matmul, bias, LeakyReLU and dropout mask in one kernel; elsewhere tfjs ops. */
+  private readonly fusedDropout: WebGpuDenseLeakyDropout | undefined;
 
   constructor(
     private readonly tf: Tf,
@@ -40,6 +43,7 @@ export class DenseStep implements StepPath {
     this.constants = new Constants(tf);
     this.fusedLoss = webGpuSigmoidBce(tf);
     this.fusedBackward = webGpuDenseBackward(tf);
+    this.fusedDropout = webGpuDenseLeakyDropout(tf);
   }
 
   /** The dense path for a model whose networks are both dense-only, else undefined. */
@@ -85,7 +89,7 @@ export class DenseStep implements StepPath {
     const d = this.d;
     const b = both.shape[0] / 2;
     const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
-    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks));
+    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks), this.fusedDropout);
     let dLogits: Tensor2D;
     let loss: tfType.Scalar;
     let means: [tfType.Scalar, tfType.Scalar];
@@ -159,7 +163,7 @@ export class DenseStep implements StepPath {
       const dF = tf.broadcastTo(tf.mul(diff, 2 / b), fOut.y.shape) as Tensor2D;
       ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.leak, { weightGrads: false, inputGrad: true }));
     } else {
-      const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks));
+      const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks), this.fusedDropout);
       let dLogits: Tensor2D;
       if (this.fusedLoss) ({ dLogits, loss } = this.fusedLoss(dOut.y, b, 1 / b));
       else {
