@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { webGpuForTests } from './helpers';
-import { ADAM_SIZES, type KernelResults } from './webgpu-kernels';
+import { ADAM_SIZES, DENSE_BACKWARD_CASES, DENSE_FORWARD_SHAPES, type KernelResults } from './webgpu-kernels';
 
 function kernels(): Promise<KernelResults> {
   return new Promise((resolve, reject) => {
@@ -56,6 +56,52 @@ test(
     // Each output is a float32 sigmoid or softplus (a few ulp: ~1e-6 relative, also for gradients
     // near 0 at |l| ~ 40, as the kernel never subtracts from 1), sums over 600 rows ~600 * 6e-8.
     for (const [name, err] of Object.entries(errors)) assert.ok(err < 1e-4, `${name}: relative difference ${err}`);
-    assert.deepEqual(calls, { dispatches: 1, submits: 0, bufferWrites: 1 });
+    // No writes: its sizes and scale are baked into the shader.
+    assert.deepEqual(calls, { dispatches: 1, submits: 0, bufferWrites: 0 });
+  },
+);
+
+test(
+  'webgpu dense backward: mask x activation derivative x upstream gradient and the bias gradient in one dispatch, float32-exact',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { denseBackward } = await kernels();
+    assert.equal(denseBackward.length, DENSE_BACKWARD_CASES.length);
+    for (const r of denseBackward) {
+      t.diagnostic(
+        `on ${gpu.adapter}, ${r.name}: |fused - float64| / max |float64|: dz ${r.dz.toExponential(1)}, db ${r.db.toExponential(1)}`,
+      );
+      // dz: two or three float32 products (a few ulp, ~2e-7 of the largest); db: a column sum of
+      // 130 of them in float32, ~130 * 6e-8 of the largest sum's terms at worst.
+      assert.ok(r.dz < 1e-6, `${r.name}: dz ${r.dz}`);
+      assert.ok(r.db < 1e-5, `${r.name}: db ${r.db}`);
+      // One dispatch and no uniform write: the sizes, leak and mode are baked into the shader.
+      assert.deepEqual(r.calls, { dispatches: 1, submits: 0, bufferWrites: 0 }, r.name);
+    }
+  },
+);
+
+test(
+  'webgpu dense forward: matmul + bias + LeakyReLU + dropout mask in one dispatch, float32-exact, and bit-identical to the ops it replaces',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { denseForward } = await kernels();
+    assert.equal(denseForward.length, DENSE_FORWARD_SHAPES.length);
+    for (const r of denseForward) {
+      t.diagnostic(
+        `on ${gpu.adapter}, ${r.name}: |fused - float64| / sum |terms| ${r.worst.toExponential(1)}, same as tfjs ops: ${r.sameAsOps}`,
+      );
+      // A float32 dot product of up to 784 terms: at most ~784 * 6e-8 of the sum of |terms|, in
+      // practice far less; the leak and the mask add an ulp or two.
+      assert.ok(r.worst < 1e-5, `${r.name}: ${r.worst}`);
+      // The rewrite changes only the epilogue: the same values as fused matmul then tf.mul.
+      assert.ok(r.sameAsOps, `${r.name}: differs from tfjs's fused matmul followed by the mask's mul`);
+      // One dispatch, and its one uniform write (tfjs's matmul sizes); LeakyReLU's alpha is baked in.
+      assert.deepEqual(r.calls, { dispatches: 1, submits: 0, bufferWrites: 1 }, r.name);
+    }
   },
 );

@@ -8,6 +8,8 @@
 import { loadBackend } from '../src/backends';
 import { countWebGpuCalls } from '../src/backends/webgpu/counters';
 import { Rng } from '../src/core/rng';
+import { webGpuDenseBackward, type DenseActivation } from '../src/backends/webgpu/dense-backward';
+import { webGpuDenseLeakyDropout } from '../src/backends/webgpu/dense-forward';
 import { webGpuSigmoidBce } from '../src/backends/webgpu/sigmoid-bce';
 import { Adam } from '../src/train/adam';
 
@@ -32,6 +34,64 @@ export interface KernelResults {
     pZeros: number;
     calls: { dispatches: number; submits: number; bufferWrites: number };
   };
+  /**
+   * The dense backward epilogue per case (DENSE_BACKWARD_CASES): the largest |fused - float64| of
+   * dz and db, each over the largest |reference| (the scale of float32 rounding), and its calls.
+   */
+  /**
+   * The dense forward with dropout per shape (DENSE_FORWARD_SHAPES): the largest |fused - float64|
+   * over the sum of |terms| of its output element (the scale of a float32 dot product's rounding),
+   * whether it equals tfjs's fused matmul then tf.mul by the mask bit for bit, and its calls.
+   */
+  denseForward: Array<{
+    name: string;
+    worst: number;
+    sameAsOps: boolean;
+    calls: { dispatches: number; submits: number; bufferWrites: number };
+  }>;
+  denseBackward: Array<{ name: string; dz: number; db: number; calls: { dispatches: number; submits: number; bufferWrites: number } }>;
+}
+
+/**
+ * [rows, inner, cols] of the dense forward test: D's first layer at 2B = 8 and at 2B = 128 (tfjs
+ * picks its matmul program by output size), and odd sizes (no vec4 code).
+ */
+export const DENSE_FORWARD_SHAPES: Array<[number, number, number]> = [
+  [8, 784, 512],
+  [128, 784, 512],
+  [130, 33, 70],
+];
+
+/** Rows and columns of the dense backward test: more columns than a 64-thread workgroup, rows 2B at B = 65. */
+export const DENSE_ROWS = 130;
+export const DENSE_COLS = 70;
+export const DENSE_LEAK = 0.2;
+/** The layer kinds the MLPs have: D's hidden layers (LeakyReLU, dropout) in D's and G's steps, G's hidden and tanh layers. */
+export const DENSE_BACKWARD_CASES: Array<{ name: string; activation: DenseActivation; masked: boolean; biasGrad: boolean }> = [
+  { name: 'leakyrelu+mask+db', activation: 'leakyrelu', masked: true, biasGrad: true },
+  { name: 'leakyrelu+mask', activation: 'leakyrelu', masked: true, biasGrad: false },
+  { name: 'leakyrelu+db', activation: 'leakyrelu', masked: false, biasGrad: true },
+  { name: 'tanh+db', activation: 'tanh', masked: false, biasGrad: true },
+  { name: 'linear+mask+db', activation: 'linear', masked: true, biasGrad: true },
+];
+
+/** dz = d * m * act'(a) and db = column sums of dz, in float64 from float32 inputs. */
+export function denseBackwardReference(
+  d: Float32Array,
+  a: Float32Array,
+  m: Float32Array | undefined,
+  activation: DenseActivation,
+  leak: number,
+  cols: number,
+) {
+  const dz = Array.from(d, (g, i) => {
+    const x = a[i];
+    const deriv = activation === 'leakyrelu' ? (x > 0 ? 1 : Math.fround(leak)) : activation === 'tanh' ? 1 - x * x : 1;
+    return g * (m ? m[i] : 1) * deriv;
+  });
+  const db = new Array<number>(cols).fill(0);
+  dz.forEach((v, i) => (db[i % cols] += v));
+  return { dz, db };
 }
 
 /** Rows of the fused loss's test: 2B at batch 300 (more than a workgroup's 256 threads), the first B labelled 1. */
@@ -141,7 +201,82 @@ async function main(): Promise<void> {
     pZeros: relative(await read(got.pZeros), [wantBce.pZeros]),
     calls: { ...counter.counts },
   };
-  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce };
+  const denseForward: KernelResults['denseForward'] = [];
+  const fusedForward = webGpuDenseLeakyDropout(tf)!;
+  for (const [k, [rows, inner, cols]] of DENSE_FORWARD_SHAPES.entries()) {
+    const x = Rng.for(10, k).fillNormal(new Float32Array(rows * inner));
+    const w = Rng.for(11, k).fillUniform(new Float32Array(inner * cols), -0.05, 0.05);
+    const b = Rng.for(12, k).fillUniform(new Float32Array(cols), -0.05, 0.05);
+    const m = Rng.for(13, k)
+      .fillUniform(new Float32Array(rows * cols), 0, 1)
+      .map((u) => (u < 0.3 ? 0 : 1 / 0.7));
+    const [xT, wT, mT] = [tf.tensor2d(x, [rows, inner]), tf.tensor2d(w, [inner, cols]), tf.tensor2d(m, [rows, cols])];
+    const bT = tf.tensor1d(b);
+    for (const t of [xT, wT, mT, bT]) (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(t.dataId);
+    const forwardCounter = countWebGpuCalls(tf.backend());
+    const y = fusedForward(xT, wT, bT, mT, DENSE_LEAK);
+    forwardCounter.restore();
+    const ops = tf.tidy(() => tf.mul(tf.fused.matMul({ a: xT, b: wT, bias: bT, activation: 'leakyrelu', leakyreluAlpha: DENSE_LEAK }), mT));
+    const got = await read(y);
+    const same = await read(ops);
+    let worst = 0;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        let z = b[c];
+        let size = Math.abs(b[c]);
+        for (let i = 0; i < inner; i++) {
+          z += x[r * inner + i] * w[i * cols + c];
+          size += Math.abs(x[r * inner + i] * w[i * cols + c]);
+        }
+        const mi = m[r * cols + c];
+        const want = (z < 0 ? Math.fround(DENSE_LEAK) * z : z) * mi;
+        worst = Math.max(worst, Math.abs(got[r * cols + c] - want) / (size * Math.max(1, mi)));
+      }
+    denseForward.push({
+      name: `${rows}x${inner}x${cols}`,
+      worst,
+      sameAsOps: got.every((v, i) => Object.is(v, same[i])),
+      calls: { ...forwardCounter.counts },
+    });
+    for (const t of [xT, wT, mT, bT, y, ops]) t.dispose();
+  }
+  const denseBackward: KernelResults['denseBackward'] = [];
+  const fusedBackward = webGpuDenseBackward(tf)!;
+  const n = DENSE_ROWS * DENSE_COLS;
+  const shape: [number, number] = [DENSE_ROWS, DENSE_COLS];
+  for (const [k, c] of DENSE_BACKWARD_CASES.entries()) {
+    const d = Rng.for(7, k).fillNormal(new Float32Array(n));
+    // a: LeakyReLU outputs (either sign, some exactly 0), or tanh outputs in (-1, 1)
+    const a = Rng.for(8, k)
+      .fillUniform(new Float32Array(n), -1, 1)
+      .map((x, i) => (i % 17 === 0 ? 0 : c.activation === 'tanh' ? Math.tanh(3 * x) : x));
+    // inverted dropout at 0.3: 0 or 1/0.7
+    const m = c.masked
+      ? Rng.for(9, k)
+          .fillUniform(new Float32Array(n), 0, 1)
+          .map((u) => (u < 0.3 ? 0 : 1 / 0.7))
+      : undefined;
+    const want = denseBackwardReference(d, a, m, c.activation, DENSE_LEAK, DENSE_COLS);
+    const [dT, aT, mT] = [d, a, m].map((x) => x && tf.tensor2d(x, shape));
+    for (const t of [dT, aT, mT]) if (t) (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(t.dataId);
+    const backwardCounter = countWebGpuCalls(tf.backend());
+    const r = fusedBackward(dT!, aT!, mT, c.activation, DENSE_LEAK, c.biasGrad);
+    backwardCounter.restore();
+    const scaled = (got: ArrayLike<number>, ref: number[]) => {
+      const top = Math.max(...ref.map(Math.abs));
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]) / top);
+      return worst;
+    };
+    denseBackward.push({
+      name: c.name,
+      dz: scaled(await read(r.dz), want.dz),
+      db: c.biasGrad ? scaled(await read(r.db!), want.db) : r.db === undefined ? 0 : 1,
+      calls: { ...backwardCounter.counts },
+    });
+    for (const t of [dT, aT, mT, r.dz, r.db]) t?.dispose();
+  }
+  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce, denseForward, denseBackward };
   process.stdout.write(`GAN_KERNELS ${JSON.stringify(out)}\n`);
 }
 

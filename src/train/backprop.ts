@@ -16,6 +16,8 @@ import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import type { DenseStack } from '../nets/network';
 import type { Activation } from '../nets/spec';
+import type { WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
+import type { WebGpuDenseLeakyDropout } from '../backends/webgpu/dense-forward';
 
 type Tensor = tfType.Tensor;
 type Tensor2D = tfType.Tensor2D;
@@ -36,12 +38,25 @@ export function forwardCached(
   activations: Activation[],
   leak: number,
   masks?: Array<Tensor2D | undefined>,
+  /**
+   * On webgpu: a LeakyReLU layer with dropout as one matmul whose epilogue also multiplies by the
+   * mask (src/backends/webgpu/dense-forward.ts). Its cached output is then h = a * mask, not a:
+   * the same to the backward pass, where the mask is > 0 h has a's sign, and where it is 0 the
+   * gradient is d * 0 whatever act' is.
+   */
+  fusedDropout?: WebGpuDenseLeakyDropout,
 ): { y: Tensor2D; cache: ForwardCache } {
   const cache: ForwardCache = { inputs: [], outputs: [], masks };
   let h = x;
   stack.layers.forEach((layer, i) => {
     const act = activations[i];
     cache.inputs.push(h);
+    const mask = masks?.[i];
+    if (fusedDropout && mask && act === 'leakyrelu') {
+      h = fusedDropout(h, layer.kernel as unknown as Tensor2D, layer.bias, mask, leak);
+      cache.outputs.push(h);
+      return;
+    }
     // Outside a tape tfjs fuses bias and LeakyReLU into the matmul kernel.
     let a = tf.fused.matMul({
       a: h,
@@ -52,7 +67,6 @@ export function forwardCached(
     }) as Tensor2D;
     if (act === 'tanh') a = tf.tanh(a);
     cache.outputs.push(a);
-    const mask = masks?.[i];
     h = mask ? (tf.mul(a, mask) as Tensor2D) : a;
   });
   return { y: h, cache };
@@ -70,13 +84,28 @@ export function backward(
   dy: Tensor2D,
   activations: Activation[],
   leak: number,
-  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor },
+  /**
+   * `fused`: on webgpu, the mask, activation derivative and bias gradient of a layer in one
+   * dispatch (src/backends/webgpu/dense-backward.ts); the same arithmetic as the ops below.
+   */
+  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor; fused?: WebGpuDenseBackward },
 ): { grads: Tensor[]; dx?: Tensor2D } {
   const grads: Tensor[] = new Array(2 * stack.layers.length);
   let d = dy;
   for (let i = stack.layers.length - 1; i >= 0; i--) {
     const a = cache.outputs[i];
     const mask = cache.masks?.[i];
+    const act = activations[i];
+    if (opts.fused && act !== 'relu' && (mask || act !== 'linear')) {
+      const r = opts.fused(d, a, mask, act, leak, opts.weightGrads);
+      d = r.dz;
+      if (opts.weightGrads) {
+        grads[2 * i] = tf.matMul(cache.inputs[i], d, true, false);
+        grads[2 * i + 1] = r.db!;
+      }
+      if (i > 0 || opts.inputGrad) d = tf.matMul(d, stack.layers[i].kernel, false, true);
+      continue;
+    }
     if (mask) d = tf.mul(d, mask);
     if (activations[i] === 'leakyrelu')
       d = tf.mul(d, tf.step(a, leak)); // a > 0 exactly where z > 0

@@ -9,6 +9,8 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
+import { webGpuDenseBackward, type WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
+import { webGpuDenseLeakyDropout, type WebGpuDenseLeakyDropout } from '../backends/webgpu/dense-forward';
 import { webGpuSigmoidBce, type WebGpuSigmoidBce } from '../backends/webgpu/sigmoid-bce';
 import { Constants } from '../nets/constants';
 import { DenseStack, type GanModel } from '../nets/gan-model';
@@ -25,6 +27,10 @@ export class DenseStep implements StepPath {
   private readonly constants: Constants;
   /** On webgpu: the plain-label loss and its gradient in one kernel; elsewhere tfjs ops. */
   private readonly fusedLoss: WebGpuSigmoidBce | undefined;
+  /** On webgpu: each layer's mask, activation derivative and bias gradient in one kernel; elsewhere tfjs ops. */
+  private readonly fusedBackward: WebGpuDenseBackward | undefined;
+  /** On webgpu: D's hidden layers' matmul, bias, LeakyReLU and dropout mask in one kernel; elsewhere tfjs ops. */
+  private readonly fusedDropout: WebGpuDenseLeakyDropout | undefined;
 
   constructor(
     private readonly tf: Tf,
@@ -36,6 +42,8 @@ export class DenseStep implements StepPath {
   ) {
     this.constants = new Constants(tf);
     this.fusedLoss = webGpuSigmoidBce(tf);
+    this.fusedBackward = webGpuDenseBackward(tf);
+    this.fusedDropout = webGpuDenseLeakyDropout(tf);
   }
 
   /** The dense path for a model whose networks are both dense-only, else undefined. */
@@ -81,7 +89,7 @@ export class DenseStep implements StepPath {
     const d = this.d;
     const b = both.shape[0] / 2;
     const input = this.model.discriminator.joinLabel(both, labels) as Tensor2D;
-    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks));
+    const { y: logits, cache } = forwardCached(tf, d, input, d.activations, this.leak, this.perLayerMasks(masks), this.fusedDropout);
     let dLogits: Tensor2D;
     let loss: tfType.Scalar;
     let means: [tfType.Scalar, tfType.Scalar];
@@ -110,6 +118,7 @@ export class DenseStep implements StepPath {
       weightGrads: true,
       inputGrad: !!labels,
       one: this.one,
+      fused: this.fusedBackward,
     });
     const allGrads = labels ? [this.embeddingGrad(dx!, both.shape[1], labels), ...grads] : grads;
     return { grads: allGrads, loss, dReal: means[0], dFake: means[1] };
@@ -154,7 +163,7 @@ export class DenseStep implements StepPath {
       const dF = tf.broadcastTo(tf.mul(diff, 2 / b), fOut.y.shape) as Tensor2D;
       ({ dx } = backward(tf, stack, fOut.cache, dF, stack.activations, this.leak, { weightGrads: false, inputGrad: true }));
     } else {
-      const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks));
+      const dOut = forwardCached(tf, d, dIn, d.activations, this.leak, this.perLayerMasks(masks), this.fusedDropout);
       let dLogits: Tensor2D;
       if (this.fusedLoss) ({ dLogits, loss } = this.fusedLoss(dOut.y, b, 1 / b));
       else {
@@ -162,10 +171,20 @@ export class DenseStep implements StepPath {
         loss = tf.mean(tf.softplus(tf.neg(dOut.y))) as tfType.Scalar;
       }
       // Through D to its input (D's weight gradients are not needed), then through G.
-      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, { weightGrads: false, inputGrad: true, one: this.one }));
+      ({ dx } = backward(tf, d, dOut.cache, dLogits, d.activations, this.leak, {
+        weightGrads: false,
+        inputGrad: true,
+        one: this.one,
+        fused: this.fusedBackward,
+      }));
     }
     if (labels) dx = tf.slice(dx!, [0, 0], [b, gOut.y.shape[1]]); // the image part; D's embedding is not G's
-    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, { weightGrads: true, inputGrad: !!labels, one: this.one });
+    const back = backward(tf, g, gOut.cache, dx!, g.activations, this.leak, {
+      weightGrads: true,
+      inputGrad: !!labels,
+      one: this.one,
+      fused: this.fusedBackward,
+    });
     return { grads: labels ? [this.embeddingGrad(back.dx!, z.shape[1], labels), ...back.grads] : back.grads, loss };
   }
 

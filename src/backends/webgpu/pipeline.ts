@@ -1,6 +1,6 @@
 /**
- * What our raw WGSL kernels (adam.ts, sigmoid-bce.ts) need of tfjs-backend-webgpu 4.22.0's
- * WebGPUBackend (read against its dist/backend_webgpu.js), and recording one dispatch into the
+ * What our raw WGSL kernels (adam.ts, sigmoid-bce.ts, dense-backward.ts) need of
+ * tfjs-backend-webgpu 4.22.0's WebGPUBackend (read against its dist/backend_webgpu.js), and recording one dispatch into the
  * backend's open compute pass as its own kernels do (recordAndSubmit), so that our commands and
  * tfjs's run in the order they were issued.
  */

@@ -10,6 +10,9 @@
  *   pipeline.ts          what they use of the backend: its device, encoder, pass and pool
  *   adam.ts              Adam for a network's variables, one dispatch each (src/train/adam.ts)
  *   sigmoid-bce.ts       the dense step's loss and its gradient in one dispatch (src/train/dense-step.ts)
+ *   dense-forward.ts     D's dense + bias + LeakyReLU + dropout mask: tfjs's matmul, epilogue rewritten
+ *   dense-backward.ts    a dense layer's mask x act' x upstream gradient and bias gradient, one dispatch
+ *                        (both for the hand-written passes of src/train/backprop.ts)
  */
 import { installWebGpuUploadFix, type UploadFixResult } from './upload';
 import { installWebGpuReadSyncGuard } from './read';
