@@ -86,5 +86,5 @@ export function writeCache(file: string, d: DecodedFolder): void {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, Buffer.concat([Buffer.from(MAGIC, 'latin1'), len, json, d.pixels, ...(d.classes ? [d.classes.labels] : [])]));
+  writeFileAtomic(file, [Buffer.from(MAGIC, 'latin1'), len, json, d.pixels, ...(d.classes ? [d.classes.labels] : [])]);
 }

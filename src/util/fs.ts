@@ -55,10 +55,12 @@ export function checkWritable(dir: string): void {
 }
 
 /** Writes bytes and fsyncs them before returning. */
-export function writeFileDurable(file: string, data: Uint8Array | string): void {
+export function writeFileDurable(file: string, data: Uint8Array | string | readonly Uint8Array[]): void {
   const fd = fs.openSync(file, 'w');
   try {
-    fs.writeFileSync(fd, data);
+    // Parts are written one after another (each write goes on where the last ended): a large
+    // body needs no concatenated copy (a decoded image folder is hundreds of MB).
+    for (const part of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) fs.writeFileSync(fd, part);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -117,7 +119,7 @@ function tempNameFor(file: string): string {
 }
 
 /** Replaces `file` atomically: readers see the old content or the new, never a mix. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+export function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[]): void {
   const tmp = tempNameFor(file);
   try {
     writeFileDurable(tmp, data);
