@@ -136,6 +136,30 @@ export function classifierInput(tf: Tf, pixels: Uint8Array, n: number, size = 28
   );
 }
 
+/**
+ * One training step of a classifier on a batch: softmax cross-entropy (clipped inside tfjs's
+ * categoricalCrossentropy) minimized once. Takes `x`, disposes everything it makes; returns
+ * the loss, for the caller to read when it shows progress and then dispose.
+ */
+export function classifierTrainStep(
+  tf: Tf,
+  model: tfType.LayersModel,
+  optimizer: tfType.Optimizer,
+  x: tfType.Tensor,
+  labels: Int32Array,
+  classes: number,
+): tfType.Scalar {
+  return tf.tidy(() => {
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
+    const value = optimizer.minimize(
+      () => tf.metrics.categoricalCrossentropy(y, (model.apply(x, { training: true }) as tfType.Tensor[])[0]).mean() as tfType.Scalar,
+      true,
+    );
+    x.dispose();
+    return value ?? tf.scalar(NaN);
+  });
+}
+
 /** Class probabilities and features of n images, in batches (read asynchronously, as the webgpu backend needs). */
 export async function classify(
   tf: Tf,
@@ -207,16 +231,7 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
         px.set(train.pixels.subarray(i * 784, (i + 1) * 784), k * 784);
         labels[k] = train.labels![i];
       });
-      const loss = tf.tidy(() => {
-        const x = classifierInput(tf, px, batchSize);
-        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
-        // Cross-entropy on the softmax output (clipped inside tfjs's categoricalCrossentropy).
-        const value = optimizer.minimize(
-          () => tf.metrics.categoricalCrossentropy(y, (model.apply(x, { training: true }) as tfType.Tensor[])[0]).mean() as tfType.Scalar,
-          true,
-        );
-        return value ?? tf.scalar(NaN);
-      });
+      const loss = classifierTrainStep(tf, model, optimizer, classifierInput(tf, px, batchSize), labels, 10);
       if (b % 50 === 0 || b === batches - 1) {
         const value = (await loss.data())[0];
         opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value });

@@ -8,7 +8,6 @@
  */
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
-import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import type { ImageSet } from '../data/mnist';
 import { Rng, Stream, permutation } from '../core/rng';
@@ -18,6 +17,7 @@ import {
   accuracy,
   buildClassifier,
   classifierInput,
+  classifierTrainStep,
   classify,
   loadClassifier,
   saveClassifier,
@@ -96,15 +96,7 @@ export async function trainDataClassifier(
       const count = Math.min(batchSize, train.length);
       const idx = Array.from({ length: count }, (_, k) => train[shuffled[(b * batchSize + k) % train.length]]);
       const { px, labels } = gather(idx);
-      const loss = tf.tidy(() => {
-        const x = classifierInput(tf, px, count, size, channels);
-        const y = tf.oneHot(tf.tensor1d(labels, 'int32'), classes);
-        const value = optimizer.minimize(
-          () => tf.metrics.categoricalCrossentropy(y, (model.apply(x, { training: true }) as tfType.Tensor[])[0]).mean() as tfType.Scalar,
-          true,
-        );
-        return value ?? tf.scalar(NaN);
-      });
+      const loss = classifierTrainStep(tf, model, optimizer, classifierInput(tf, px, count, size, channels), labels, classes);
       if (b % 20 === 0 || b === batches - 1) {
         const value = (await loss.data())[0];
         opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value });

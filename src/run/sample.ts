@@ -67,15 +67,7 @@ export function loadRunModel(
   tf: Tf,
   runDir: string,
   opts: { raw?: boolean } = {},
-): {
-  model: GanModel;
-  checkpoint: string;
-  epoch: number;
-  step: number;
-  skipped: string[];
-  generator: 'ema' | 'raw';
-  classNames?: string[];
-} {
+): Pick<Samples, 'checkpoint' | 'epoch' | 'step' | 'skipped' | 'generator' | 'classNames'> & { model: GanModel } {
   const { checkpoint, skipped } = loadLatestCheckpoint(tf, runDir);
   try {
     const config = checkpoint.state.config;
