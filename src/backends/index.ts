@@ -21,7 +21,7 @@ import { registerWasmKernels } from './wasm/register';
 import { nativeGemmLoaded, nativeGemmStatus } from './native/addon';
 import { ganCommand } from '../util/invocation';
 import { registerNativeKernels } from './native/register';
-import { registerWebGpuFixes } from './webgpu/register';
+import { registerWebGpuFixes, registerWebGpuKernels } from './webgpu/register';
 import type { UploadFixResult } from './webgpu/upload';
 import { runProbe } from './probe-runner';
 import { adapterName, chooseAuto, softwareAdapter, type Workload } from './auto';
@@ -234,6 +234,7 @@ async function loadWebGpu(tf: Tf, adapterProbe: boolean): Promise<string | undef
     const { version } = require('@tensorflow/tfjs-backend-webgpu/package.json') as { version: string };
     // Our fixes to its backend class (the list is in webgpu/register.ts).
     w.uploadFix = registerWebGpuFixes(webgpuBackend.WebGPUBackend, version);
+    registerWebGpuKernels(tf);
   } catch (e) {
     return `@tensorflow/tfjs-backend-webgpu: ${(e as Error).message.split('\n')[0]}`;
   }

@@ -9,6 +9,7 @@
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import { batchNormTraining } from '../backends/native/batchnorm';
+import { MOVING_STATS_KERNEL, type MovingStatsAttrs } from '../backends/webgpu/moving-stats';
 import { Rng } from '../core/rng';
 import { denseView, paramSpecs, type Activation, type Init, type NetworkSpec, type ParamSpec } from './spec';
 import { Constants } from './constants';
@@ -221,13 +222,26 @@ export class Network {
   updateMovingStats(stats: TrainingPass['batchStats']): void {
     const tf = this.tf;
     const m = this.spec.batchNorm?.momentum ?? 0;
+    // One kernel per layer where the backend has it (webgpu), else the tf ops.
+    const fusedMovingStats = tf.getKernel(MOVING_STATS_KERNEL, tf.getBackend()) !== undefined;
     tf.tidy(() => {
       for (const s of stats) {
         const mean = this.get(`${s.layer}/moving_mean`);
         const variance = this.get(`${s.layer}/moving_variance`);
         const c = this.constants;
+        const varianceFactor = (m * s.count) / Math.max(1, s.count - 1);
+        if (fusedMovingStats) {
+          const attrs: MovingStatsAttrs = { keep: 1 - m, momentum: m, varianceFactor };
+          const inputs = { movingMean: mean, movingVariance: variance, mean: s.mean, variance: s.variance };
+          const [newMean, newVariance] = tf
+            .engine()
+            .runKernel(MOVING_STATS_KERNEL, inputs, attrs as unknown as tfType.NamedAttrMap) as Tensor[];
+          mean.assign(newMean);
+          variance.assign(newVariance);
+          continue;
+        }
         mean.assign(tf.add(tf.mul(mean, c.scalar(1 - m)), tf.mul(s.mean, c.scalar(m))));
-        variance.assign(tf.add(tf.mul(variance, c.scalar(1 - m)), tf.mul(s.variance, c.scalar((m * s.count) / Math.max(1, s.count - 1)))));
+        variance.assign(tf.add(tf.mul(variance, c.scalar(1 - m)), tf.mul(s.variance, c.scalar(varianceFactor))));
       }
     });
   }

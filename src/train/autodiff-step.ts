@@ -12,10 +12,15 @@ import type { GanModel } from '../nets/gan-model';
 import type { TrainingPass } from '../nets/network';
 import type { DiscriminatorBatch, GeneratorBatch, StepPath } from './step-path';
 import { featureDistance } from './tricks';
+import { webGpuSigmoidBce, type WebGpuSigmoidBce } from '../backends/webgpu/sigmoid-bce';
 
 type Tensor2D = tfType.Tensor2D;
+type Scalar = tfType.Scalar;
 
 export class AutodiffStep implements StepPath {
+  /** The loss and its gradient in one kernel on webgpu (sigmoid-bce.ts); elsewhere the tf ops. */
+  private readonly fusedLoss: WebGpuSigmoidBce | undefined;
+
   constructor(
     private readonly tf: Tf,
     private readonly model: GanModel,
@@ -23,7 +28,9 @@ export class AutodiffStep implements StepPath {
     private readonly dRealOnly: boolean,
     /** Index of D's layer whose output feature matching compares (src/train/tricks.ts). */
     private readonly featureLayer: number,
-  ) {}
+  ) {
+    this.fusedLoss = webGpuSigmoidBce(tf);
+  }
 
   /** G in training mode (batch statistics, moving averages updated, as PyTorch's netG(noise) does), outside the tape. */
   generateDetached(z: Tensor2D, labels?: tfType.Tensor1D): Tensor2D {
@@ -48,6 +55,7 @@ export class AutodiffStep implements StepPath {
     const realPass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, batch.dropout) };
     const fakePass: TrainingPass = { batchStats: [], dropoutMasks: this.model.dropoutMasks(b, batch.dropout) };
     let logits: Tensor2D[] = [];
+    let means: Scalar[] | undefined;
     const variables = this.model.discriminator.trainable();
     const { value, grads } = tf.variableGrads(() => {
       const lr = this.model.discriminate(real, realLabels, realPass);
@@ -56,16 +64,18 @@ export class AutodiffStep implements StepPath {
       keepStats(tf, realPass, fakePass);
       if (!targets) {
         // BCE(D(x), 1) + BCE(D(G(z)), 0), each a mean over its batch.
-        return tf.add(tf.mean(tf.softplus(tf.neg(lr))), tf.mean(tf.softplus(lf))) as tfType.Scalar;
+        const [bReal, bFake] = [this.meanBce(lr, 1), this.meanBce(lf, 0)];
+        if (bReal.meanSigmoid && bFake.meanSigmoid) means = [bReal.meanSigmoid, bFake.meanSigmoid];
+        return tf.add(bReal.loss, bFake.loss) as Scalar;
       }
       // BCE with soft targets t: softplus(l) - t * l; the fake half drops out with --debug-d-real-only.
       const bce = (l: Tensor2D, t: Tensor2D) => tf.mean(tf.sub(tf.softplus(l), tf.mul(t, l)));
       return (this.dRealOnly ? bce(lr, tReal) : tf.add(bce(lr, tReal), bce(lf, tFake))) as tfType.Scalar;
     }, variables);
     this.model.discriminator.updateMovingStats([...realPass.batchStats, ...fakePass.batchStats]);
-    const dReal = tf.mean(tf.sigmoid(logits[0])) as tfType.Scalar;
-    const dFake = tf.mean(tf.sigmoid(logits[1])) as tfType.Scalar;
-    releaseKept(logits, realPass, fakePass);
+    // The fused loss measured D's means on the way; kept past the tape, they join this scope.
+    const [dReal, dFake] = means ? means.map((m) => tf.clone(m)) : logits.map((l) => tf.mean(tf.sigmoid(l)) as Scalar);
+    releaseKept([...logits, ...(means ?? [])], realPass, fakePass);
     return { grads: variables.map((v) => grads[v.name]), loss: value, dReal, dFake };
   }
 
@@ -87,12 +97,36 @@ export class AutodiffStep implements StepPath {
         return featureDistance(tf, this.model.discriminator, this.featureLayer, images, labels, extras.realFeatureMean);
       const logits = this.model.discriminate(images, labels, dPass);
       keepStats(tf, dPass);
-      return tf.mean(tf.softplus(tf.neg(logits))) as tfType.Scalar;
+      const bce = this.meanBce(logits, 1);
+      bce.meanSigmoid?.dispose();
+      return bce.loss;
     }, variables);
     this.model.generator.updateMovingStats(gPass.batchStats);
     this.model.discriminator.updateMovingStats(dPass.batchStats);
     releaseKept([], gPass, dPass);
     return { grads: variables.map((v) => grads[v.name]), loss: value };
+  }
+
+  /**
+   * mean over the rows of BCE(sigmoid(logits), label): softplus(-l) for label 1, softplus(l) for 0.
+   * On webgpu one kernel gives the loss, its gradient (times the upstream gradient when asked)
+   * and the mean of sigmoid(l) (kept: the caller disposes it); elsewhere the tf ops, unchanged.
+   */
+  private meanBce(logits: Tensor2D, label: 0 | 1): { loss: Scalar; meanSigmoid?: Scalar } {
+    const tf = this.tf;
+    const fused = this.fusedLoss;
+    if (!fused) return { loss: tf.mean(tf.softplus(label === 1 ? tf.neg(logits) : logits)) as Scalar };
+    let meanSigmoid: Scalar | undefined;
+    const op = tf.customGrad((...args: Array<tfType.Tensor | tfType.GradSaveFunc>) => {
+      const l = args[0] as Tensor2D;
+      const save = args[1] as tfType.GradSaveFunc;
+      const n = l.shape[0];
+      const r = fused(l, label === 1 ? n : 0, 1 / n);
+      meanSigmoid = tf.keep(label === 1 ? r.pOnes : r.pZeros);
+      save([r.dLogits]);
+      return { value: r.loss, gradFunc: (dy: tfType.Tensor, saved: tfType.Tensor[]) => tf.mul(saved[0], dy) };
+    });
+    return { loss: op(logits) as Scalar, meanSigmoid };
   }
 
   dispose(): void {}

@@ -18,7 +18,10 @@ import { loadGemmAddon, type WasmHeapBackend } from './addon';
 type TensorInfo = tfType.TensorInfo;
 type KernelArgs = Parameters<tfType.KernelFunc>[0];
 
-const GRAD_KERNEL = 'GanActivationGrad';
+/** The kernel the gradients below run where it is registered: natively on wasm here, in WGSL on webgpu. */
+export const ACTIVATION_GRAD_KERNEL = 'GanActivationGrad';
+
+let gradientsInstalled = false;
 let installed = false;
 
 export function installNativeActivations(tf: Tf): boolean {
@@ -52,7 +55,7 @@ export function installNativeActivations(tf: Tf): boolean {
   }
 
   tf.registerKernel({
-    kernelName: GRAD_KERNEL,
+    kernelName: ACTIVATION_GRAD_KERNEL,
     backendName: 'wasm',
     kernelFunc: ((args: KernelArgs) => {
       const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
@@ -63,6 +66,18 @@ export function installNativeActivations(tf: Tf): boolean {
       return dx;
     }) as tfType.KernelFunc,
   });
+  installActivationGradients(tf);
+  installed = true;
+  return true;
+}
+
+/**
+ * Re-registers the gradients of LeakyRelu, Relu and Tanh to run GanActivationGrad (attrs: op 0
+ * for LeakyRelu/Relu with alpha, 1 for tanh from its saved output) on a backend where it is
+ * registered, and tfjs's own gradient anywhere else. Once per process.
+ */
+export function installActivationGradients(tf: Tf): void {
+  if (gradientsInstalled) return;
   // LeakyRelu: dy where x > 0 else alpha * dy; Relu: the same with alpha 0 (tfjs: dy * step(x));
   // Tanh: dy * (1 - y^2) from the saved output y (tfjs: Square, Sub and Multiply).
   for (const name of ['LeakyRelu', 'Relu', 'Tanh']) {
@@ -76,17 +91,16 @@ export function installNativeActivations(tf: Tf): boolean {
         const alpha = name === 'LeakyRelu' ? (attrs as { alpha: number }).alpha : 0;
         const dyT = dy as tfType.Tensor;
         if (
-          tf.getKernel(GRAD_KERNEL, tf.getBackend()) === undefined ||
+          tf.getKernel(ACTIVATION_GRAD_KERNEL, tf.getBackend()) === undefined ||
           dyT.dtype !== 'float32' ||
           x.dtype !== 'float32' ||
           dyT.size !== x.size
         ) {
           return original.gradFunc(dy, saved, attrs);
         }
-        return { x: () => tf.engine().runKernel(GRAD_KERNEL, { dy: dyT, x }, { op, alpha }) as tfType.Tensor };
+        return { x: () => tf.engine().runKernel(ACTIVATION_GRAD_KERNEL, { dy: dyT, x }, { op, alpha }) as tfType.Tensor };
       },
     });
   }
-  installed = true;
-  return true;
+  gradientsInstalled = true;
 }

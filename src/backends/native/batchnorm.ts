@@ -16,7 +16,8 @@
  * (GanBatchNormTraining / GanBatchNormTrainingGrad, src/native/batchnorm.h): a pass for the
  * per-channel sums (double partials over fixed 256-row chunks, added in chunk order, so any
  * thread count gives the same bits; shifted by the first row against cancellation) and a pass
- * for the output. Elsewhere, the tf ops below.
+ * for the output. On webgpu the same two kernels are WGSL (src/backends/webgpu/batchnorm.ts).
+ * Elsewhere, the tf ops below.
  * Why native: one kernel each way takes a fraction of the time of the tf ops
  * (measurements: docs/kernel-measurements.md, "Native kernels from TypeScript (src/backends/native)").
  */
@@ -59,12 +60,14 @@ export function batchNormTraining(
   // handed to the caller's scope below.
   let keptMean: Tensor1D | undefined;
   let keptVariance: Tensor1D | undefined;
-  const native = tf.getKernel(FORWARD_KERNEL, tf.getBackend()) !== undefined;
+  const fused = tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend()) !== undefined;
   const op = tf.customGrad((...args: Array<Tensor | tfType.GradSaveFunc>) => {
     const [xIn, gammaIn, betaIn] = args as Tensor[];
     const save = args[3] as tfType.GradSaveFunc;
-    if (native) {
-      const [y, mean, variance] = tf.engine().runKernel(FORWARD_KERNEL, { x: xIn, gamma: gammaIn, beta: betaIn }, { epsilon }) as Tensor[];
+    if (fused) {
+      const [y, mean, variance] = tf
+        .engine()
+        .runKernel(BATCH_NORM_KERNEL, { x: xIn, gamma: gammaIn, beta: betaIn }, { epsilon }) as Tensor[];
       keptMean = tf.keep(mean as Tensor1D);
       keptVariance = tf.keep(variance as Tensor1D);
       save([xIn, gammaIn, mean, variance]);
@@ -74,7 +77,7 @@ export function batchNormTraining(
           const [sX, sGamma, sMean, sVariance] = saved;
           return tf
             .engine()
-            .runKernel(BACKWARD_KERNEL, { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance }, { epsilon }) as Tensor[];
+            .runKernel(BATCH_NORM_GRAD_KERNEL, { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance }, { epsilon }) as Tensor[];
         },
       };
     }
@@ -106,8 +109,9 @@ export function batchNormTraining(
   return { y, mean, variance };
 }
 
-const FORWARD_KERNEL = 'GanBatchNormTraining';
-const BACKWARD_KERNEL = 'GanBatchNormTrainingGrad';
+/** The kernels batchNormTraining runs where registered: natively on wasm here, in WGSL on webgpu (src/backends/webgpu/batchnorm.ts). */
+export const BATCH_NORM_KERNEL = 'GanBatchNormTraining';
+export const BATCH_NORM_GRAD_KERNEL = 'GanBatchNormTrainingGrad';
 let installed = false;
 
 /**
@@ -124,7 +128,7 @@ export function installNativeBatchNorm(tf: Tf): boolean {
     return { b, offset: (t: tfType.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset };
   };
   tf.registerKernel({
-    kernelName: FORWARD_KERNEL,
+    kernelName: BATCH_NORM_KERNEL,
     backendName: 'wasm',
     kernelFunc: (({ inputs, backend, attrs }: Parameters<tfType.KernelFunc>[0]) => {
       const { x, gamma, beta } = inputs as Record<string, tfType.TensorInfo>;
@@ -150,7 +154,7 @@ export function installNativeBatchNorm(tf: Tf): boolean {
     }) as tfType.KernelFunc,
   });
   tf.registerKernel({
-    kernelName: BACKWARD_KERNEL,
+    kernelName: BATCH_NORM_GRAD_KERNEL,
     backendName: 'wasm',
     kernelFunc: (({ inputs, backend, attrs }: Parameters<tfType.KernelFunc>[0]) => {
       const { x, dy, gamma, mean, variance } = inputs as Record<string, tfType.TensorInfo>;

@@ -26,7 +26,7 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';
-import { bufferOf, dispatch, pipelineFor, submitIfDue, type GpuBuffer, type WebGpuBackend } from './pipeline';
+import { bufferOf, dispatch, MAX_WORKGROUPS, pipelineFor, submitIfDue, type GpuBuffer, type WebGpuBackend } from './pipeline';
 
 /** The scalars of one Adam step, as src/train/adam.ts computes them (in float64, rounded here to float32). */
 export interface AdamStepScalars {
@@ -47,8 +47,6 @@ export type WebGpuAdamUpdate = (
 ) => void;
 
 const WORKGROUP = 256;
-/** Most workgroups in one dimension of a dispatch (WebGPU's default limit); the shader strides past it. */
-const MAX_WORKGROUPS = 65535;
 
 // Same arithmetic, in the same order, as the tfjs-ops path of src/train/adam.ts.
 const SHADER = /* wgsl */ `

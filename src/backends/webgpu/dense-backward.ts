@@ -19,7 +19,7 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../tf';
-import { bufferOf, dispatch, pipelineFor, submitIfDue, type WebGpuBackend } from './pipeline';
+import { bufferOf, dispatch, f32, MAX_WORKGROUPS, pipelineFor, submitIfDue, type WebGpuBackend } from './pipeline';
 
 export type DenseActivation = 'leakyrelu' | 'tanh' | 'linear';
 
@@ -35,15 +35,6 @@ export type WebGpuDenseBackward = (
 
 const COLUMN_WORKGROUP = 64;
 const ELEMENT_WORKGROUP = 256;
-/** Most workgroups in one dimension of a dispatch (WebGPU's default limit); the shader strides past it. */
-const MAX_WORKGROUPS = 65535;
-
-/** A float32 literal for WGSL that is exactly Math.fround(x). */
-function f32(x: number): string {
-  const v = Math.fround(x);
-  // 9 significant digits round-trip any float32; WGSL needs a decimal point or exponent.
-  return `${v.toPrecision(9)}f`;
-}
 
 /** The shader for R rows, F columns; exported for the test, which checks it against float64. */
 export function denseBackwardShader(

@@ -38,6 +38,16 @@ export interface WebGpuBackend {
   submitQueue(): void;
 }
 
+/** A float32 literal for WGSL that is exactly Math.fround(x). */
+export function f32(x: number): string {
+  const v = Math.fround(x);
+  // 9 significant digits round-trip any float32; WGSL needs a decimal point or exponent.
+  return `${v.toPrecision(9)}f`;
+}
+
+/** Most workgroups in one dimension of a dispatch (WebGPU's default limit); shaders stride past it. */
+export const MAX_WORKGROUPS = 65535;
+
 const pipelines = new WeakMap<object, Map<string, GpuPipeline>>();
 
 /** The compute pipeline of a WGSL source on the backend's device, compiled once. */

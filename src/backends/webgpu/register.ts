@@ -5,7 +5,13 @@
  * them). Call after importing the package and before activating its backend. The two are
  * independent of each other.
  *
- * Our own WGSL kernels are not registered with tfjs: they run as raw compute pipelines on the
+ * Kernels registered with tfjs for 'webgpu' (registerWebGpuKernels), run by the ops that look
+ * them up on the active backend (the same names the native addon registers on wasm):
+ *   batchnorm.ts         GanBatchNormTraining(Grad): batch norm's forward and backward, 2 dispatches each
+ *   activation-grad.ts   GanActivationGrad: LeakyReLU's, ReLU's and tanh's gradient, 1 dispatch
+ *   moving-stats.ts      GanMovingStats: a batch-norm layer's moving averages updated, 1 dispatch
+ *
+ * The rest of our WGSL kernels are not registered: they run as raw compute pipelines on the
  * backend's device, called by the code that needs them, one file each:
  *   pipeline.ts          what they use of the backend: its device, encoder, pass and pool
  *   adam.ts              Adam for a network's variables, one dispatch each (src/train/adam.ts)
@@ -16,6 +22,10 @@
  */
 import { installWebGpuUploadFix, type UploadFixResult } from './upload';
 import { installWebGpuReadSyncGuard } from './read';
+import { installWebGpuBatchNorm } from './batchnorm';
+import { installWebGpuActivationGrad } from './activation-grad';
+import { installWebGpuMovingStats } from './moving-stats';
+import type { Tf } from '../tf';
 
 /** Installs the list below, in order; `version` is the installed tfjs-backend-webgpu's. */
 export function registerWebGpuFixes(backendClass: { prototype: object }, version: string): UploadFixResult {
@@ -24,4 +34,11 @@ export function registerWebGpuFixes(backendClass: { prototype: object }, version
   // readSync: a clear error in Node instead of tfjs's OffscreenCanvas failure deep inside it
   installWebGpuReadSyncGuard(backendClass);
   return uploadFix;
+}
+
+/** Registers our kernels for 'webgpu' (the first list above); each is independent of the others. */
+export function registerWebGpuKernels(tf: Tf): void {
+  installWebGpuBatchNorm(tf);
+  installWebGpuActivationGrad(tf);
+  installWebGpuMovingStats(tf);
 }
