@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { webGpuForTests } from './helpers';
-import { ADAM_SIZES, DENSE_BACKWARD_CASES, DENSE_FORWARD_SHAPES, type KernelResults } from './webgpu-kernels';
+import { ADAM_SIZES, BATCH_NORM_CASES, DENSE_BACKWARD_CASES, DENSE_FORWARD_SHAPES, type KernelResults } from './webgpu-kernels';
 
 function kernels(): Promise<KernelResults> {
   return new Promise((resolve, reject) => {
@@ -27,7 +27,7 @@ function kernels(): Promise<KernelResults> {
 }
 
 test(
-  'webgpu Adam: one dispatch per variable and one uniform write, PyTorch-exact to float32 over three steps',
+  'webgpu Adam: one dispatch per two variables and one uniform write, PyTorch-exact to float32 over three steps',
   { timeout: 120_000 },
   async (t) => {
     const gpu = await webGpuForTests();
@@ -38,7 +38,7 @@ test(
     assert.ok(adam.worst < 1e-5, `fused: max |difference| ${adam.worst}`);
     assert.ok(adam.worstOps < 1e-5, `tfjs ops: max |difference| ${adam.worstOps}`);
     // Writes: the step's uniforms, and the three gradients the test makes on the CPU.
-    assert.deepEqual(adam.calls, { dispatches: ADAM_SIZES.length, submits: 0, bufferWrites: 1 + ADAM_SIZES.length });
+    assert.deepEqual(adam.calls, { dispatches: Math.ceil(ADAM_SIZES.length / 2), submits: 0, bufferWrites: 1 + ADAM_SIZES.length });
     assert.ok(adam.sharedUnchanged, 'a tensor sharing the buffer of the variable changed with it');
     assert.equal(adam.tensors[1], adam.tensors[0], 'tensors leaked by the update');
   },
@@ -103,5 +103,35 @@ test(
       // One dispatch, and its one uniform write (tfjs's matmul sizes); LeakyReLU's alpha is baked in.
       assert.deepEqual(r.calls, { dispatches: 1, submits: 0, bufferWrites: 1 }, r.name);
     }
+  },
+);
+
+test(
+  'webgpu batch norm (+ LeakyReLU/ReLU), the activation gradients and the moving averages: fused kernels, float32-exact, no uniform writes',
+  { timeout: 120_000 },
+  async (t) => {
+    const gpu = await webGpuForTests();
+    if (gpu.skip) return t.skip(gpu.skip);
+    const { batchNorm, activationGrad, movingStats } = await kernels();
+    assert.equal(batchNorm.length, BATCH_NORM_CASES.length);
+    const none = { dispatches: 0, submits: 0, bufferWrites: 0 };
+    for (const r of batchNorm) {
+      t.diagnostic(`on ${gpu.adapter}, ${r.name}: |fused - float64| / max |float64| ${JSON.stringify(r.errors)}`);
+      // Column sums of up to 2048 float32 terms in a fixed tree (~log2 growth of 6e-8 per level,
+      // more for dx, which subtracts two sums of that size from M * dy): 1e-5 of the output's scale.
+      for (const [name, err] of Object.entries(r.errors)) assert.ok(err < 1e-5, `${r.name} ${name}: ${err}`);
+      // Two dispatches each way (the column sums, then the elements) and no writes: sizes baked in.
+      assert.deepEqual(r.calls, { forward: { ...none, dispatches: 2 }, backward: { ...none, dispatches: 2 } }, r.name);
+    }
+    for (const r of activationGrad) {
+      t.diagnostic(`on ${gpu.adapter}, ${r.name} gradient: ${r.error.toExponential(1)}`);
+      assert.ok(r.error < 1e-6, `${r.name}: ${r.error}`);
+      assert.deepEqual(r.calls, { ...none, dispatches: 1 }, r.name);
+    }
+    t.diagnostic(
+      `on ${gpu.adapter}, moving averages: mean ${movingStats.mean.toExponential(1)}, variance ${movingStats.variance.toExponential(1)}`,
+    );
+    assert.ok(movingStats.mean < 1e-6 && movingStats.variance < 1e-6, JSON.stringify(movingStats));
+    assert.deepEqual(movingStats.calls, { ...none, dispatches: 1 });
   },
 );

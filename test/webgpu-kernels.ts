@@ -12,6 +12,10 @@ import { webGpuDenseBackward, type DenseActivation } from '../src/backends/webgp
 import { webGpuDenseLeakyDropout } from '../src/backends/webgpu/dense-forward';
 import { webGpuSigmoidBce } from '../src/backends/webgpu/sigmoid-bce';
 import { Adam } from '../src/train/adam';
+import type * as tfType from '@tensorflow/tfjs';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from '../src/backends/native/batchnorm';
+import { ACTIVATION_GRAD_KERNEL } from '../src/backends/native/activations';
+import { MOVING_STATS_KERNEL } from '../src/backends/webgpu/moving-stats';
 
 export interface KernelResults {
   adam: {
@@ -50,6 +54,58 @@ export interface KernelResults {
     calls: { dispatches: number; submits: number; bufferWrites: number };
   }>;
   denseBackward: Array<{ name: string; dz: number; db: number; calls: { dispatches: number; submits: number; bufferWrites: number } }>;
+  /**
+   * Batch norm forward and backward per case (BATCH_NORM_CASES), through the registered kernels:
+   * each output's largest |fused - float64| over its largest |float64|, and each direction's calls.
+   */
+  batchNorm: Array<{
+    name: string;
+    errors: Record<'y' | 'mean' | 'variance' | 'dx' | 'dgamma' | 'dbeta', number>;
+    calls: { forward: Calls; backward: Calls };
+  }>;
+  /** The activation gradient (op 0 at leak 0.2, op 1) and the moving averages: the same measure, and calls. */
+  activationGrad: Array<{ name: string; error: number; calls: Calls }>;
+  movingStats: { mean: number; variance: number; calls: Calls };
+}
+
+type Calls = { dispatches: number; submits: number; bufferWrites: number };
+
+/** [N, H, W, C] and the leak of the activation applied after it (none: plain batch norm). */
+export const BATCH_NORM_CASES: Array<{ shape: [number, number, number, number]; leak?: number }> = [
+  { shape: [3, 5, 5, 6] },
+  { shape: [8, 16, 16, 3], leak: 0.2 },
+  { shape: [4, 4, 4, 40], leak: 0 },
+];
+export const BATCH_NORM_EPSILON = 1e-5;
+
+/** Training-mode batch norm (+ LeakyReLU) and its gradient in float64, x [M, C] channels last. */
+export function batchNormReference(x: Float32Array, gamma: Float32Array, beta: Float32Array, dy: Float32Array, c: number, leak?: number) {
+  const m = x.length / c;
+  const col = (f: (r: number) => number) => {
+    let s = 0;
+    for (let r = 0; r < m; r++) s += f(r);
+    return s;
+  };
+  const mean = Array.from({ length: c }, (_, j) => col((r) => x[r * c + j]) / m);
+  const variance = Array.from({ length: c }, (_, j) => col((r) => (x[r * c + j] - mean[j]) ** 2) / m);
+  const invStd = variance.map((v) => 1 / Math.sqrt(v + BATCH_NORM_EPSILON));
+  const xhat = Array.from(x, (v, i) => (v - mean[i % c]) * invStd[i % c]);
+  const pre = xhat.map((h, i) => h * gamma[i % c] + beta[i % c]);
+  const y = pre.map((v) => (leak === undefined || v > 0 ? v : v * leak));
+  const dz = Array.from(dy, (g, i) => (leak === undefined || pre[i] > 0 ? g : g * leak));
+  const dbeta = Array.from({ length: c }, (_, j) => col((r) => dz[r * c + j]));
+  const dgamma = Array.from({ length: c }, (_, j) => col((r) => dz[r * c + j] * xhat[r * c + j]));
+  const dx = dz.map((g, i) => ((gamma[i % c] * invStd[i % c]) / m) * (m * g - dbeta[i % c] - xhat[i] * dgamma[i % c]));
+  return { y, mean, variance, dx, dgamma, dbeta };
+}
+
+/** max |got - want| / max |want|: float32 rounding measured against the output's scale. */
+function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let top = 0;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) top = Math.max(top, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  return worst / top;
 }
 
 /**
@@ -276,7 +332,108 @@ async function main(): Promise<void> {
     });
     for (const t of [dT, aT, mT, r.dz, r.db]) t?.dispose();
   }
-  const out: KernelResults = { adam: { ...fused, worstOps: ops.worst }, sigmoidBce, denseForward, denseBackward };
+  const upload = (...ts: Array<{ dataId: object }>) => {
+    for (const t of ts) (tf.backend() as unknown as { uploadToGPU(id: object): void }).uploadToGPU(t.dataId);
+  };
+  const counted = <T>(f: () => T): { value: T; calls: Calls } => {
+    const counter = countWebGpuCalls(tf.backend());
+    const value = f();
+    counter.restore();
+    return { value, calls: { ...counter.counts } };
+  };
+  const batchNorm: KernelResults['batchNorm'] = [];
+  for (const [k, { shape, leak }] of BATCH_NORM_CASES.entries()) {
+    const c = shape[3];
+    const size = shape.reduce((a, d) => a * d, 1);
+    // An offset of 3 against a spread of 1: the mean's sum must not cancel.
+    const x = Rng.for(20, k)
+      .fillNormal(new Float32Array(size))
+      .map((v) => v + 3);
+    const gamma = Rng.for(21, k).fillUniform(new Float32Array(c), 0.5, 1.5);
+    const beta = Rng.for(22, k).fillUniform(new Float32Array(c), -0.5, 0.5);
+    const dy = Rng.for(23, k).fillNormal(new Float32Array(size));
+    const want = batchNormReference(x, gamma, beta, dy, c, leak);
+    const [xT, dyT] = [tf.tensor4d(x, shape), tf.tensor4d(dy, shape)];
+    const [gT, bT] = [tf.tensor1d(gamma), tf.tensor1d(beta)];
+    upload(xT, dyT, gT, bT);
+    const attrs: tfType.NamedAttrMap = leak === undefined ? { epsilon: BATCH_NORM_EPSILON } : { epsilon: BATCH_NORM_EPSILON, leak };
+    const forward = counted(() => tf.engine().runKernel(BATCH_NORM_KERNEL, { x: xT, gamma: gT, beta: bT }, attrs) as tfType.Tensor[]);
+    const [y, mean, variance] = forward.value;
+    const backward = counted(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_GRAD_KERNEL,
+            { x: xT, dy: dyT, gamma: gT, mean, variance, ...(leak === undefined ? {} : { y }) },
+            attrs,
+          ) as tfType.Tensor[],
+    );
+    const [dx, dgamma, dbeta] = backward.value;
+    batchNorm.push({
+      name: `[${shape}]${leak === undefined ? '' : ` + LeakyReLU ${leak}`}`,
+      errors: {
+        y: scaledError(await read(y), want.y),
+        mean: scaledError(await read(mean), want.mean),
+        variance: scaledError(await read(variance), want.variance),
+        dx: scaledError(await read(dx), want.dx),
+        dgamma: scaledError(await read(dgamma), want.dgamma),
+        dbeta: scaledError(await read(dbeta), want.dbeta),
+      },
+      calls: { forward: forward.calls, backward: backward.calls },
+    });
+    for (const t of [xT, dyT, gT, bT, ...forward.value, ...backward.value]) t.dispose();
+  }
+  const activationGrad: KernelResults['activationGrad'] = [];
+  for (const [op, alpha, name] of [
+    [0, 0.2, 'LeakyReLU 0.2'],
+    [1, 0, 'tanh'],
+  ] as const) {
+    const dy = Rng.for(30, op).fillNormal(new Float32Array(1000));
+    const x = Rng.for(31, op).fillUniform(new Float32Array(1000), -1, 1);
+    const want = Array.from(dy, (g, i) => (op === 1 ? g * (1 - x[i] * x[i]) : x[i] > 0 ? g : g * alpha));
+    const [dyT, xT] = [tf.tensor1d(dy), tf.tensor1d(x)];
+    upload(dyT, xT);
+    const r = counted(() => tf.engine().runKernel(ACTIVATION_GRAD_KERNEL, { dy: dyT, x: xT }, { op, alpha }) as tfType.Tensor);
+    activationGrad.push({ name, error: scaledError(await read(r.value), want), calls: r.calls });
+    for (const t of [dyT, xT, r.value]) t.dispose();
+  }
+  const stats = [40, 41, 42, 43].map((k) => Rng.for(k, 0).fillUniform(new Float32Array(37), 0.1, 2));
+  const statsT = stats.map((v) => tf.tensor1d(v));
+  upload(...statsT);
+  const momentum = 0.1;
+  const count = 200;
+  const factor = (momentum * count) / (count - 1);
+  const moved = counted(
+    () =>
+      tf
+        .engine()
+        .runKernel(
+          MOVING_STATS_KERNEL,
+          { movingMean: statsT[0], movingVariance: statsT[1], mean: statsT[2], variance: statsT[3] },
+          { keep: 1 - momentum, momentum, varianceFactor: factor },
+        ) as tfType.Tensor[],
+  );
+  const movingStats = {
+    mean: scaledError(
+      await read(moved.value[0]),
+      stats[0].map((v, i) => v * (1 - momentum) + stats[2][i] * momentum),
+    ),
+    variance: scaledError(
+      await read(moved.value[1]),
+      stats[1].map((v, i) => v * (1 - momentum) + stats[3][i] * factor),
+    ),
+    calls: moved.calls,
+  };
+  const out: KernelResults = {
+    adam: { ...fused, worstOps: ops.worst },
+    sigmoidBce,
+    denseForward,
+    denseBackward,
+    batchNorm,
+    activationGrad,
+    movingStats,
+  };
   process.stdout.write(`GAN_KERNELS ${JSON.stringify(out)}\n`);
 }
 

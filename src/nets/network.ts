@@ -8,7 +8,7 @@
  */
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
-import { batchNormTraining } from '../backends/native/batchnorm';
+import { batchNormTakesActivation, batchNormTraining } from '../backends/native/batchnorm';
 import { MOVING_STATS_KERNEL, type MovingStatsAttrs } from '../backends/webgpu/moving-stats';
 import { Rng } from '../core/rng';
 import { denseView, paramSpecs, type Activation, type Init, type NetworkSpec, type ParamSpec } from './spec';
@@ -153,8 +153,15 @@ export class Network {
     const b = x.shape[0];
     let h = this.joinLabel(tf.reshape(x, [b, ...spec.input]), labels);
     let dropoutIndex = 0;
+    // Where the backend's batch-norm kernel applies the (Leaky)ReLU after it, that layer is skipped.
+    const fuseActivation = !!training && batchNormTakesActivation(tf);
+    let activationDone = false;
     for (const [index, layer] of spec.layers.entries()) {
       if (stopAfter !== undefined && index > stopAfter) break;
+      if (activationDone) {
+        activationDone = false;
+        continue;
+      }
       switch (layer.kind) {
         case 'dense': {
           const y = tf.fused.matMul({
@@ -188,7 +195,21 @@ export class Network {
           const gamma = this.get(`${layer.name}/gamma`) as Tensor as tfType.Tensor1D;
           const beta = this.get(`${layer.name}/beta`) as Tensor as tfType.Tensor1D;
           if (training) {
-            const r = batchNormTraining(tf, h as tfType.Tensor4D, gamma, beta, eps, (v) => this.constants.scalar(v));
+            const next = spec.layers[index + 1];
+            const leak =
+              next?.kind === 'activation' && (stopAfter === undefined || index + 1 <= stopAfter)
+                ? leakOf(next.activation, spec.leak)
+                : undefined;
+            activationDone = fuseActivation && leak !== undefined;
+            const r = batchNormTraining(
+              tf,
+              h as tfType.Tensor4D,
+              gamma,
+              beta,
+              eps,
+              (v) => this.constants.scalar(v),
+              activationDone ? leak : undefined,
+            );
             training.batchStats.push({ layer: layer.name, mean: r.mean, variance: r.variance, count: h.size / h.shape[h.rank - 1] });
             h = r.y;
           } else {
@@ -250,6 +271,11 @@ export class Network {
     for (const v of this.variables) v.dispose();
     this.constants.dispose();
   }
+}
+
+/** The leak of a ReLU (0) or LeakyReLU; undefined for other activations. */
+function leakOf(activation: Activation, leak: number): number | undefined {
+  return activation === 'leakyrelu' ? leak : activation === 'relu' ? 0 : undefined;
 }
 
 export function activate(tf: Tf, h: Tensor, activation: Activation, leak: number): Tensor {

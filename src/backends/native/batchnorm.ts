@@ -39,8 +39,18 @@ export interface BatchNormResult {
 }
 
 /**
+ * Whether the active backend's kernels also apply the ReLU or LeakyReLU that follows a batch
+ * norm (batchNormTraining's `leak`): the webgpu ones do (one dispatch fewer each way), the native
+ * ones and the tf ops do not, and there the activation stays a layer of its own.
+ */
+export function batchNormTakesActivation(tf: Tf): boolean {
+  return tf.getBackend() === 'webgpu' && tf.getKernel(BATCH_NORM_KERNEL, 'webgpu') !== undefined;
+}
+
+/**
  * `constant`, when given, returns a kept scalar tensor for a number (src/nets/constants.ts): the
  * tf-ops path then uploads no scalar (epsilon, the element count) per call; the same values.
+ * `leak`, only where batchNormTakesActivation(): y is then LeakyReLU(y, leak) (ReLU at 0).
  */
 export function batchNormTraining(
   tf: Tf,
@@ -49,7 +59,10 @@ export function batchNormTraining(
   beta: Tensor1D,
   epsilon: number,
   constant?: (value: number) => Tensor,
+  leak?: number,
 ): BatchNormResult {
+  if (leak !== undefined && !batchNormTakesActivation(tf))
+    throw new Error(`batchNormTraining: no ${tf.getBackend()} kernel applies an activation`);
   const [n, h, w, c] = x.shape;
   const count = n * h * w;
   const k = (value: number): Tensor | number => (constant ? constant(value) : value);
@@ -65,19 +78,18 @@ export function batchNormTraining(
     const [xIn, gammaIn, betaIn] = args as Tensor[];
     const save = args[3] as tfType.GradSaveFunc;
     if (fused) {
-      const [y, mean, variance] = tf
-        .engine()
-        .runKernel(BATCH_NORM_KERNEL, { x: xIn, gamma: gammaIn, beta: betaIn }, { epsilon }) as Tensor[];
+      const attrs: tfType.NamedAttrMap = leak === undefined ? { epsilon } : { epsilon, leak };
+      const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_KERNEL, { x: xIn, gamma: gammaIn, beta: betaIn }, attrs) as Tensor[];
       keptMean = tf.keep(mean as Tensor1D);
       keptVariance = tf.keep(variance as Tensor1D);
-      save([xIn, gammaIn, mean, variance]);
+      // With the activation, its gradient needs the output (y > 0 where the input to it was).
+      save(leak === undefined ? [xIn, gammaIn, mean, variance] : [xIn, gammaIn, mean, variance, y]);
       return {
         value: y,
         gradFunc: (dy: Tensor, saved: Tensor[]) => {
-          const [sX, sGamma, sMean, sVariance] = saved;
-          return tf
-            .engine()
-            .runKernel(BATCH_NORM_GRAD_KERNEL, { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance }, { epsilon }) as Tensor[];
+          const [sX, sGamma, sMean, sVariance, sY] = saved;
+          const inputs = { x: sX, dy, gamma: sGamma, mean: sMean, variance: sVariance, ...(sY ? { y: sY } : {}) };
+          return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, inputs, attrs) as Tensor[];
         },
       };
     }

@@ -1,6 +1,6 @@
 /**
- * Adam on the webgpu backend: one WGSL dispatch per variable updates its param, m and v in
- * place, the step's scalars (step size, bias correction, betas, epsilon) read from one uniform
+ * Adam on the webgpu backend: one WGSL dispatch per two variables updates their params, m and v
+ * in place, the step's scalars (step size, bias correction, betas, epsilon) read from one uniform
  * buffer written once per network per step.
  *
  * Replaced: the tfjs-ops Adam of src/train/adam.ts on this backend, about 10 elementwise kernels
@@ -48,8 +48,42 @@ export type WebGpuAdamUpdate = (
 
 const WORKGROUP = 256;
 
-// Same arithmetic, in the same order, as the tfjs-ops path of src/train/adam.ts.
-const SHADER = /* wgsl */ `
+/**
+ * Variables per dispatch: each binds its param, m, v and gradient, and WebGPU's default limit is 8
+ * storage buffers per shader stage (tfjs asks the device for no more).
+ */
+const PER_DISPATCH = 2;
+
+/**
+ * The shader for variables of `sizes` elements (one or two), one after the other in the
+ * dispatch's index range; their sizes are baked in (one pipeline per pair of shapes). Same
+ * arithmetic, in the same order, as the tfjs-ops path of src/train/adam.ts.
+ */
+export function adamShader(sizes: number[]): string {
+  const bindings = sizes.flatMap((_, k) => [
+    `@group(0) @binding(${4 * k}) var<storage, read_write> param${k}: array<f32>;`,
+    `@group(0) @binding(${4 * k + 1}) var<storage, read_write> m${k}: array<f32>;`,
+    `@group(0) @binding(${4 * k + 2}) var<storage, read_write> v${k}: array<f32>;`,
+    `@group(0) @binding(${4 * k + 3}) var<storage, read> grad${k}: array<f32>;`,
+  ]);
+  const update = (k: number, i: string) => `
+      let g = grad${k}[${i}];
+      let mi = m${k}[${i}] * s.beta1 + g * s.oneMinusBeta1;
+      let vi = v${k}[${i}] * s.beta2 + (g * g) * s.oneMinusBeta2;
+      m${k}[${i}] = mi;
+      v${k}[${i}] = vi;
+      let denom = sqrt(vi) * s.invSqrtBias2 + s.epsilon;
+      param${k}[${i}] = param${k}[${i}] - s.stepSize * (mi / denom);`;
+  const total = sizes.reduce((a, n) => a + n, 0);
+  const body =
+    sizes.length === 1
+      ? update(0, 'i')
+      : `
+    if (i < ${sizes[0]}u) {${update(0, 'i')}
+    } else {
+      let j = i - ${sizes[0]}u;${update(1, 'j')}
+    }`;
+  return /* wgsl */ `
 struct Scalars {
   beta1: f32,
   oneMinusBeta1: f32,
@@ -60,46 +94,39 @@ struct Scalars {
   epsilon: f32,
   pad: f32,
 }
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read_write> m: array<f32>;
-@group(0) @binding(2) var<storage, read_write> v: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
-@group(0) @binding(4) var<uniform> s: Scalars;
+${bindings.join('\n')}
+@group(0) @binding(${4 * sizes.length}) var<uniform> s: Scalars;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n = arrayLength(&param);
   let stride = groups.x * ${WORKGROUP}u;
-  for (var i = id.x; i < n; i = i + stride) {
-    let g = grad[i];
-    let mi = m[i] * s.beta1 + g * s.oneMinusBeta1;
-    let vi = v[i] * s.beta2 + (g * g) * s.oneMinusBeta2;
-    m[i] = mi;
-    v[i] = vi;
-    let denom = sqrt(vi) * s.invSqrtBias2 + s.epsilon;
-    param[i] = param[i] - s.stepSize * (mi / denom);
+  for (var i = id.x; i < ${total}u; i = i + stride) {${body}
   }
 }
 `;
+}
 
 /** The fused update when the active backend is webgpu, else undefined. */
 export function webGpuAdamUpdate(tf: Tf): WebGpuAdamUpdate | undefined {
   if (tf.getBackend() !== 'webgpu') return undefined;
   return (params, m, v, grads, s) => {
     const backend = tf.backend() as unknown as WebGpuBackend;
-    const pipeline = pipelineFor(backend, SHADER);
     const scalars = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.stepSize, s.invSqrtBias2, s.epsilon, 0];
     const uniform = backend.makeUniforms([
       { type: 'float32', data: scalars.slice(0, 4) },
       { type: 'float32', data: scalars.slice(4) },
     ]);
     const batch = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number;
-    for (let i = 0; i < params.length; i++) {
-      const n = params[i].size;
-      if (n === 0) continue;
-      const targets = [params[i], m[i], v[i]].map((x) => ownBuffer(tf, backend, x));
-      const buffers = [...targets, bufferOf(backend, grads[i])].map((buffer) => ({ buffer, bytes: 4 * n }));
-      dispatch(backend, pipeline, buffers, uniform, Math.min(MAX_WORKGROUPS, Math.ceil(n / WORKGROUP)));
+    const nonEmpty = params.map((_, i) => i).filter((i) => params[i].size > 0);
+    for (let start = 0; start < nonEmpty.length; start += PER_DISPATCH) {
+      const group = nonEmpty.slice(start, start + PER_DISPATCH);
+      const sizes = group.map((i) => params[i].size);
+      const buffers = group.flatMap((i) => {
+        const targets = [params[i], m[i], v[i]].map((x) => ownBuffer(tf, backend, x));
+        return [...targets, bufferOf(backend, grads[i])].map((buffer) => ({ buffer, bytes: 4 * params[i].size }));
+      });
+      const total = sizes.reduce((a, n) => a + n, 0);
+      dispatch(backend, pipelineFor(backend, adamShader(sizes)), buffers, uniform, Math.min(MAX_WORKGROUPS, Math.ceil(total / WORKGROUP)));
     }
     submitIfDue(backend, batch);
   };

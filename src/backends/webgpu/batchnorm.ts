@@ -29,6 +29,12 @@ import { bufferOf, dispatch, f32, MAX_WORKGROUPS, pipelineFor, submitIfDue, type
 type TensorInfo = tfType.TensorInfo;
 type KernelArgs = Parameters<tfType.KernelFunc>[0];
 
+/** epsilon, and the leak of a ReLU (0) or LeakyReLU applied after it (batchNormTakesActivation). */
+interface Attrs {
+  epsilon: number;
+  leak?: number;
+}
+
 const CHANNEL_WORKGROUP = 256;
 const ELEMENT_WORKGROUP = 256;
 
@@ -80,8 +86,9 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
 `;
 }
 
-/** Forward, dispatch 2: y = (x - mean) * invStd * gamma + beta, elementwise. */
-export function batchNormApplyShader(m: number, c: number, epsilon: number): string {
+/** Forward, dispatch 2: y = (x - mean) * invStd * gamma + beta, elementwise; then LeakyReLU(y, leak) when given. */
+export function batchNormApplyShader(m: number, c: number, epsilon: number, leak?: number): string {
+  const activate = leak === undefined ? '' : `v = select(v * ${f32(leak)}, v, v > 0.0f);`;
   return `${bindings(['x', 'mean', 'variance', 'gamma', 'beta'], ['y'])}
 @compute @workgroup_size(${ELEMENT_WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -89,15 +96,26 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   for (var i = id.x; i < ${m * c}u; i = i + stride) {
     let ch = i % ${c}u;
     let invStd = inverseSqrt(variance[ch] + ${f32(epsilon)});
-    y[i] = ((x[i] - mean[ch]) * invStd) * gamma[ch] + beta[ch];
+    var v = ((x[i] - mean[ch]) * invStd) * gamma[ch] + beta[ch];
+    ${activate}
+    y[i] = v;
   }
 }
 `;
 }
 
-/** Backward, dispatch 1: dgamma = sum(dy * xhat) and dbeta = sum(dy) per column. */
-export function batchNormGradStatsShader(m: number, c: number, epsilon: number): string {
-  return `${bindings(['x', 'dy', 'mean', 'variance'], ['dgamma', 'dbeta'])}
+/** The upstream gradient at element i, through the activation when there is one (from its output y). */
+function upstream(leak: number | undefined): string {
+  return leak === undefined ? 'dy[i]' : `select(dy[i] * ${f32(leak)}, dy[i], y[i] > 0.0f)`;
+}
+
+/**
+ * Backward, dispatch 1: dgamma = sum(dy * xhat) and dbeta = sum(dy) per column, and for dispatch 2
+ * the column's (mean, invStd, dgamma, dbeta) side by side in coef [C, 4]: a buffer fewer to bind
+ * there, which WebGPU's default of 8 storage buffers per shader needs with the activation's y.
+ */
+export function batchNormGradStatsShader(m: number, c: number, epsilon: number, leak?: number): string {
+  return `${bindings(['x', 'dy', 'mean', 'variance', ...(leak === undefined ? [] : ['y'])], ['dgamma', 'dbeta', 'coef'])}
 var<workgroup> part: array<vec2<f32>, ${CHANNEL_WORKGROUP}>;
 ${TREE_SUM}
 @compute @workgroup_size(${CHANNEL_WORKGROUP})
@@ -108,7 +126,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   var s = vec2<f32>(0.0f);
   for (var r = lid; r < ${m}u; r = r + ${CHANNEL_WORKGROUP}u) {
     let i = r * ${c}u + c;
-    let g = dy[i];
+    let g = ${upstream(leak)};
     s = s + vec2<f32>(g * ((x[i] - mu) * invStd), g);
   }
   part[lid] = s;
@@ -116,22 +134,27 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   if (lid == 0u) {
     dgamma[c] = total.x;
     dbeta[c] = total.y;
+    coef[4u * c] = mu;
+    coef[4u * c + 1u] = invStd;
+    coef[4u * c + 2u] = total.x;
+    coef[4u * c + 3u] = total.y;
   }
 }
 `;
 }
 
 /** Backward, dispatch 2: dx, elementwise. */
-export function batchNormGradApplyShader(m: number, c: number, epsilon: number): string {
-  return `${bindings(['x', 'dy', 'mean', 'variance', 'gamma', 'dgamma', 'dbeta'], ['dx'])}
+export function batchNormGradApplyShader(m: number, c: number, leak?: number): string {
+  const y = leak === undefined ? [] : ['y'];
+  return `${bindings(['x', 'dy', 'gamma', 'coef', ...y], ['dx'])}
 @compute @workgroup_size(${ELEMENT_WORKGROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * ${ELEMENT_WORKGROUP}u;
   for (var i = id.x; i < ${m * c}u; i = i + stride) {
     let ch = i % ${c}u;
-    let invStd = inverseSqrt(variance[ch] + ${f32(epsilon)});
-    let xhat = (x[i] - mean[ch]) * invStd;
-    let inner = (dy[i] * ${f32(m)} - dbeta[ch]) - xhat * dgamma[ch];
+    let invStd = coef[4u * ch + 1u];
+    let xhat = (x[i] - coef[4u * ch]) * invStd;
+    let inner = (${upstream(leak)} * ${f32(m)} - coef[4u * ch + 3u]) - xhat * coef[4u * ch + 2u];
     dx[i] = inner * ((gamma[ch] * invStd) / ${f32(m)});
   }
 }
@@ -165,14 +188,14 @@ export function installWebGpuBatchNorm(tf: Tf): void {
       const { x, gamma, beta } = inputs as Record<string, TensorInfo>;
       const b = backend as unknown as WebGpuBackend;
       const { m, c } = rowsAndChannels(x);
-      const { epsilon } = attrs as unknown as { epsilon: number };
+      const { epsilon, leak } = attrs as unknown as Attrs;
       const [y, mean, variance] = [
         b.makeTensorInfo(x.shape, 'float32'),
         b.makeTensorInfo([c], 'float32'),
         b.makeTensorInfo([c], 'float32'),
       ];
       run(b, batchNormStatsShader(m, c), [x], [mean, variance], c);
-      run(b, batchNormApplyShader(m, c, epsilon), [x, mean, variance, gamma, beta], [y], elementGroups(m * c));
+      run(b, batchNormApplyShader(m, c, epsilon, leak), [x, mean, variance, gamma, beta], [y], elementGroups(m * c));
       submit(b);
       return [y, mean, variance];
     }) as tfType.KernelFunc,
@@ -181,18 +204,22 @@ export function installWebGpuBatchNorm(tf: Tf): void {
     kernelName: BATCH_NORM_GRAD_KERNEL,
     backendName: 'webgpu',
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
-      const { x, dy, gamma, mean, variance } = inputs as Record<string, TensorInfo>;
+      const { x, dy, gamma, mean, variance, y } = inputs as Record<string, TensorInfo>;
       const b = backend as unknown as WebGpuBackend;
       const { m, c } = rowsAndChannels(x);
-      const { epsilon } = attrs as unknown as { epsilon: number };
+      const { epsilon, leak } = attrs as unknown as Attrs;
+      const activated = leak === undefined ? [] : [y];
       const [dx, dgamma, dbeta] = [
         b.makeTensorInfo(x.shape, 'float32'),
         b.makeTensorInfo([c], 'float32'),
         b.makeTensorInfo([c], 'float32'),
       ];
-      run(b, batchNormGradStatsShader(m, c, epsilon), [x, dy, mean, variance], [dgamma, dbeta], c);
-      run(b, batchNormGradApplyShader(m, c, epsilon), [x, dy, mean, variance, gamma, dgamma, dbeta], [dx], elementGroups(m * c));
+      const coef = b.makeTensorInfo([c, 4], 'float32');
+      run(b, batchNormGradStatsShader(m, c, epsilon, leak), [x, dy, mean, variance, ...activated], [dgamma, dbeta, coef], c);
+      run(b, batchNormGradApplyShader(m, c, leak), [x, dy, gamma, coef, ...activated], [dx], elementGroups(m * c));
       submit(b);
+      // Released to tfjs's pool once the commands queued with it have run.
+      b.disposeData(coef.dataId);
       return [dx, dgamma, dbeta];
     }) as tfType.KernelFunc,
   });

@@ -32,6 +32,7 @@ export interface WebGpuBackend {
   uploadToGPU(dataId: object): void;
   refCount(dataId: object): number;
   makeTensorInfo(shape: number[], dtype: string): tfType.TensorInfo;
+  disposeData(dataId: object): boolean;
   makeUniforms(u: Array<{ type: string; data: number[] }>): { offset: number; size: number; buffer: GpuBuffer };
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
