@@ -22,6 +22,7 @@ import { nativeGemmLoaded, nativeGemmStatus } from './native/addon';
 import { ganCommand } from '../util/invocation';
 import { registerNativeKernels } from './native/register';
 import { registerWebGpuFixes, registerWebGpuKernels } from './webgpu/register';
+import { configureWebGpuSubmits } from './webgpu/submit';
 import type { UploadFixResult } from './webgpu/upload';
 import { runProbe } from './probe-runner';
 import { adapterName, chooseAuto, softwareAdapter, type Workload } from './auto';
@@ -239,6 +240,7 @@ async function loadWebGpu(tf: Tf, adapterProbe: boolean): Promise<string | undef
     return `@tensorflow/tfjs-backend-webgpu: ${(e as Error).message.split('\n')[0]}`;
   }
   if (!(await activate(tf, 'webgpu'))) return 'the webgpu backend did not initialise (an adapter was found, but no device)';
+  configureWebGpuSubmits(tf);
   return undefined;
 }
 

@@ -18,6 +18,7 @@ import type { DenseStack } from '../nets/network';
 import type { Activation } from '../nets/spec';
 import type { WebGpuDenseBackward } from '../backends/webgpu/dense-backward';
 import type { WebGpuDenseLeakyDropout } from '../backends/webgpu/dense-forward';
+import type { WebGpuDenseOutputBackward } from '../backends/webgpu/dense-output-backward';
 
 type Tensor = tfType.Tensor;
 type Tensor2D = tfType.Tensor2D;
@@ -88,7 +89,14 @@ export function backward(
    * `fused`: on webgpu, the mask, activation derivative and bias gradient of a layer in one
    * dispatch (src/backends/webgpu/dense-backward.ts); the same arithmetic as the ops below.
    */
-  opts: { weightGrads: boolean; inputGrad: boolean; one?: Tensor; fused?: WebGpuDenseBackward },
+  opts: {
+    weightGrads: boolean;
+    inputGrad: boolean;
+    one?: Tensor;
+    fused?: WebGpuDenseBackward;
+    /** On webgpu, a last layer of one linear unit without dropout (D's output) in one dispatch (dense-output-backward.ts). */
+    fusedOutput?: WebGpuDenseOutputBackward;
+  },
 ): { grads: Tensor[]; dx?: Tensor2D } {
   const grads: Tensor[] = new Array(2 * stack.layers.length);
   let d = dy;
@@ -96,6 +104,13 @@ export function backward(
     const a = cache.outputs[i];
     const mask = cache.masks?.[i];
     const act = activations[i];
+    const kernel = stack.layers[i].kernel as unknown as Tensor2D;
+    if (opts.fusedOutput && i === stack.layers.length - 1 && i > 0 && act === 'linear' && !mask && kernel.shape[1] === 1) {
+      const r = opts.fusedOutput(d, cache.inputs[i], kernel, opts.weightGrads);
+      if (opts.weightGrads) [grads[2 * i], grads[2 * i + 1]] = [r.dW!, r.db!];
+      d = r.dh;
+      continue;
+    }
     if (opts.fused && act !== 'relu' && (mask || act !== 'linear')) {
       const r = opts.fused(d, a, mask, act, leak, opts.weightGrads);
       d = r.dz;
