@@ -87,15 +87,13 @@ export class GanTrainer {
   }
 
   /**
-   * The step `gan train` runs: gathers the batch rows `indices` of a dataset that lives on the
-   * backend, then step(). Benchmarks time exactly this.
+   * The step `gan train` runs: the batch rows `indices` of the dataset (gathered on the backend,
+   * or uploaded from the host), then step(). Benchmarks time exactly this.
    */
   stepOnIndices(dataset: Dataset, indices: Int32Array, step: number, epoch = 0): Tensor1D {
-    const tf = this.tf;
-    return tf.tidy(() => {
-      const rows = tf.tensor1d(indices, 'int32');
-      const labels = dataset.labels ? (tf.gather(dataset.labels, rows) as Tensor1D) : undefined;
-      return this.step(tf.gather(dataset.images, rows) as Tensor2D, step, labels, epoch);
+    return this.tf.tidy(() => {
+      const batch = dataset.batch(indices);
+      return this.step(batch.images, step, batch.labels, epoch);
     });
   }
 
