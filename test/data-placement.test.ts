@@ -93,7 +93,12 @@ test('a folder streamed from its cache reads the same bytes, labels and fingerpr
       assert.deepEqual(dataFingerprint(streamed), dataFingerprint(held), what);
     }
   }
-  // Held in memory when the bytes fit under streamAbove: 40 x 32 x 32 x 3.
+  // Decoded now, then read from the cache just written; held in memory when the bytes fit under streamAbove (40 x 32 x 32 x 3).
+  const all = { data, imageSize: 32, limit: undefined, conditional: false };
+  const fresh = path.join(tmpDir(), 'cache');
+  const decodedThenStreamed = await loadTrainingSet(all, { cacheDir: fresh, streamAbove: 0 });
+  assert.ok(isStreamed(decodedThenStreamed) && decodedThenStreamed.file.startsWith(fresh));
+  assert.deepEqual(dataFingerprint(decodedThenStreamed), dataFingerprint(await loadTrainingSet(all, { cacheDir: cache })));
   assert.ok(
     !isStreamed(
       await loadTrainingSet({ data, imageSize: 32, limit: undefined, conditional: false }, { cacheDir: cache, streamAbove: 40 * 3072 }),

@@ -111,7 +111,8 @@ export function inColor<T extends TrainingImages>(images: T, color: TrainConfig[
 /**
  * A folder of images at size x size: from the cache, or decoded (with progress) and cached
  * unless the run cannot use it (no labels for --conditional). Held in memory, or left in the
- * cache file when the bytes the run would hold exceed `opts.streamAbove`.
+ * cache file when the bytes the run would hold exceed `opts.streamAbove` (held all the same
+ * when the cache could not be written).
  */
 async function loadFolder(config: SetConfig, opts: LoadOptions & { streamAbove?: number }): Promise<TrainingImages> {
   const dir = config.data!;
