@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { testTf, testConfig, snapshot, changed, tmpDir } from './helpers';
 import { GanTrainer } from '../src/train/trainer';
-import { datasetTensor } from '../src/train/dataset';
+import { setTensors } from '../src/train/dataset';
 import { loadImages } from '../src/data/mnist';
 import { cropCenter, padCenter, sampleLabels } from '../src/nets/gan-model';
 import { loadLatestCheckpoint, disposeLoaded } from '../src/run/checkpoint';
@@ -31,7 +31,7 @@ async function setup(overrides: Partial<TrainConfig>, batch = 8) {
   const tf = await testTf();
   const config = testConfig({ batchSize: batch, ...overrides });
   const trainer = new GanTrainer(tf, config);
-  const dataset = datasetTensor(tf, loadImages({ limit: batch, labels: true }), trainer.model.spec.workSize);
+  const dataset = setTensors(tf, loadImages({ limit: batch, labels: true }), trainer.model.spec.workSize);
   const real = dataset.images;
   const labels = config.conditional ? dataset.labels : (dataset.labels?.dispose(), undefined);
   const dispose = () => {

@@ -19,7 +19,7 @@ import { testTf, testConfig, relativeError } from './helpers';
 import type { Tf } from '../src/backends';
 import type { TrainConfig } from '../src/config';
 import { GanTrainer } from '../src/train/trainer';
-import { datasetTensor } from '../src/train/dataset';
+import { setTensors } from '../src/train/dataset';
 import { loadImages } from '../src/data/mnist';
 import { noiseTensor, randomLabels, type Network } from '../src/nets/gan-model';
 import { Rng, Stream } from '../src/core/rng';
@@ -38,7 +38,7 @@ async function setup(overrides: Partial<TrainConfig>, batch = 8) {
   const tf = await testTf();
   const config = testConfig({ batchSize: batch, ...overrides });
   const trainer = new GanTrainer(tf, config);
-  const data = datasetTensor(tf, loadImages({ limit: batch, labels: true }), trainer.model.spec.workSize);
+  const data = setTensors(tf, loadImages({ limit: batch, labels: true }), trainer.model.spec.workSize);
   const labels = config.conditional ? data.labels : (data.labels?.dispose(), undefined);
   const dispose = () => (trainer.dispose(), data.images.dispose(), labels?.dispose());
   return { tf, config, trainer, real: data.images, labels, dispose };
@@ -286,7 +286,7 @@ for (const [arch, archConfig] of ARCHS) {
     const tf = spied.tf;
     const config = testConfig({ batchSize: 8, ...archConfig });
     const trainer = new GanTrainer(tf, config);
-    const data = datasetTensor(tf, loadImages({ limit: 8, labels: true }), trainer.model.spec.workSize);
+    const data = setTensors(tf, loadImages({ limit: 8, labels: true }), trainer.model.spec.workSize);
     const labels = config.conditional ? data.labels : undefined;
     const names = (net: Network) => net.trainable().map((v) => v.name);
     const [g, d] = [names(trainer.model.generator), names(trainer.model.discriminator)];

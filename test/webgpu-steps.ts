@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import { loadBackend, parseBackendChoice } from '../src/backends';
 import { resolveTrainConfig, type TrainConfig } from '../src/config';
 import { epochOrder, loadImages } from '../src/data/mnist';
-import { datasetTensor } from '../src/train/dataset';
+import { openDataset } from '../src/train/dataset';
 import { GanTrainer } from '../src/train/trainer';
 
 /** The models the parity test compares: the three families' smallest members. */
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     const config = resolveTrainConfig({ seed: 7, batchSize, limit: steps * batchSize, ...overrides });
     const images = loadImages({ limit: config.limit, labels: config.conditional });
     const trainer = new GanTrainer(tf, config);
-    const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
+    const dataset = openDataset(tf, images, trainer.model.spec.workSize);
     const hash = crypto.createHash('sha256');
     for (const v of [...trainer.model.generator.variables, ...trainer.model.discriminator.variables]) {
       hash.update(new Uint8Array(((await v.data()) as Float32Array).buffer));
@@ -53,8 +53,7 @@ async function main(): Promise<void> {
     }
     out[name] = { initial: hash.digest('hex'), stats, seconds: +((performance.now() - t0) / 1000).toFixed(2) };
     trainer.dispose();
-    dataset.images.dispose();
-    dataset.labels?.dispose();
+    dataset.dispose();
   }
   process.stdout.write(`GAN_STEPS ${JSON.stringify(out)}\n`);
 }

@@ -7,7 +7,7 @@
 import { loadBackend } from './index';
 import { resolveTrainConfig } from '../config';
 import { GanTrainer } from '../train/trainer';
-import { datasetTensor } from '../train/dataset';
+import { openDataset } from '../train/dataset';
 import { CALIBRATION_STEPS } from './machine';
 import type { Workload } from './auto';
 
@@ -25,7 +25,7 @@ export async function calibrateOne(backend: 'webgpu' | 'wasm', w: Workload, thre
   const pixels = Uint8Array.from({ length: n * 28 * 28 }, (_, i) => (i * 37) % 256);
   const labels = w.conditional ? Uint8Array.from({ length: n }, (_, i) => i % 10) : undefined;
   const trainer = new GanTrainer(tf, config);
-  const dataset = datasetTensor(tf, { pixels, labels, n, rows: 28, cols: 28 }, trainer.model.spec.workSize);
+  const dataset = openDataset(tf, { pixels, labels, n, rows: 28, cols: 28 }, trainer.model.spec.workSize);
   const indices = Int32Array.from({ length: n }, (_, i) => i);
   const times: number[] = [];
   for (let k = 0; k < CALIBRATION_STEPS.warmup + CALIBRATION_STEPS.timed; k++) {
@@ -36,8 +36,7 @@ export async function calibrateOne(backend: 'webgpu' | 'wasm', w: Workload, thre
     if (k >= CALIBRATION_STEPS.warmup) times.push(performance.now() - t0);
   }
   trainer.dispose();
-  dataset.images.dispose();
-  dataset.labels?.dispose();
+  dataset.dispose();
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }

@@ -19,6 +19,8 @@ import { Evaluator } from '../eval/evaluator';
 import { obtainClassifierShowingProgress } from './eval';
 import { dataFingerprint } from '../data/mnist';
 import { dataKind, loadTrainingSet } from '../data/dataset';
+import { ganSpec } from '../nets';
+import { dataBudgets, dataPlacement } from '../train/dataset';
 import { checkWritable } from '../util/fs';
 import { printLine } from './output';
 import { ProgressDisplay, TaskProgress, epochLine } from './progress';
@@ -137,6 +139,7 @@ async function loadTrainingData(plan: RunPlan, opts: TrainCommandOptions, log: L
   let images;
   try {
     images = await loadTrainingSet(config, {
+      streamAbove: dataBudgets().hostBytes,
       color: ownColor ? undefined : config.color,
       log,
       onProgress: (done, total) => {
@@ -156,7 +159,9 @@ async function loadTrainingData(plan: RunPlan, opts: TrainCommandOptions, log: L
     );
   const fingerprint = dataFingerprint(images);
   checkRunData(plan, fingerprint);
-  checkMemory(plan, images.n, opts.backend);
+  // Only a set held on the device counts against the backend's memory.
+  const onDevice = dataPlacement(images, ganSpec(config).workSize, dataBudgets()) === 'device';
+  checkMemory(plan, onDevice ? images.n : 0, opts.backend);
   return { images, fingerprint };
 }
 
@@ -234,6 +239,7 @@ function trainHooks(ctx: {
       log(
         `run ${dir}: ${s.images} images, ${s.itersPerEpoch} iterations of ${config.batchSize} per epoch, seed ${config.seed}, epochs ${s.epoch + 1}..${config.epochs}`,
       );
+      if (s.dataLine) log(s.dataLine);
     },
     onProgress: (p) => progress.update(p),
     onEpoch: (m, files) => {

@@ -118,6 +118,12 @@ export function rgbFromGray(gray: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Pixels of `from` bytes each (1 gray, 3 rgb) as `to` bytes each; the same array when they agree. */
+export function convertChannels(pixels: Uint8Array, from: number, to: number): Uint8Array {
+  if (from === to) return pixels;
+  return to === 3 ? rgbFromGray(pixels) : grayFromRgb(pixels);
+}
+
 /** Whether every pixel of RGB bytes has R = G = B (a gray image, whatever its file's mode). */
 export function isGrayRgb(rgb: Uint8Array): boolean {
   for (let i = 0; i < rgb.length; i += 3) if (rgb[i] !== rgb[i + 1] || rgb[i] !== rgb[i + 2]) return false;

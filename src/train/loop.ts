@@ -28,7 +28,7 @@ import {
 } from '../run/checkpoint';
 import { METRICS_FILE, dropOutputsAfter, epochGridPath, samplesDir } from '../run/run-dir';
 import { appendLineDurable, writeFileAtomic } from '../util/fs';
-import { datasetTensor, epochGridLayout, gridFromNoise } from './dataset';
+import { dataBudgets, epochGridLayout, gridFromNoise, openDataset, placementLine } from './dataset';
 import { diagnose } from './diagnose';
 import { EpochStats } from './epoch-stats';
 import { checkResumable, checkStateTensors } from './resume-checks';
@@ -82,6 +82,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     step,
     resumedFrom: latest?.checkpoint.dir,
     skipped: latest?.skipped ?? [],
+    dataLine: placementLine(opts.data!.images, run.dataset.held),
   });
   const result = (stopped: boolean): TrainResult => ({ runDir, epoch: run.epoch, step: run.step, stopped, checkpoint: run.lastCheckpoint });
   try {
@@ -95,8 +96,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   } finally {
     run.log?.close();
     run.stats.dispose();
-    run.dataset.images.dispose();
-    run.dataset.labels?.dispose();
+    run.dataset.dispose();
     run.fixedNoise.dispose();
     run.trainer.dispose();
   }
@@ -106,7 +106,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
 async function loadData(opts: TrainOptions, c: LoadedCheckpoint | undefined): Promise<NonNullable<TrainOptions['data']>> {
   const config = c ? { ...c.state.config, data: opts.config.data ?? c.state.config.data } : opts.config;
   try {
-    const images = await loadTrainingSet(config, { color: config.color });
+    const images = await loadTrainingSet(config, { color: config.color, streamAbove: dataBudgets().hostBytes });
     return { images, fingerprint: dataFingerprint(images) };
   } catch (e) {
     if (c) disposeLoaded(c);
@@ -138,7 +138,7 @@ function openRun(opts: TrainOptions, c: LoadedCheckpoint | undefined): RunState 
     trainer,
     data,
     grid,
-    dataset: datasetTensor(tf, images, trainer.model.spec.workSize),
+    dataset: openDataset(tf, images, trainer.model.spec.workSize),
     n: images.n,
     itersPerEpoch: batchesPerEpoch(images.n, config.batchSize),
     fixedNoise: c

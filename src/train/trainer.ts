@@ -89,15 +89,14 @@ export class GanTrainer {
   }
 
   /**
-   * The step `gan train` runs: gathers the batch rows `indices` of a dataset that lives on the
-   * backend, then step(). Benchmarks time exactly this.
+   * The step `gan train` runs: the batch rows `indices` of the dataset (gathered on the backend,
+   * or uploaded from the host), then step(). Benchmarks time exactly this.
    */
   stepOnIndices(dataset: Dataset, indices: Int32Array, step: number, epoch = 0): Tensor1D {
     const tf = this.tf;
     const stats = tf.tidy(() => {
-      const rows = tf.tensor1d(indices, 'int32');
-      const labels = dataset.labels ? (tf.gather(dataset.labels, rows) as Tensor1D) : undefined;
-      return this.step(tf.gather(dataset.images, rows) as Tensor2D, step, labels, epoch);
+      const batch = dataset.batch(indices);
+      return this.step(batch.images, step, batch.labels, epoch);
     });
     // On webgpu the step's commands go to the GPU now, as one submit (src/backends/webgpu/submit.ts).
     submitStep(tf);

@@ -7,7 +7,7 @@ import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import type { BackendName } from '../backends';
 import type { TrainConfig } from '../config';
-import type { ImageSet } from '../data/mnist';
+import type { TrainingImages } from '../data/mnist';
 import type { Evaluator } from '../eval/evaluator';
 import type { DataFingerprint } from '../run/checkpoint';
 import type { Diagnosis } from './diagnose';
@@ -19,10 +19,21 @@ type Tensor2D = tfType.Tensor2D;
 export const STAT_NAMES = ['d_loss', 'g_loss', 'd_real', 'd_fake'] as const;
 export type StepStats = Record<(typeof STAT_NAMES)[number], number>;
 
-/** The training set on the backend: images [N, work * work] in [-1, 1], and labels [N] for conditional runs. */
-export interface Dataset {
+/** A batch as the step takes it: images [B, work * work * channels] in [-1, 1], and labels [B] for conditional runs. */
+export interface BatchTensors {
   images: Tensor2D;
   labels?: Tensor1D;
+}
+
+/** Where the training set is held: as float32 on the backend, as bytes on the host, or in its cache file. */
+export type DataPlacement = 'device' | 'host' | 'stream';
+
+/** The training set, wherever it is held (src/train/dataset.ts). */
+export interface Dataset {
+  readonly held: DataPlacement;
+  /** The rows `indices`, in that order, as new tensors: the caller disposes them (or takes them in a tidy). */
+  batch(indices: Int32Array): BatchTensors;
+  dispose(): void;
 }
 
 /** D's per-row targets and (with the test knob --debug-d-real-only) per-row loss weights, [2B, 1] each. */
@@ -88,6 +99,8 @@ export interface TrainHooks {
     step: number;
     resumedFrom?: string;
     skipped: string[];
+    /** Where the data is held, in a line; undefined when it is on the device. */
+    dataLine?: string;
   }): void;
   onProgress?(p: ProgressInfo): void;
   onEpoch?(m: EpochMetrics, files: { grid: string; checkpoint: string }): void;
@@ -106,7 +119,7 @@ export interface TrainOptions {
    */
   resume?: boolean;
   /** The training images already loaded (and their fingerprint); default: loaded from config. */
-  data?: { images: ImageSet; fingerprint: DataFingerprint };
+  data?: { images: TrainingImages; fingerprint: DataFingerprint };
   /** Read step statistics from the device every this many steps (default 10). */
   readEvery?: number;
   /** Also checkpoint every this many steps inside epochs (default: at epoch ends only). */
