@@ -79,11 +79,13 @@ test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rg
   assert.equal(info.config.imageSize, 64, 'a folder defaults to 64x64');
   assert.equal(info.config.color, 'rgb', "the data's own colour");
   assert.deepEqual(info.data.classes, undefined, 'class names only for a conditional run');
-  const gridFile = fs.readFileSync(path.join(run, 'samples', 'epoch-0001.png'));
-  const grid = PNG.sync.read(gridFile);
+  const grid = PNG.sync.read(fs.readFileSync(path.join(run, 'samples', 'epoch-0001.png')));
   assert.equal(grid.width, 8 * 64 + 9 * 2, 'an 8x8 grid of 64x64 tiles');
   const colourful = colourCount(grid.data);
-  assert.ok(colourful > grid.width * grid.height * 0.5, `the grid is in colour: ${colourful} pixels whose channels differ`);
+  assert.ok(
+    colourful > grid.width * grid.height * 0.5,
+    `the grid is in colour: ${colourful} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
+  );
 
   // gan sample --out DIR/: one colour PNG per sample; a latent walk and the timeline in colour too.
   const files = path.join(work, 'files');
@@ -93,7 +95,10 @@ test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rg
   assert.deepEqual(fs.readdirSync(files), ['sample-0000.png', 'sample-0001.png', 'sample-0002.png']);
   const one = PNG.sync.read(fs.readFileSync(path.join(files, 'sample-0001.png')));
   assert.equal(one.width, 64);
-  assert.ok(colourCount(one.data) > 64 * 64 * 0.5, `a sample in colour: ${colourCount(one.data)} pixels whose channels differ`);
+  assert.ok(
+    colourCount(one.data) > 64 * 64 * 0.5,
+    `a sample in colour: ${colourCount(one.data)} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
+  );
   const again = gan(['sample', '--run', run, '--n', '2', '--out', files], cache);
   assert.match(again.stdout, /\(replaced 2 files of those names that were there\)/, 'an existing folder takes files too');
   assert.equal(fs.readdirSync(files).length, 3, 'the third file left alone');
@@ -190,7 +195,7 @@ test("the colour run's exported page in headless Chromium: its grid in colour, e
       const rgba = Uint8Array.from(shown.rgba);
       assert.ok(
         colourCount(rgba) > (rgba.length / 4) * 0.5,
-        `the page's grid (backend ${shown.backend}) is in colour: ${colourCount(rgba)} pixels whose channels differ`,
+        `the page's grid (backend ${shown.backend}) is in colour: ${colourCount(rgba)} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
       );
       const files = path.join(work, `page-samples-${backend ?? 'default'}`);
       const s = gan(
