@@ -65,13 +65,13 @@ function trainedColourRun() {
       ['train', '--data', data, '--arch', 'dcgan', '--channels', '16', '--batch-size', '8', '--epochs', '1', '--seed', '2', '--out', run],
       cache,
     );
+    assert.equal(train.code, 0, train.stderr);
     return { work, data, cache, run, train };
   })());
 }
 
 test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rgb; its grid, samples, eval and report in colour', async () => {
   const { work, data, cache, run, train: t } = await trainedColourRun();
-  assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /decoded 300 images of .* at 64x64/);
   assert.match(t.stdout, /warning: skipped 1 file that is no image: README\.txt/);
   assert.match(t.stdout, /run .*: 300 images, 38 iterations of 8 per epoch/);
