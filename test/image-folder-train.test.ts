@@ -1,21 +1,30 @@
 /**
  * Training on a folder of pictures, as a user does it: MNIST digits written out as 64x64 RGB
  * PNG and JPEG files by class (each in random colours, beside a file that is no image), the
- * DCGAN trained on them at 64x64 in colour for an epoch, then resumed from the cache. And the
- * folders that cannot be trained on: one line each, a non-zero exit, nothing on disk changed.
+ * DCGAN trained on them at 64x64 in colour for an epoch; then sampled, evaluated, reported and
+ * exported as a web page (opened in headless Chromium), all in colour, and resumed from the
+ * cache. And the folders that cannot be trained on: one line each, a non-zero exit, nothing on
+ * disk changed.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { GifReader } from 'omggif';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
-import { tmpDir } from './helpers';
+import { chromium } from 'playwright-core';
+import { testTf, tmpDir } from './helpers';
 import { writeMnistFolder } from './image-fixtures';
+import { loadTrainingSet } from '../src/data/dataset';
+import { dataClassifierDir, dataClassifierKey, trainDataClassifier } from '../src/eval/data-classifier';
+import { saveClassifier } from '../src/eval/classifier';
+import { parseEvalsLog } from '../src/report/evals-log';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
+const CHROMIUM = '/usr/bin/chromium';
 
 function gan(args: string[], cacheDir: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, DEBUG: '', GAN_CACHE_DIR: cacheDir } });
@@ -34,31 +43,49 @@ function listing(dir: string): string[] {
     });
 }
 
-test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rgb, its grid is in colour, and a resume reads the cache', async () => {
-  const work = tmpDir();
-  const data = path.join(work, 'digits');
-  const made = await writeMnistFolder(data, { perClass: 30, size: 64, jpegEvery: 10 });
-  assert.deepEqual(made, { files: 300, jpegs: 30 });
-  fs.writeFileSync(path.join(data, 'README.txt'), 'MNIST digits, coloured\n');
-  const cache = path.join(work, 'cache');
-  const run = path.join(work, 'run');
-  const t = gan(['train', '--data', data, '--arch', 'dcgan', '--channels', '4', '--epochs', '1', '--seed', '2', '--out', run], cache);
-  assert.equal(t.code, 0, t.stderr);
+/**
+ * The colour run the first three tests share: 300 digits in colour (30 of them JPEGs, beside a
+ * file that is no image) and the DCGAN trained on them for an epoch at 64x64 rgb. Trained once,
+ * by whichever test asks first, so that each of them also runs alone.
+ */
+let colourRun: Promise<{ work: string; data: string; cache: string; run: string; train: ReturnType<typeof gan> }> | undefined;
+function trainedColourRun() {
+  return (colourRun ??= (async () => {
+    const work = tmpDir();
+    const data = path.join(work, 'digits');
+    const made = await writeMnistFolder(data, { perClass: 30, size: 64, jpegEvery: 10 });
+    assert.deepEqual(made, { files: 300, jpegs: 30 });
+    fs.writeFileSync(path.join(data, 'README.txt'), 'MNIST digits, coloured\n');
+    const cache = path.join(work, 'cache');
+    const run = path.join(work, 'run');
+    // Batches of 8: 38 steps, enough for the batch-norm averages the grids are drawn with to
+    // leave their starting values (after 5 steps of 64 every image is 127 or 128 gray); width 16,
+    // enough for colours well apart.
+    const train = gan(
+      ['train', '--data', data, '--arch', 'dcgan', '--channels', '16', '--batch-size', '8', '--epochs', '1', '--seed', '2', '--out', run],
+      cache,
+    );
+    assert.equal(train.code, 0, train.stderr);
+    return { work, data, cache, run, train };
+  })());
+}
+
+test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rgb; its grid, samples, eval and report in colour', async () => {
+  const { work, data, cache, run, train: t } = await trainedColourRun();
   assert.match(t.stdout, /decoded 300 images of .* at 64x64/);
   assert.match(t.stdout, /warning: skipped 1 file that is no image: README\.txt/);
-  assert.match(t.stdout, /run .*: 300 images, 5 iterations of 64 per epoch/);
+  assert.match(t.stdout, /run .*: 300 images, 38 iterations of 8 per epoch/);
   const info = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
   assert.equal(info.config.imageSize, 64, 'a folder defaults to 64x64');
   assert.equal(info.config.color, 'rgb', "the data's own colour");
   assert.deepEqual(info.data.classes, undefined, 'class names only for a conditional run');
   const grid = PNG.sync.read(fs.readFileSync(path.join(run, 'samples', 'epoch-0001.png')));
   assert.equal(grid.width, 8 * 64 + 9 * 2, 'an 8x8 grid of 64x64 tiles');
-  let colourful = 0;
-  for (let i = 0; i < grid.width * grid.height; i++) {
-    const [r, g, b] = grid.data.subarray(4 * i, 4 * i + 3);
-    if (r !== g || g !== b) colourful++;
-  }
-  assert.ok(colourful > grid.width * grid.height * 0.5, `the grid is in colour: ${colourful} pixels whose channels differ`);
+  const colourful = colourCount(grid.data);
+  assert.ok(
+    colourful > grid.width * grid.height * 0.5,
+    `the grid is in colour: ${colourful} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
+  );
 
   // gan sample --out DIR/: one colour PNG per sample; a latent walk and the timeline in colour too.
   const files = path.join(work, 'files');
@@ -68,7 +95,10 @@ test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rg
   assert.deepEqual(fs.readdirSync(files), ['sample-0000.png', 'sample-0001.png', 'sample-0002.png']);
   const one = PNG.sync.read(fs.readFileSync(path.join(files, 'sample-0001.png')));
   assert.equal(one.width, 64);
-  assert.ok(colourCount(one.data) > 0, 'a sample in colour');
+  assert.ok(
+    colourCount(one.data) > 64 * 64 * 0.5,
+    `a sample in colour: ${colourCount(one.data)} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
+  );
   const again = gan(['sample', '--run', run, '--n', '2', '--out', files], cache);
   assert.match(again.stdout, /\(replaced 2 files of those names that were there\)/, 'an existing folder takes files too');
   assert.equal(fs.readdirSync(files).length, 3, 'the third file left alone');
@@ -78,9 +108,127 @@ test('a folder of MNIST digits in colour, 64x64: the DCGAN trains an epoch in rg
   const walk = path.join(work, 'walk.gif');
   const w = gan(['sample', '--run', run, '--n', '2', '--interpolate', '2', '--frames', '2', '--out', walk], cache);
   assert.equal(w.code, 0, w.stderr);
-  assert.ok(gifHasColour(fs.readFileSync(walk)), 'the walk GIF is in colour');
-  assert.ok(gifHasColour(fs.readFileSync(path.join(run, 'timeline.gif'))), 'the timeline GIF is in colour');
+  for (const gif of [walk, path.join(run, 'timeline.gif')]) {
+    const share = gifColourShare(fs.readFileSync(gif));
+    assert.ok(share > 0.5, `${path.basename(gif)} is in colour: ${(100 * share).toFixed(0)}% of its pixels`);
+  }
 
+  // gan eval: FID in the feature space of a classifier of this data. gan eval trains it once per
+  // dataset (eval-own-data.test.ts tests that); at 64x64 rgb that is 120 steps, 90 s on 2 cores,
+  // so here one epoch of the same training (4 steps) is put where gan eval looks for it.
+  const tf = await testTf();
+  const images = await loadTrainingSet(
+    { data, imageSize: 64, limit: undefined, conditional: false },
+    { color: 'rgb', labels: true, cacheDir: path.join(cache, 'datasets') },
+  );
+  const key = dataClassifierKey(images);
+  const classifier = await trainDataClassifier(tf, 'wasm', images, data, { epochs: 1 });
+  await saveClassifier(tf, dataClassifierDir(key, { GAN_CACHE_DIR: cache }), classifier);
+  classifier.model.dispose();
+  const e = gan(['eval', '--run', run, '--n', '20'], cache);
+  assert.equal(e.code, 0, e.stderr);
+  assert.doesNotMatch(e.stdout, /training a classifier/, 'the cached classifier of this data');
+  assert.match(e.stdout, /classifier: trained on .*digits \(300 images, 10 classes, 64x64 rgb\)/);
+  assert.match(e.stdout, /real digits \(20 random\)\s+20 /);
+  assert.match(e.stdout, /run epoch 1\s+20 /);
+  assert.match(e.stdout, /FID against 300 images of .*digits in the 128-d feature space of a classifier trained on that data/);
+  const [record] = parseEvalsLog(fs.readFileSync(path.join(run, 'evals.jsonl'), 'utf8'));
+  assert.equal(record.feature_space, `data:${key.slice(0, 12)}`);
+
+  // gan report: report.html shows the latest grid, in colour (the grid file itself, embedded).
+  const r = gan(['report', '--run', run], cache);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote .*report\.html \(1 epoch, /);
+  const html = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
+  assert.match(html, /classifier of the run&#39;s data \([0-9a-f]{12}\)/, 'the report names the feature space');
+  const embedded = /<img[^>]* alt="samples after epoch 1" src="data:image\/png;base64,([A-Za-z0-9+/=]+)"/.exec(html);
+  assert.ok(embedded, 'the report shows the grid of epoch 1');
+  const shown = PNG.sync.read(Buffer.from(embedded[1], 'base64'));
+  assert.deepEqual([shown.width, shown.height], [grid.width, grid.height]);
+  assert.ok(colourCount(shown.data) > shown.width * shown.height * 0.5, 'the report grid is in colour');
+  assert.ok(Buffer.from(shown.data).equals(Buffer.from(grid.data)), "the report shows the epoch's grid");
+});
+
+test("the colour run's exported page in headless Chromium: its grid in colour, exactly the pixels gan sample writes", async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    if (process.env.CI) assert.fail(`${CHROMIUM} is missing: .ci/run installs it with apt-get install -y chromium`);
+    t.skip(`${CHROMIUM} is not installed (apt-get install -y chromium)`);
+    return;
+  }
+  const { work, cache, run } = await trainedColourRun();
+  const site = path.join(work, 'site');
+  const e = gan(['export', '--run', run, '--web', site], cache);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /wrote a web page for step-000000038 \(epoch 1\) to /);
+  const info = JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8'));
+  assert.deepEqual([info.arch, info.imageSize, info.channels], ['dcgan', 64, 3]);
+
+  const server = await serveSite(site);
+  const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  const problems: string[] = [];
+  context.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  context.on('weberror', (err) => problems.push(`page error: ${err.error().message}`));
+  try {
+    // On tfjs's plain-JS backend the page does gan sample --backend cpu's arithmetic: the same
+    // bytes. On the page's default backend against gan sample's, a byte may round apart by one.
+    for (const backend of ['cpu', undefined]) {
+      const page = await context.newPage();
+      await page.goto(`${server.url}?seed=5&n=6${backend ? `&backend=${backend}` : ''}`);
+      await page.evaluate(() => (window as unknown as { gan: { ready: Promise<void> } }).gan.ready);
+      const shown = await page.evaluate(() => {
+        const c = document.getElementById('grid') as HTMLCanvasElement;
+        return {
+          backend: (window as unknown as { gan: { backend: string } }).gan.backend,
+          width: c.width,
+          cols: Number(c.dataset.cols),
+          rgba: Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data),
+        };
+      });
+      await page.close();
+      t.diagnostic(`the page ran on tfjs's ${shown.backend} backend`);
+      const rgba = Uint8Array.from(shown.rgba);
+      assert.ok(
+        colourCount(rgba) > (rgba.length / 4) * 0.5,
+        `the page's grid (backend ${shown.backend}) is in colour: ${colourCount(rgba)} pixels whose channels are ${COLOUR_SPREAD} levels apart`,
+      );
+      const files = path.join(work, `page-samples-${backend ?? 'default'}`);
+      const s = gan(
+        ['sample', '--run', run, '--seed', '5', '--n', '6', '--out', `${files}/`, ...(backend ? ['--backend', backend] : [])],
+        cache,
+      );
+      assert.equal(s.code, 0, s.stderr);
+      for (let k = 0; k < 6; k++) {
+        const file = PNG.sync.read(fs.readFileSync(path.join(files, `sample-000${k}.png`)));
+        // Tile k of the grid: padding 2 around and between the 64x64 tiles, row by row.
+        const [x0, y0] = [2 + 66 * (k % shown.cols), 2 + 66 * Math.floor(k / shown.cols)];
+        let far = 0;
+        for (let y = 0; y < 64; y++)
+          for (let x = 0; x < 64; x++)
+            for (let c = 0; c < 3; c++)
+              far = Math.max(far, Math.abs(rgba[4 * ((y0 + y) * shown.width + x0 + x) + c] - file.data[4 * (y * 64 + x) + c]));
+        assert.ok(
+          far <= (backend === 'cpu' ? 0 : 1),
+          `sample ${k} on the page (backend ${shown.backend}) differs from gan sample's file by up to ${far}`,
+        );
+      }
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    const exited = new Promise((resolve) => server.child.once('exit', resolve));
+    server.child.kill('SIGTERM');
+    await exited;
+  }
+});
+
+test('the colour run resumed reads the cache; a changed folder is other data, and the resume is refused', async () => {
+  const { data, cache, run } = await trainedColourRun();
   const r = gan(['train', '--resume', '--out', run, '--epochs', '2'], cache);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /decoded/, 'the resume reads the cache');
@@ -126,24 +274,47 @@ test('--conditional on class subfolders: labels and class names from the folders
   );
 });
 
-/** Pixels of RGBA data whose channels differ. */
+/** `gan serve --web DIR --port 0` on an exported page: the child and the URL it printed. */
+async function serveSite(site: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--web', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gan serve printed no URL in 60 s: ${out} ${err}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`gan serve exited ${code}: ${err}`)));
+  });
+  return { child, url };
+}
+
+/**
+ * Channels this far apart make a pixel coloured: a generator that draws gray still rounds its
+ * channels a level apart here and there.
+ */
+const COLOUR_SPREAD = 10;
+
+/** Pixels of RGBA data whose channels differ by COLOUR_SPREAD levels or more. */
 function colourCount(rgba: Uint8Array): number {
   let n = 0;
-  for (let i = 0; i < rgba.length; i += 4) if (rgba[i] !== rgba[i + 1] || rgba[i + 1] !== rgba[i + 2]) n++;
+  for (let i = 0; i < rgba.length; i += 4)
+    if (Math.max(rgba[i], rgba[i + 1], rgba[i + 2]) - Math.min(rgba[i], rgba[i + 1], rgba[i + 2]) >= COLOUR_SPREAD) n++;
   return n;
 }
 
-/** Whether a GIF's global colour table holds a colour that is not gray (gan's gray GIFs hold the 256 grays). */
-function gifHasColour(gif: Buffer): boolean {
-  assert.equal(gif.toString('latin1', 0, 6), 'GIF89a');
-  const flags = gif[10];
-  assert.ok(flags & 0x80, 'a global colour table');
-  const entries = 2 << (flags & 7);
-  for (let i = 0; i < entries; i++) {
-    const [r, g, b] = gif.subarray(13 + 3 * i, 16 + 3 * i);
-    if (r !== g || g !== b) return true;
-  }
-  return false;
+/** The share of a GIF's pixels in colour, in its first frame as a viewer shows it. */
+function gifColourShare(gif: Buffer): number {
+  const reader = new GifReader(gif);
+  const rgba = new Uint8Array(reader.width * reader.height * 4);
+  reader.decodeAndBlitFrameRGBA(0, rgba);
+  return colourCount(rgba) / (reader.width * reader.height);
 }
 
 /** A PNG whose header says 30000 x 30000 (1-bit gray): a decompression bomb of 900 megapixels in 110 kB. */
