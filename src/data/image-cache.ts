@@ -18,7 +18,7 @@ import { userCacheDir } from '../util/paths';
 import { writeFileAtomic } from '../util/fs';
 import { DataError } from '../util/errors';
 import { RESIZE_KERNEL, convertChannels, type DecodedFolder } from './image-folder';
-import type { StreamedImageSet } from './mnist';
+import type { StreamedImageSet } from './image-set';
 
 const MAGIC = 'GANIMG1\n';
 /** Raised when what a cache file holds or how it is decoded changes. */

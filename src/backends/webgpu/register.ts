@@ -14,11 +14,14 @@
  * The rest of our WGSL kernels are not registered: they run as raw compute pipelines on the
  * backend's device, called by the code that needs them, one file each:
  *   pipeline.ts          what they use of the backend: its device, encoder, pass and pool
- *   adam.ts              Adam for a network's variables, one dispatch each (src/train/adam.ts)
- *   sigmoid-bce.ts       the dense step's loss and its gradient in one dispatch (src/train/dense-step.ts)
+ *   adam.ts              Adam for a network's variables, one dispatch per two (src/train/adam.ts)
+ *   sigmoid-bce.ts       the loss and its gradient in one dispatch (dense-step.ts, autodiff-step.ts)
  *   dense-forward.ts     D's dense + bias + LeakyReLU + dropout mask: tfjs's matmul, epilogue rewritten
  *   dense-backward.ts    a dense layer's mask x act' x upstream gradient and bias gradient, one dispatch
- *                        (both for the hand-written passes of src/train/backprop.ts)
+ *   dense-output-backward.ts  D's output unit's dW, db and the gradient below it, one dispatch
+ *                        (the three for the hand-written passes of src/train/backprop.ts)
+ * And when the recorded commands are submitted: submit.ts (once per step; configured after the
+ * backend is activated, src/backends/index.ts).
  */
 import { installWebGpuUploadFix, type UploadFixResult } from './upload';
 import { installWebGpuReadSyncGuard } from './read';
