@@ -1,7 +1,8 @@
 /**
  * Folders of images without a backend: torchvision's Resize + CenterCrop arithmetic, PIL's gray,
  * ImageFolder's classes, the folder's fingerprint and cache key, the scan, CIFAR-10's record
- * layout, and the decoder on every mode a folder may hold (gray, RGBA, palette, 16-bit, JPEG).
+ * layout, the decoder on every mode a folder may hold (gray, RGBA, palette, 16-bit, JPEG), and
+ * IDX / CIFAR-10 images resized as a folder's are.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -17,12 +18,14 @@ import {
   grayFromRgb,
   isGrayRgb,
   resizeCropPlan,
+  resizeImages,
   rgbFromGray,
   scanFolder,
 } from '../src/data/image-folder';
 import { cacheKey } from '../src/data/image-cache';
 import { loadCifar } from '../src/data/cifar';
 import { dataKind, inColor } from '../src/data/dataset';
+import { loadImages, type ImageSet } from '../src/data/mnist';
 
 test('resizeCropPlan is torchvision Resize(N) + CenterCrop(N): shorter side to N, int() of the longer, centre rounded half to even', () => {
   assert.deepEqual(resizeCropPlan(64, 64, 64), { width: 64, height: 64, left: 0, top: 0 });
@@ -142,4 +145,31 @@ test('decodeImage: gray, 16-bit, RGBA (alpha on black), palette and JPEG all com
   assert.ok('rgb' in j && j.rgb.length === 16 * 16 * 3 && Math.abs(j.rgb[0] - 120) <= 2);
   const text = await decodeImage(Buffer.from('not an image'), 'notes.txt', 8);
   assert.ok('notImage' in text);
+});
+
+test('resizeImages: IDX and CIFAR-10 images at another --image-size, by the same filter as a folder of the same pictures', async () => {
+  const mnist = loadImages({ limit: 6, labels: true });
+  const big = await resizeImages(mnist, 64);
+  assert.deepEqual([big.n, big.rows, big.cols, big.channels ?? 1, big.pixels.length], [6, 64, 64, 1, 6 * 64 * 64]);
+  assert.deepEqual(big.labels, mnist.labels, 'labels kept');
+  for (let i = 0; i < mnist.n; i++) {
+    // The same digit written as a PNG and decoded from a folder at 64x64: the same bytes.
+    const file = png(28, 28, 0, 8, Buffer.from(mnist.pixels.subarray(i * 784, (i + 1) * 784)));
+    const decoded = await decodeImage(file, `${i}.png`, 64);
+    assert.ok('rgb' in decoded);
+    assert.deepEqual(grayFromRgb(decoded.rgb), big.pixels.subarray(i * 4096, (i + 1) * 4096), `digit ${i}`);
+  }
+  const colour: ImageSet = {
+    pixels: Uint8Array.from({ length: 2 * 32 * 32 * 3 }, (_, k) => (k % 3) * 100),
+    n: 2,
+    rows: 32,
+    cols: 32,
+    channels: 3,
+  };
+  const small = await resizeImages(colour, 16);
+  assert.deepEqual([small.rows, small.channels, small.pixels.length], [16, 3, 2 * 16 * 16 * 3]);
+  assert.ok(
+    small.pixels.every((v, k) => v === (k % 3) * 100),
+    'a flat colour stays that colour, channels in place',
+  );
 });

@@ -70,10 +70,11 @@ async function runOwnData(runDir: string, info: (line: string) => void): Promise
   const config = newestVerifiedCheckpoint(runDir)?.state.config;
   if (!config) return undefined;
   const kind = dataKind(config.data);
-  if (kind === 'idx') return undefined; // MNIST-format 28x28 gray: the MNIST classifier
-  const source = config.data!;
+  // MNIST-format 28x28 gray: the MNIST classifier. At another size or in colour, a classifier of its own.
+  if (kind === 'idx' && config.imageSize === 28 && config.color === 'gray') return undefined;
+  const source = config.data ?? 'MNIST';
   const images = await loadTrainingSet(
-    { data: source, imageSize: config.imageSize, limit: undefined, conditional: false },
+    { data: config.data, imageSize: config.imageSize, limit: undefined, conditional: false },
     { color: config.color, labels: true, log: info },
   );
   if (!images.labels || classNamesOf(images).length < 2)

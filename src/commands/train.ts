@@ -142,8 +142,8 @@ async function loadTrainingData(plan: RunPlan, opts: TrainCommandOptions, log: L
       streamAbove: dataBudgets().hostBytes,
       color: ownColor ? undefined : config.color,
       log,
-      onProgress: (done, total) => {
-        progress ??= new TaskProgress(`decoding ${config.data}`, total, log);
+      onProgress: (done, total, task) => {
+        progress ??= new TaskProgress(task, total, log);
         progress.update(done);
       },
     });

@@ -12,7 +12,7 @@ import { ConfigError, DataError } from '../util/errors';
 import { plural } from '../util/text';
 import { isStreamed, loadImages, type ImageSet, type StreamedImageSet, type TrainingImages } from './mnist';
 import { cifarBatches, loadCifar } from './cifar';
-import { convertChannels, decodeFolder, folderFingerprint, type DecodedFolder, listSome, scanFolder, type FolderEntry } from './image-folder';
+import { convertChannels, decodeFolder, folderFingerprint, type DecodedFolder, listSome, resizeImages, RESIZE_KERNEL, scanFolder, type FolderEntry } from './image-folder';
 import { cacheKey, datasetCacheDir, readCache, readCacheLabels, readCacheLayout, writeCache, type CacheLayout } from './image-cache';
 
 export type DataKind = 'idx' | 'cifar' | 'images';
@@ -39,8 +39,8 @@ export interface LoadOptions {
   color?: TrainConfig['color'];
   /** Lines for the user: the cache, skipped files. */
   log?: (line: string) => void;
-  /** Decoding progress of a folder not yet cached. */
-  onProgress?: (done: number, total: number) => void;
+  /** Progress of a folder's decoding (not yet cached) or of resizing IDX/CIFAR images, `task` naming which. */
+  onProgress?: (done: number, total: number, task: string) => void;
   /** Where decoded folders are cached (default: the per-user cache). */
   cacheDir?: string;
   /** Keep the labels the data has even when the run is not conditional (gan eval's classifier). */
@@ -61,12 +61,17 @@ export async function loadTrainingSet(config: SetConfig, opts: LoadOptions & { s
   let images: TrainingImages;
   if (kind === 'images') images = await loadFolder(config, opts);
   else {
-    images = kind === 'cifar' ? loadCifar(config.data!) : loadImages({ dir: config.data, limit: config.limit, labels: config.conditional });
-    if (images.rows !== config.imageSize)
-      throw new ConfigError(
-        `--image-size ${config.imageSize}: ${kind === 'cifar' ? 'CIFAR-10' : 'IDX'} images are ${images.rows}x${images.cols}, and gan resizes only folders of images`,
-        `Drop --image-size (or pass ${images.rows}), or write the images out as a folder`,
-      );
+    let set = kind === 'cifar' ? loadCifar(config.data!) : loadImages({ dir: config.data, limit: config.limit, labels: config.conditional || opts.labels });
+    // Only the images the run takes are resized.
+    if (config.limit !== undefined && set.n > config.limit) set = firstImages(set, config.limit);
+    if (set.rows !== config.imageSize) {
+      const t0 = Date.now();
+      const what = kind === 'cifar' ? 'CIFAR-10' : config.data === undefined ? 'MNIST' : config.data;
+      const task = `resizing ${what} from ${set.rows}x${set.cols} to ${config.imageSize}x${config.imageSize}`;
+      set = await resizeImages(set, config.imageSize, (done, total) => opts.onProgress?.(done, total, task));
+      opts.log?.(`resized ${plural(set.n, 'image')} of ${what} to ${config.imageSize}x${config.imageSize} (${RESIZE_KERNEL} filter) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    images = set;
   }
   checkLabels(config, images);
   if (!config.conditional && !opts.labels) images = { ...images, labels: undefined, classNames: undefined };
@@ -90,7 +95,7 @@ function checkLabels(config: Pick<TrainConfig, 'data' | 'conditional'>, images: 
 }
 
 /** The first n images (and labels). A streamed set reads no further than its n. */
-function firstImages(images: TrainingImages, n: number): TrainingImages {
+function firstImages<T extends TrainingImages>(images: T, n: number): T {
   if (isStreamed(images)) return { ...images, n, labels: images.labels?.subarray(0, n) };
   const per = images.rows * images.cols * (images.channels ?? 1);
   return { ...images, n, pixels: images.pixels.subarray(0, n * per), labels: images.labels?.subarray(0, n) };
@@ -138,7 +143,7 @@ async function decodeAndCache(config: SetConfig, entries: FolderEntry[], file: s
   const dir = config.data!;
   const size = config.imageSize;
   const t0 = Date.now();
-  const decoded = await decodeFolder(dir, entries, size, { onProgress: opts.onProgress });
+  const decoded = await decodeFolder(dir, entries, size, { onProgress: (done, total) => opts.onProgress?.(done, total, `decoding ${dir}`) });
   checkLabels(config, asImageSet(decoded));
   const seconds = (Date.now() - t0) / 1000;
   opts.log?.(
