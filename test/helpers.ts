@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { GifReader } from 'omggif';
 import { loadBackend, probeWebGpuAdapter, type Tf } from '../src/backends';
 import { loadGemmAddon } from '../src/backends/native/addon';
@@ -112,4 +113,29 @@ export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): 
 export function denseStep(trainer: GanTrainer): DenseStep {
   if (!(trainer.path instanceof DenseStep)) throw new Error('this trainer does not use the dense path');
   return trainer.path;
+}
+
+/**
+ * `gan serve ARGS --port 0` as a child (e.g. `['--run', run]` or `['--web', site]`): the child
+ * and the URL it printed, once it printed one (an error when it exits first or prints none in 60 s).
+ */
+export async function serveChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const bin = path.resolve(__dirname, '..', '..', 'bin', 'gan.js');
+  const child = spawn(process.execPath, [bin, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gan serve printed no URL in 60 s: ${out} ${err}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`gan serve exited ${code}: ${err}`)));
+  });
+  return { child, url };
 }

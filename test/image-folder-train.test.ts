@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -16,7 +16,7 @@ import { GifReader } from 'omggif';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { chromium } from 'playwright-core';
-import { testTf, tmpDir } from './helpers';
+import { serveChild, testTf, tmpDir } from './helpers';
 import { writeMnistFolder } from './image-fixtures';
 import { loadTrainingSet } from '../src/data/dataset';
 import { dataClassifierDir, dataClassifierKey, trainDataClassifier } from '../src/eval/data-classifier';
@@ -163,7 +163,7 @@ test("the colour run's exported page in headless Chromium: its grid in colour, e
   const info = JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8'));
   assert.deepEqual([info.arch, info.imageSize, info.channels], ['dcgan', 64, 3]);
 
-  const server = await serveSite(site);
+  const server = await serveChild(['--web', site]);
   const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -273,27 +273,6 @@ test('--conditional on class subfolders: labels and class names from the folders
     `gan: error: --class cat: ${run} has no class 'cat'. Pass one of its classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9`,
   );
 });
-
-/** `gan serve --web DIR --port 0` on an exported page: the child and the URL it printed. */
-async function serveSite(site: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--web', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gan serve printed no URL in 60 s: ${out} ${err}`)), 60_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`gan serve exited ${code}: ${err}`)));
-  });
-  return { child, url };
-}
 
 /**
  * Channels this far apart make a pixel coloured: a generator that draws gray still rounds its

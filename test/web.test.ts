@@ -5,13 +5,13 @@
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { decodeGifFrames, tmpDir } from './helpers';
+import { decodeGifFrames, serveChild, tmpDir } from './helpers';
 import { Rng, Stream } from '../src/core/rng';
 import { loadBackend, type Tf } from '../src/backends';
 import { loadRunModel, sampleRun } from '../src/run/sample';
@@ -172,27 +172,6 @@ test('bad input: report without metrics or grids, an unwritable or foreign --web
   oneLineFailure(gan(['serve', '--port', '70000']), 2, /--port must be a whole number from 0 to 65535/);
 });
 
-/** `gan serve --port 0` on a run: the child and the URL it printed. */
-async function serve(run: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--run', run, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gan serve printed no URL in 60 s: ${out} ${err}`)), 60_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`gan serve exited ${code}: ${err}`)));
-  });
-  return { child, url };
-}
-
 /**
  * gan sample's pixels, through the library in this process on tfjs's plain-JS backend (the
  * page's cpu backend runs the same code): the grid PNG `gan sample --backend cpu` writes.
@@ -313,7 +292,7 @@ test("the exported page in headless Chromium: local only, no console error, Gene
   assert.ok(fs.existsSync(path.join(site, 'vendor', 'tf.min.js')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(site, 'gan-model.json'), 'utf8')).conditional, true);
 
-  const servers = await Promise.all([serve(condRun), serve(plainRun), serve(emaRun)]);
+  const servers = await Promise.all([serveChild(['--run', condRun]), serveChild(['--run', plainRun]), serveChild(['--run', emaRun])]);
   const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -453,7 +432,7 @@ test('an rgb run on class folders in headless Chromium: the page draws colour, e
   assert.equal(info.channels, 3);
   assert.deepEqual(info.classNames, ['0', '1', '2', '4', '5', '6', '7', '8', '9', 'three']);
 
-  const server = await serve(run);
+  const server = await serveChild(['--run', run]);
   const context = await chromium.launchPersistentContext(tmpDir('gan-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,

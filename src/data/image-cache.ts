@@ -77,15 +77,7 @@ export function readCache(file: string): DecodedFolder | undefined {
 }
 
 /** A cache file's header and where its pixels start, read without the pixels. */
-export interface CacheLayout {
-  n: number;
-  size: number;
-  channels: number;
-  files: string[];
-  skipped: string[];
-  classNames?: string[];
-  pixelOffset: number;
-}
+export type CacheLayout = Omit<Header, 'version'> & { pixelOffset: number };
 
 /** The cache file's layout, or undefined when there is none (or its length does not match its header). */
 export function readCacheLayout(file: string): CacheLayout | undefined {
