@@ -139,3 +139,24 @@ export async function serveChild(args: string[]): Promise<{ child: ChildProcess;
   });
   return { child, url };
 }
+
+/**
+ * A test's child script (node SCRIPT ARGS) that prints one line `TAG <json>`: that JSON, once
+ * the child exits 0 (else an error with its stderr). A child because tfjs runs one backend per
+ * process and such tests compare or use another.
+ */
+export function childJson<T>(script: string, args: string[], tag: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(`${tag} `));
+      if (code !== 0 || !line) return reject(new Error(`${path.basename(script)} ${args.join(' ')} exited ${code}: ${stderr}`));
+      resolve(JSON.parse(line.slice(tag.length + 1)) as T);
+    });
+  });
+}

@@ -5,25 +5,12 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { webGpuForTests } from './helpers';
+import { childJson, webGpuForTests } from './helpers';
 import { ADAM_SIZES, BATCH_NORM_CASES, DENSE_BACKWARD_CASES, DENSE_FORWARD_SHAPES, type KernelResults } from './webgpu-kernels';
 
 function kernels(): Promise<KernelResults> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'webgpu-kernels.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('GAN_KERNELS '));
-      if (code !== 0 || !line) return reject(new Error(`webgpu-kernels exited ${code}: ${stderr}`));
-      resolve(JSON.parse(line.slice('GAN_KERNELS '.length)));
-    });
-  });
+  return childJson(path.join(__dirname, 'webgpu-kernels.js'), [], 'GAN_KERNELS');
 }
 
 test(

@@ -8,12 +8,12 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { testTf, tmpDir, webGpuForTests } from './helpers';
+import { childJson, testTf, tmpDir, webGpuForTests } from './helpers';
 import { classifierDir, saveClassifier, trainClassifier } from '../src/eval/classifier';
 import type { ParityResult } from './webgpu-steps';
 
@@ -27,19 +27,7 @@ function gan(args: string[]) {
 
 /** webgpu-steps.js on one backend, in a child: its per-model results. */
 function steps(backend: string, count: number, batch: number): Promise<Record<string, ParityResult>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [STEPS_SCRIPT, backend, String(count), String(batch)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('GAN_STEPS '));
-      if (code !== 0 || !line) return reject(new Error(`webgpu-steps ${backend} exited ${code}: ${stderr}`));
-      resolve(JSON.parse(line.slice('GAN_STEPS '.length)));
-    });
-  });
+  return childJson(STEPS_SCRIPT, [backend, String(count), String(batch)], 'GAN_STEPS');
 }
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');

@@ -2,13 +2,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { classifierBackend, loadBackend, type BackendChoice, type LoadedBackend } from '../backends';
-import { classifierDir, saveClassifier, trainClassifier, type Classifier } from '../eval/classifier';
+import { classifierDir, saveClassifier, trainClassifier, type Classifier, type ClassifierProgress } from '../eval/classifier';
 import { parseIdx } from '../data/idx';
 import { loadImages } from '../data/mnist';
 import { DataError, GanError, describeError } from '../util/errors';
 import { Evaluator, obtainClassifier, type EvalRow } from '../eval/evaluator';
 import { obtainDataClassifier, classNamesOf } from '../eval/data-classifier';
-import { dataKind, loadTrainingSet } from '../data/dataset';
+import { isMnistLike, loadTrainingSet } from '../data/dataset';
+import { gatherRows } from '../data/image-set';
 import type { ImageSet } from '../data/mnist';
 import { Rng, Stream, permutation } from '../core/rng';
 import { runToRead } from '../run/run-dir';
@@ -69,9 +70,8 @@ async function runOwnData(runDir: string, info: (line: string) => void): Promise
   // The newest checkpoint's config, as gan sample rebuilds the run from (no checkpoint: gan sample's refusal later).
   const config = newestVerifiedCheckpoint(runDir)?.state.config;
   if (!config) return undefined;
-  const kind = dataKind(config.data);
   // MNIST-format 28x28 gray: the MNIST classifier. At another size or in colour, a classifier of its own.
-  if (kind === 'idx' && config.imageSize === 28 && config.color === 'gray') return undefined;
+  if (isMnistLike(config)) return undefined;
   const source = config.data ?? 'MNIST';
   const images = await loadTrainingSet(
     { data: config.data, imageSize: config.imageSize, limit: undefined, conditional: false },
@@ -85,14 +85,27 @@ async function runOwnData(runDir: string, info: (line: string) => void): Promise
   return { images, source };
 }
 
+/** A classifier's training progress as one bar (lines when not a terminal), made at its first report. */
+function classifierProgress(
+  log: (line: string) => void,
+  stream?: NodeJS.WriteStream,
+): { onProgress: (p: ClassifierProgress) => void; stop(): void } {
+  let bar: TaskProgress | undefined;
+  return {
+    onProgress: (p) => {
+      bar ??= new TaskProgress('classifier', p.epochs * p.batches, log, stream);
+      bar.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 /** n of the images in a seeded random order (a folder's come sorted by class), as one block of bytes. */
 function randomImages(images: ImageSet, n: number, seed: number): { pixels: Uint8Array; n: number } {
   const per = images.rows * images.cols * (images.channels ?? 1);
   const count = Math.min(n, images.n);
   const order = permutation(images.n, Rng.for(seed, Stream.shuffle, 4000));
-  const pixels = new Uint8Array(count * per);
-  for (let k = 0; k < count; k++) pixels.set(images.pixels.subarray(order[k] * per, (order[k] + 1) * per), k * per);
-  return { pixels, n: count };
+  return { pixels: gatherRows(images.pixels, order.subarray(0, count), per), n: count };
 }
 
 export async function evalCommand(opts: EvalCommandOptions): Promise<void> {
@@ -180,22 +193,17 @@ export async function obtainClassifierShowingProgress(
   log: (line: string) => void,
   stream: NodeJS.WriteStream = process.stdout,
 ): Promise<Classifier> {
-  let progress: TaskProgress | undefined;
+  const progress = classifierProgress(log, stream);
   const where = classifierBackend(backend);
   try {
     return await where.run(() =>
       obtainClassifier(backend.tf, where.name, {
         onTrainStart: () => log(`training the evaluation classifier, once for this machine (cached in ${classifierDir()}):`),
-        train: {
-          onProgress: (p) => {
-            progress ??= new TaskProgress('classifier', p.epochs * p.batches, log, stream);
-            progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
-          },
-        },
+        train: { onProgress: progress.onProgress },
       }),
     );
   } finally {
-    progress?.stop();
+    progress.stop();
   }
 }
 
@@ -259,23 +267,18 @@ async function evalOnOwnData(
   info(backend.notice);
   const t0 = performance.now();
   const stream = opts.json ? process.stderr : process.stdout;
-  let progress: TaskProgress | undefined;
+  const progress = classifierProgress(info, stream);
   let classifier: Classifier;
   const where = classifierBackend(backend);
   try {
     classifier = await where.run(() =>
       obtainDataClassifier(backend.tf, where.name, images, source, {
         onTrainStart: (dir) => info(`training a classifier on ${source}, once for this data (cached in ${dir}):`),
-        train: {
-          onProgress: (p) => {
-            progress ??= new TaskProgress('classifier', p.epochs * p.batches, info, stream);
-            progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
-          },
-        },
+        train: { onProgress: progress.onProgress },
       }),
     );
   } finally {
-    progress?.stop();
+    progress.stop();
   }
   const d = classifier.info.data!;
   const colour = d.channels === 3 ? 'rgb' : 'gray';
@@ -331,16 +334,9 @@ export async function classifierTrainCommand(opts: ClassifierCommandOptions): Pr
   const log = opts.log ?? printLine;
   const backend = await loadBackend(opts.backend, { threads: opts.threads });
   log(backend.notice);
-  let progress: TaskProgress | undefined;
-  const c = await trainClassifier(backend.tf, backend.name, {
-    epochs: opts.epochs,
-    seed: opts.seed,
-    onProgress: (p) => {
-      progress ??= new TaskProgress('classifier', p.epochs * p.batches, log);
-      progress.update((p.epoch - 1) * p.batches + p.batch, `epoch ${p.epoch}/${p.epochs}, loss ${p.loss.toFixed(4)}`);
-    },
-  });
-  progress?.stop();
+  const progress = classifierProgress(log);
+  const c = await trainClassifier(backend.tf, backend.name, { epochs: opts.epochs, seed: opts.seed, onProgress: progress.onProgress });
+  progress.stop();
   await saveClassifier(backend.tf, classifierDir(), c);
   log(
     `classifier: test accuracy ${(100 * c.info.testAccuracy).toFixed(2)}% after ${plural(c.info.epochs, 'epoch')}, ${c.info.trainSeconds.toFixed(1)} s; saved to ${classifierDir()}`,

@@ -18,7 +18,7 @@ import type { TrainHooks, TrainOptions, TrainResult } from '../train/types';
 import { Evaluator } from '../eval/evaluator';
 import { obtainClassifierShowingProgress } from './eval';
 import { dataFingerprint } from '../data/mnist';
-import { dataKind, loadTrainingSet } from '../data/dataset';
+import { dataKind, isMnistLike, loadTrainingSet } from '../data/dataset';
 import { ganSpec } from '../nets';
 import { dataBudgets, dataPlacement } from '../train/dataset';
 import { checkWritable } from '../util/fs';
@@ -167,7 +167,7 @@ async function loadTrainingData(plan: RunPlan, opts: TrainCommandOptions, log: L
 
 /** FID and its kin are measured in the MNIST classifier's feature space: other data has none yet, and is refused rather than compared silently. */
 function checkEvaluable(plan: RunPlan, opts: TrainCommandOptions): void {
-  if (!opts.evalEvery || (dataKind(plan.config.data) === 'idx' && plan.config.color === 'gray' && plan.config.imageSize === 28)) return;
+  if (!opts.evalEvery || isMnistLike(plan.config)) return;
   throw new ConfigError(
     "--eval-every measures FID in the MNIST classifier's feature space, which says nothing about images that are not 28x28 gray digits",
     'Drop --eval-every for this data',

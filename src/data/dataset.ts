@@ -26,6 +26,11 @@ export function dataKind(dir: string | undefined): DataKind {
   return 'images';
 }
 
+/** Whether a run's images are MNIST's own kind, 28x28 gray from IDX files: what the MNIST classifier measures. */
+export function isMnistLike(config: Pick<TrainConfig, 'data' | 'imageSize' | 'color'>): boolean {
+  return dataKind(config.data) === 'idx' && config.imageSize === 28 && config.color === 'gray';
+}
+
 /** The image size and colour a kind of data has of its own (a folder's colour is known once decoded). */
 export function dataDefaults(dir: string | undefined): Partial<Pick<TrainConfig, 'imageSize' | 'color'>> {
   const kind = dataKind(dir);

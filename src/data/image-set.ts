@@ -1,7 +1,7 @@
 /**
- * What a training set is, in memory or left in its dataset cache file: types and the one test
- * between them, without imports, so that the loaders (mnist.ts) and the cache (image-cache.ts)
- * can both use them.
+ * What a training set is, in memory or left in its dataset cache file: types, the one test
+ * between them and the gather of rows, without imports, so that the loaders (mnist.ts), the
+ * cache (image-cache.ts), training and evaluation can all use them.
  */
 
 export interface ImageSet {
@@ -42,3 +42,9 @@ export function isStreamed(images: TrainingImages): images is StreamedImageSet {
   return 'file' in images;
 }
 
+/** Rows `indices` of n rows of `per` bytes each, in that order. */
+export function gatherRows(bytes: Uint8Array, indices: ArrayLike<number>, per: number): Uint8Array {
+  const out = new Uint8Array(indices.length * per);
+  for (let k = 0; k < indices.length; k++) out.set(bytes.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
+  return out;
+}

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import type * as tfType from '@tensorflow/tfjs';
 import type { Tf } from '../backends/tf';
 import { loadImages, type ImageSet } from '../data/mnist';
+import { gatherRows } from '../data/image-set';
 import { Rng, Stream, permutation } from '../core/rng';
 import { CheckpointError } from '../util/errors';
 import { ganCommand } from '../util/invocation';
@@ -136,6 +137,33 @@ export function classifierInput(tf: Tf, pixels: Uint8Array, n: number, size = 28
   );
 }
 
+/** Where a classifier's training is: reported every few batches. */
+export interface ClassifierProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+}
+
+/**
+ * A training batch's loss, then disposed: every `every`-th batch and the last read (async, for
+ * the webgpu backend) and handed to `report`, and the event loop let run (progress, signals).
+ */
+export async function reportLoss(
+  loss: tfType.Scalar,
+  batch: number,
+  batches: number,
+  every: number,
+  report: (value: number) => void,
+): Promise<void> {
+  if (batch % every === 0 || batch === batches - 1) {
+    report((await loss.data())[0]);
+    await new Promise((r) => setImmediate(r));
+  }
+  loss.dispose();
+}
+
 /**
  * One training step of a classifier on a batch: softmax cross-entropy (clipped inside tfjs's
  * categoricalCrossentropy) minimized once. Takes `x`, disposes everything it makes; returns
@@ -205,7 +233,7 @@ export interface ClassifierTrainOptions {
   batchSize?: number;
   /** Train on the first N training images (tests). */
   limit?: number;
-  onProgress?: (p: { epoch: number; epochs: number; batch: number; batches: number; loss: number }) => void;
+  onProgress?: (p: ClassifierProgress) => void;
 }
 
 /** Trains the classifier with Adam on MNIST's training set in a seeded order; reports test accuracy. */
@@ -225,19 +253,10 @@ export async function trainClassifier(tf: Tf, backend: string, opts: ClassifierT
     const order = permutation(train.n, Rng.for(seed, Stream.shuffle, 1000 + epoch));
     for (let b = 0; b < batches; b++) {
       const idx = order.subarray(b * batchSize, (b + 1) * batchSize);
-      const px = new Uint8Array(batchSize * 784);
-      const labels = new Int32Array(batchSize);
-      idx.forEach((i, k) => {
-        px.set(train.pixels.subarray(i * 784, (i + 1) * 784), k * 784);
-        labels[k] = train.labels![i];
-      });
+      const px = gatherRows(train.pixels, idx, 784);
+      const labels = Int32Array.from(idx, (i) => train.labels![i]);
       const loss = classifierTrainStep(tf, model, optimizer, classifierInput(tf, px, batchSize), labels, 10);
-      if (b % 50 === 0 || b === batches - 1) {
-        const value = (await loss.data())[0];
-        opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value });
-        await new Promise((r) => setImmediate(r));
-      }
-      loss.dispose();
+      await reportLoss(loss, b, batches, 50, (value) => opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value }));
     }
   }
   optimizer.dispose();

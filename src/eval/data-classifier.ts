@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import type { Tf } from '../backends/tf';
 import type { ImageSet } from '../data/mnist';
+import { gatherRows } from '../data/image-set';
 import { Rng, Stream, permutation } from '../core/rng';
 import { userCacheDir } from '../util/paths';
 import {
@@ -18,6 +19,7 @@ import {
   buildClassifier,
   classifierInput,
   classifierTrainStep,
+  reportLoss,
   classify,
   loadClassifier,
   saveClassifier,
@@ -79,15 +81,10 @@ export async function trainDataClassifier(
   const model = buildClassifier(tf, seed, { size, channels, classes });
   const optimizer = tf.train.adam(1e-3);
   const t0 = performance.now();
-  const gather = (idx: ArrayLike<number>) => {
-    const px = new Uint8Array(idx.length * per);
-    const labels = new Int32Array(idx.length);
-    for (let k = 0; k < idx.length; k++) {
-      px.set(images.pixels.subarray(idx[k] * per, (idx[k] + 1) * per), k * per);
-      labels[k] = images.labels![idx[k]];
-    }
-    return { px, labels };
-  };
+  const gather = (idx: ArrayLike<number>) => ({
+    px: gatherRows(images.pixels, idx, per),
+    labels: Int32Array.from(idx, (i) => images.labels![i]),
+  });
   for (let epoch = 1; epoch <= epochs; epoch++) {
     // 1e-3, then a tenth of it for the last fifth of the epochs.
     (optimizer as unknown as { learningRate: number }).learningRate = epoch > Math.ceil(0.8 * epochs) ? 1e-4 : 1e-3;
@@ -97,12 +94,7 @@ export async function trainDataClassifier(
       const idx = Array.from({ length: count }, (_, k) => train[shuffled[(b * batchSize + k) % train.length]]);
       const { px, labels } = gather(idx);
       const loss = classifierTrainStep(tf, model, optimizer, classifierInput(tf, px, count, size, channels), labels, classes);
-      if (b % 20 === 0 || b === batches - 1) {
-        const value = (await loss.data())[0];
-        opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value });
-        await new Promise((r) => setImmediate(r));
-      }
-      loss.dispose();
+      await reportLoss(loss, b, batches, 20, (value) => opts.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: value }));
     }
   }
   optimizer.dispose();

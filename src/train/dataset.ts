@@ -13,6 +13,8 @@ import { gridPng } from '../core/image/grid';
 import { sampleLabels } from '../core/labels';
 import { CacheRowReader } from '../data/image-cache';
 import { isStreamed, scaleToSigned, type ImageSet, type TrainingImages } from '../data/mnist';
+import { gatherRows } from '../data/image-set';
+export { gatherRows } from '../data/image-set';
 import { padCenter, pixelsFromNoise, type GanModel } from '../nets/gan-model';
 import { ConfigError } from '../util/errors';
 import type { BatchTensors, Dataset, DataPlacement } from './types';
@@ -108,13 +110,6 @@ export function setTensors(tf: Tf, images: ImageSet, workSize = images.rows): Ba
 /** n images of bytes as the networks take them: floats in [-1, 1], padded with -1 to the working size. */
 export function signedImages(pixels: Uint8Array, n: number, size: number, workSize: number, channels: number): Float32Array {
   return padCenter(scaleToSigned(pixels), n, size, workSize, -1, channels);
-}
-
-/** Rows `indices` of n rows of `per` bytes each, in that order. */
-export function gatherRows(bytes: Uint8Array, indices: ArrayLike<number>, per: number): Uint8Array {
-  const out = new Uint8Array(indices.length * per);
-  for (let k = 0; k < indices.length; k++) out.set(bytes.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
-  return out;
 }
 
 /** The set on the device once: a batch is a gather, not an upload. */
